@@ -1,0 +1,34 @@
+# Everyday targets. `make check` is what CI runs besides the tests.
+GO ?= go
+
+.PHONY: all generate check fmt vet staticcheck drift test demo bench fuzz
+
+all: check test
+
+generate:
+	$(GO) generate ./...
+
+check: fmt vet staticcheck drift
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
+
+# Generated code and docs must match api.yaml: regenerate and fail on any diff.
+drift:
+	$(GO) generate ./...
+	git diff --exit-code -- generated docs
+	@untracked=$$(git ls-files --others --exclude-standard generated docs); \
+	if [ -n "$$untracked" ]; then echo "untracked generated files:"; echo "$$untracked"; exit 1; fi
+
+test:
+	$(GO) test -race -timeout 15m ./...
+
+demo:
+	$(GO) run ./cmd/scriptling-gossip examples/demo.py

@@ -1,0 +1,70 @@
+// Command scriptling-gossip runs a Scriptling script with the standard library
+// and scriptling.net.gossip registered:
+//
+//	scriptling-gossip [-v] FILE.py [ARGS...]
+//
+// An uncaught script error prints its message and exits 1. Ctrl-C (or SIGTERM)
+// stops every running cluster cleanly, so peers see the node leave.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/paularlott/scriptling-gossip/host"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	verbose := flag.Bool("v", false, "log the library's debug messages to stderr")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [-v] FILE.py [ARGS...]\n", os.Args[0])
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() < 1 {
+		flag.Usage()
+		return 2
+	}
+	path := flag.Arg(0)
+	source, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-signals; ok {
+			// Stopping the clusters first lets a script blocked in
+			// cluster.wait() return; cancelling then ends evaluation.
+			host.Shutdown()
+			cancel()
+		}
+	}()
+
+	p := host.New(host.Options{Argv: append([]string{path}, flag.Args()[1:]...), Logger: logger})
+	runErr := host.RunFile(ctx, p, path, source)
+	signal.Stop(signals)
+	host.Shutdown()
+	if runErr != nil {
+		fmt.Fprintln(os.Stderr, runErr)
+		return 1
+	}
+	return 0
+}
