@@ -13,6 +13,7 @@ import (
 
 	"github.com/paularlott/scriptling"
 	"github.com/paularlott/scriptling/extlibs"
+	"github.com/paularlott/scriptling/libloader"
 	"github.com/paularlott/scriptling/object"
 	"github.com/paularlott/scriptling/stdlib"
 
@@ -27,16 +28,23 @@ type Options struct {
 	Stdout io.Writer
 	// Logger receives the library's logs; nil discards them.
 	Logger *slog.Logger
+	// LibDirs are searched, in order, for modules the script imports
+	// (`import helpers` loads helpers.py); the script's own folder is usual.
+	LibDirs []string
 }
 
-// New returns an interpreter with the standard library, sys, os and
-// scriptling.net.gossip registered.
+// New returns an interpreter with the standard library, sys, os, subprocess
+// and scriptling.net.gossip registered.
 func New(opts Options) *scriptling.Scriptling {
 	p := scriptling.New()
 	stdlib.RegisterAll(p)
 	extlibs.RegisterSysLibrary(p, opts.Argv, nil)
 	extlibs.RegisterOSLibrary(p, nil)
+	extlibs.RegisterSubprocessLibrary(p)
 	generated.Register(p, opts.Logger)
+	if len(opts.LibDirs) > 0 {
+		p.SetLibraryLoader(libloader.NewMultiFilesystem(opts.LibDirs...))
+	}
 	if opts.Stdout != nil {
 		p.SetOutputWriter(opts.Stdout)
 	}
@@ -50,6 +58,8 @@ var ErrExit = errors.New("script exited")
 // message; ctx cancellation stops the evaluation.
 func RunFile(ctx context.Context, p *scriptling.Scriptling, path string, source []byte) error {
 	p.SetSourceFile(path)
+	p.SetObjectVar("__file__", object.NewString(path))
+	p.SetObjectVar("__name__", object.NewString("__main__"))
 	result, err := p.EvalWithContext(ctx, string(source))
 	if ex, ok := result.(*object.Exception); ok && ex.IsSystemExit() {
 		if code := ex.GetExitCode(); code != 0 {

@@ -4,7 +4,9 @@
 //	scriptling-gossip [-v] FILE.py [ARGS...]
 //
 // An uncaught script error prints its message and exits 1. Ctrl-C (or SIGTERM)
-// stops every running cluster cleanly, so peers see the node leave.
+// stops every running cluster cleanly, so peers see the node leave. The
+// runner's own path is exported to scripts as $SCRIPTLING_GOSSIP_RUNNER so
+// that they can start further nodes in separate processes.
 package main
 
 import (
@@ -14,10 +16,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/paularlott/scriptling-gossip/host"
 )
+
+// runnerEnv names the environment variable holding this runner's path.
+const runnerEnv = "SCRIPTLING_GOSSIP_RUNNER"
 
 func main() { os.Exit(run()) }
 
@@ -39,6 +45,14 @@ func run() int {
 		return 1
 	}
 
+	// Scripts that start more nodes in separate processes (examples/demo.py)
+	// find this runner here.
+	if os.Getenv(runnerEnv) == "" {
+		if exe, err := os.Executable(); err == nil {
+			os.Setenv(runnerEnv, exe)
+		}
+	}
+
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -58,7 +72,11 @@ func run() int {
 		}
 	}()
 
-	p := host.New(host.Options{Argv: append([]string{path}, flag.Args()[1:]...), Logger: logger})
+	p := host.New(host.Options{
+		Argv:    append([]string{path}, flag.Args()[1:]...),
+		Logger:  logger,
+		LibDirs: []string{filepath.Dir(path)},
+	})
 	runErr := host.RunFile(ctx, p, path, source)
 	signal.Stop(signals)
 	host.Shutdown()
