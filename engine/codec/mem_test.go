@@ -1,0 +1,20 @@
+package codec
+
+import "runtime"
+
+// testingMem measures bytes allocated between start and allocated; tests
+// using it must not run in parallel.
+type testingMem struct{ before uint64 }
+
+func (m *testingMem) start() {
+	var s runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&s)
+	m.before = s.TotalAlloc
+}
+
+func (m *testingMem) allocated() uint64 {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	return s.TotalAlloc - m.before
+}
