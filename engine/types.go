@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // Errors returned by the engine. Every error the engine returns wraps exactly one
@@ -94,4 +96,21 @@ type Config struct {
 	EventQueueSize int
 	// LeaveTimeout bounds how long Leave waits for the leave to propagate; 0 means 2s.
 	LeaveTimeout time.Duration
+
+	// Transport replaces memberlist's UDP/TCP transport (tests inject
+	// faults through it); nil uses memberlist's NetTransport on BindAddr.
+	Transport memberlist.NodeAwareTransport
+	// Profile picks memberlist's base timing: "lan" (default), "local" or
+	// "wan". The overrides below replace single values of the profile.
+	Profile string
+
+	// Timing overrides; zero keeps the profile's value.
+	ProbeInterval       time.Duration // failure-detector probe period
+	ProbeTimeout        time.Duration // how long a probe waits for an ack
+	GossipInterval      time.Duration // period of gossip (broadcast) rounds
+	PushPullInterval    time.Duration // period of full state exchange
+	DeadNodeReclaimTime time.Duration // after this a dead node's id may come back at a new address; 0 means 10s
+	SuspicionMult       int           // suspicion timeout multiplier
+	RetransmitMult      int           // broadcast retransmission multiplier
+	GossipNodes         int           // peers contacted per gossip round
 }

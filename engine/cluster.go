@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Lifecycle states of a Cluster.
+const (
+	stateNew int32 = iota
+	stateRunning
+	stateStopped
+)
+
+// Cluster is one gossip node.
+type Cluster struct {
+	cfg      *settings
+	id       string
+	log      *slog.Logger
+	tokenKey []byte // HMAC key derived from the bearer token, nil without one
+	proof    []byte // our join proof, nil without a token
+
+	lifeMu    sync.Mutex // serialises Start, Leave and Stop
+	state     atomic.Int32
+	left      atomic.Bool // Leave has run
+	leaving   atomic.Bool // header announces a graceful leave
+	ml        *memberlist.Memberlist
+	mlr       *mlReader
+	instance  uint64 // random per Start; lets peers tell restarts apart
+	advertise string // "host:port" with the real port
+	stopCh    chan struct{}
+	wg        sync.WaitGroup // the engine's own goroutines
+	bcast     *memberlist.TransmitLimitedQueue
+	kickHdr   chan struct{} // asks the header updater to re-announce us
+
+	queue         *eventQueue
+	dispatching   atomic.Bool
+	handlersMu    sync.RWMutex
+	handlers      map[int]func(Message)
+	stateHandlers []func(string, string)
+
+	peers    peerTable
+	meta     metaStore
+	senders  senderTable
+	receiver receiverTable
+	streamID atomic.Uint64 // source of reliable stream ids, time-seeded
+
+	stats counters
+}
+
+// New validates cfg and builds a node; it does not open sockets until Start.
+func New(cfg Config) (*Cluster, error) {
+	s, err := validate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{
+		cfg:      s,
+		id:       s.NodeID,
+		log:      s.Logger.With("node", s.NodeID),
+		tokenKey: tokenKey(s.BearerToken),
+		stopCh:   make(chan struct{}),
+		kickHdr:  make(chan struct{}, 1),
+		queue:    newEventQueue(s.EventQueueSize),
+		handlers: make(map[int]func(Message)),
+	}
+	if c.tokenKey != nil {
+		c.proof = joinProof(c.tokenKey, c.id)
+	}
+	c.meta.init()
+	c.peers.init()
+	c.senders.init()
+	c.receiver.init()
+	return c, nil
+}
+
+// errNotRunning is returned by operations that need a running node.
+func errNotRunning() error {
+	return fmt.Errorf("%w: start the cluster first, and do not use it after stop", ErrNotRunning)
+}
+
+// running reports whether the node is started and not stopped.
+func (c *Cluster) running() bool { return c.state.Load() == stateRunning }
+
+// Start opens the sockets and begins failure detection and gossip.
+func (c *Cluster) Start() error {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	switch c.state.Load() {
+	case stateRunning:
+		return nil
+	case stateStopped:
+		return fmt.Errorf("%w: a stopped cluster cannot be restarted; create a new one", ErrNotRunning)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	c.instance = binary.BigEndian.Uint64(b[:]) | 1
+	c.streamID.Store(uint64(time.Now().UnixNano()))
+	mc, err := c.memberlistConfig()
+	if err != nil {
+		return err
+	}
+	c.bcast = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return max(1, int(c.peers.alive.Load())) },
+		RetransmitMult: mc.RetransmitMult,
+	}
+	// Delegates may fire inside Create; they check c.state, so mark running
+	// first and undo on failure.
+	c.state.Store(stateRunning)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		c.state.Store(stateNew)
+		return fmt.Errorf("%w: cannot listen on %s: %v", ErrInvalidArgument, c.cfg.BindAddr, err)
+	}
+	mlr, err := newMLReader(ml)
+	if err != nil {
+		_ = ml.Shutdown()
+		c.state.Store(stateNew)
+		return err
+	}
+	c.ml, c.mlr = ml, mlr
+	for _, n := range mlr.snapshot() {
+		if n.Name == c.id {
+			c.advertise = joinHostPort(n.Addr.String(), n.Port)
+		}
+	}
+	c.peers.update(c, mlr.snapshot())
+	c.wg.Add(2)
+	go c.scanLoop()
+	go c.headerLoop()
+	c.publishMeta() // metadata set before Start
+	c.log.Debug("cluster started", "addr", c.advertise)
+	return nil
+}
+
+// Join contacts the peers ("host:port") and returns how many answered.
+// It fails with ErrJoinFailed naming the peers when none could be joined;
+// the error text carries memberlist's reason for each peer, including the
+// engine's own refusals (incompatible app version, bad token).
+func (c *Cluster) Join(peers []string) (int, error) {
+	if !c.running() {
+		return 0, errNotRunning()
+	}
+	if len(peers) == 0 {
+		return 0, fmt.Errorf("%w: no peers given", ErrInvalidArgument)
+	}
+	n, err := c.ml.Join(peers)
+	if n > 0 {
+		c.peers.update(c, c.mlr.snapshot())
+		return n, nil
+	}
+	reason := "no peer answered"
+	if err != nil {
+		reason = strings.Join(strings.Fields(err.Error()), " ")
+	}
+	return 0, fmt.Errorf("%w: could not join any of %s: %s", ErrJoinFailed, strings.Join(peers, ", "), reason)
+}
+
+// Leave announces a graceful departure and waits for it to propagate: the
+// header is re-announced with a "leaving" flag (so peers report "leaving"
+// rather than "dead"), memberlist's leave is broadcast, and the node keeps
+// serving gossip for a few rounds so the news spreads before sockets close.
+// Messages can still be received until Stop; sending fails after Leave.
+func (c *Cluster) Leave() error {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	if !c.running() {
+		return errNotRunning()
+	}
+	return c.leaveLocked()
+}
+
+// leaveLocked implements Leave; lifeMu is held.
+func (c *Cluster) leaveLocked() error {
+	if c.left.Load() {
+		return nil
+	}
+	deadline := time.Now().Add(c.cfg.LeaveTimeout)
+	c.leaving.Store(true)
+	if c.peers.alive.Load() > 1 {
+		if err := c.ml.UpdateNode(time.Until(deadline)); err != nil {
+			c.log.Debug("leave flag not confirmed", "err", err)
+		}
+	}
+	err := c.ml.Leave(max(time.Until(deadline), time.Millisecond))
+	c.left.Store(true)
+	if c.peers.alive.Load() > 1 {
+		// memberlist only waits for the first transmission; stay reachable a
+		// few gossip rounds so the leave spreads and probes get answered.
+		linger := min(10*c.gossipInterval(), time.Until(deadline))
+		select {
+		case <-time.After(max(linger, 0)):
+		case <-c.stopCh:
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: leave was not confirmed: %v", ErrTimeout, err)
+	}
+	return nil
+}
+
+// gossipInterval is the effective gossip period.
+func (c *Cluster) gossipInterval() time.Duration {
+	if c.cfg.GossipInterval > 0 {
+		return c.cfg.GossipInterval
+	}
+	switch c.cfg.Profile {
+	case ProfileLocal:
+		return 100 * time.Millisecond
+	case ProfileWAN:
+		return 500 * time.Millisecond
+	}
+	return 200 * time.Millisecond
+}
+
+// Stop leaves (if still a member), closes sockets and stops every goroutine.
+// It is idempotent.
+func (c *Cluster) Stop() error {
+	return c.stop(true)
+}
+
+// stop shuts the node down; graceful=false skips the leave, which peers then
+// see as a failure (tests use it to simulate a crash).
+func (c *Cluster) stop(graceful bool) error {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	switch c.state.Load() {
+	case stateStopped:
+		return nil
+	case stateNew:
+		c.state.Store(stateStopped)
+		close(c.stopCh)
+		c.queue.close()
+		return nil
+	}
+	var leaveErr error
+	if graceful {
+		leaveErr = c.leaveLocked()
+	}
+	// Under the sender lock, so no sender goroutine is started once Stop
+	// waits for them.
+	c.senders.mu.Lock()
+	c.state.Store(stateStopped)
+	c.senders.mu.Unlock()
+	close(c.stopCh)
+	c.queue.close()
+	c.senders.wakeAll()
+	err := c.ml.Shutdown()
+	c.wg.Wait()
+	c.log.Debug("cluster stopped")
+	if err != nil {
+		return fmt.Errorf("%w: shutdown: %v", ErrTimeout, err)
+	}
+	if leaveErr != nil && !errors.Is(leaveErr, ErrNotRunning) {
+		c.log.Warn("leave before stop did not complete", "err", leaveErr)
+	}
+	return nil
+}
+
+// NodeID returns this node's id.
+func (c *Cluster) NodeID() string { return c.id }

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Handlers never run on memberlist's goroutines: the Scriptling interpreter
+// is not safe for concurrent use, so every handler call is queued and run
+// only by Dispatch or Wait, on the caller's goroutine, in arrival order.
+
+// eventKind tells queued events apart.
+type eventKind uint8
+
+const (
+	evMessage eventKind = iota + 1
+	evState
+)
+
+// event is one queued handler invocation.
+type event struct {
+	kind    eventKind
+	msgType int
+	sender  string
+	payload any
+	nodeID  string
+	state   string
+}
+
+// pushMode says what to do when the queue is full.
+type pushMode uint8
+
+const (
+	pushDrop  pushMode = iota // give up (unreliable messages)
+	pushBlock                 // wait for room or close (reliable messages)
+	pushForce                 // ignore the bound (state changes, self-sends)
+)
+
+// eventQueue is a FIFO bounded in the number of message events. State
+// events and self-sends are forced in past the bound: state events come
+// from the engine's own scanner at most once per node transition, so they
+// are bounded by cluster churn, and refusing them would lose transitions;
+// self-sends usually come from a handler running inside Dispatch, which
+// would deadlock if it had to wait for Dispatch to make room.
+type eventQueue struct {
+	mu     sync.Mutex
+	space  *sync.Cond
+	items  []event
+	head   int
+	msgs   int // message events queued, bounded by limit
+	limit  int
+	closed bool
+	notify chan struct{} // signalled (non-blocking) on every push
+}
+
+func newEventQueue(limit int) *eventQueue {
+	q := &eventQueue{limit: limit, notify: make(chan struct{}, 1)}
+	q.space = sync.NewCond(&q.mu)
+	return q
+}
+
+// push appends ev; it returns false when the event was not queued (queue
+// full in pushDrop mode, or queue closed).
+func (q *eventQueue) push(ev event, mode pushMode) bool {
+	q.mu.Lock()
+	if ev.kind == evMessage && mode != pushForce {
+		for !q.closed && q.msgs >= q.limit {
+			if mode == pushDrop {
+				q.mu.Unlock()
+				return false
+			}
+			q.space.Wait()
+		}
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, ev)
+	if ev.kind == evMessage {
+		q.msgs++
+	}
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pop removes the oldest event.
+func (q *eventQueue) pop() (event, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head >= len(q.items) {
+		return event{}, false
+	}
+	ev := q.items[q.head]
+	q.items[q.head] = event{}
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
+		q.head = 0
+	}
+	if ev.kind == evMessage {
+		q.msgs--
+		q.space.Signal()
+	}
+	return ev, true
+}
+
+// depth is the number of queued events.
+func (q *eventQueue) depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) - q.head
+}
+
+// close wakes blocked pushers and refuses further events; queued events
+// stay so a final Dispatch can still run them.
+func (q *eventQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.space.Broadcast()
+	q.mu.Unlock()
+}
+
+// Handle registers fn for msgType, replacing any previous handler; a nil fn
+// removes it.
+func (c *Cluster) Handle(msgType int, fn func(Message)) error {
+	if err := checkMsgType(msgType); err != nil {
+		return err
+	}
+	c.handlersMu.Lock()
+	defer c.handlersMu.Unlock()
+	if fn == nil {
+		delete(c.handlers, msgType)
+	} else {
+		c.handlers[msgType] = fn
+	}
+	return nil
+}
+
+// OnStateChange registers fn, called with a node id and its new state
+// ("alive" when a node joins or recovers, "suspect", "dead", "leaving").
+// Every registered function is called, in registration order.
+func (c *Cluster) OnStateChange(fn func(nodeID string, state string)) {
+	if fn == nil {
+		return
+	}
+	c.handlersMu.Lock()
+	c.stateHandlers = append(c.stateHandlers, fn)
+	c.handlersMu.Unlock()
+}
+
+// checkMsgType enforces the user message type range.
+func checkMsgType(t int) error {
+	if t < MinUserMessageType || t > 65535 {
+		return fmt.Errorf("%w: message type must be from %d to 65535, got %d", ErrInvalidArgument, MinUserMessageType, t)
+	}
+	return nil
+}
+
+// Dispatch runs the queued handler calls on the calling goroutine and returns
+// how many ran. A call made from inside a handler returns 0 at once, so a
+// handler that calls back into the library never runs handlers re-entrantly.
+// Only the events queued when Dispatch starts are run, so a handler that
+// keeps sending to its own node cannot keep Dispatch from returning.
+func (c *Cluster) Dispatch() int {
+	if !c.dispatching.CompareAndSwap(false, true) {
+		return 0
+	}
+	defer c.dispatching.Store(false)
+	n := c.queue.depth()
+	ran := 0
+	for i := 0; i < n; i++ {
+		ev, ok := c.queue.pop()
+		if !ok {
+			break
+		}
+		ran += c.runEvent(ev)
+	}
+	return ran
+}
+
+// runEvent runs the handlers for one event and returns how many ran.
+func (c *Cluster) runEvent(ev event) int {
+	switch ev.kind {
+	case evMessage:
+		c.handlersMu.RLock()
+		fn := c.handlers[ev.msgType]
+		c.handlersMu.RUnlock()
+		if fn == nil {
+			c.stats.noHandler.Add(1)
+			return 0
+		}
+		msg := Message{Type: ev.msgType, Sender: c.senderSnapshot(ev.sender), Payload: ev.payload}
+		c.safeCall(func() { fn(msg) })
+		return 1
+	case evState:
+		c.handlersMu.RLock()
+		fns := slices.Clone(c.stateHandlers)
+		c.handlersMu.RUnlock()
+		for _, fn := range fns {
+			c.safeCall(func() { fn(ev.nodeID, ev.state) })
+		}
+		return len(fns)
+	}
+	return 0
+}
+
+// safeCall runs fn, recovering and logging a panic so one failing handler
+// does not take the caller (and the rest of the queue) down.
+func (c *Cluster) safeCall(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.stats.handlerErrors.Add(1)
+			c.log.Error("handler panicked", "panic", fmt.Sprint(r))
+		}
+	}()
+	fn()
+}
+
+// Wait dispatches handlers as events arrive until timeout passes or the
+// cluster stops; a negative timeout waits until the cluster stops. Events
+// still queued when the cluster stops are dispatched before Wait returns.
+func (c *Cluster) Wait(timeout time.Duration) {
+	var timer <-chan time.Time
+	if timeout >= 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		c.Dispatch()
+		select {
+		case <-c.queue.notify:
+		case <-c.stopCh:
+			c.Dispatch()
+			return
+		case <-timer:
+			c.Dispatch()
+			return
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"crypto/hmac"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/paularlott/scriptling-gossip/engine/codec"
+)
+
+// Every engine message (user messages, metadata broadcasts, push/pull
+// state) travels in an envelope, because memberlist hands NotifyMsg only
+// bytes: no sender, no ordering. Layout:
+//
+//	[0]     envelopeVersion
+//	[1]     flags (envReliable, envCompressed, envMAC)
+//	[2:4]   message type, big endian
+//	uvarint len + sender node id
+//	uvarint stream   (reliable only; 0 otherwise)
+//	uvarint seq      (reliable only)
+//	uvarint instance of the destination the message was meant for (0: any)
+//	uvarint len + tag (SendTagged; empty otherwise)
+//	payload          (codec value, Snappy-compressed when envCompressed)
+//	macLen bytes     (HMAC of everything before it, when envMAC)
+
+const (
+	envelopeVersion = 0xE1
+	envReliable     = 1 << 0
+	envCompressed   = 1 << 1
+	envMAC          = 1 << 2
+)
+
+// Internal message types, below MinUserMessageType.
+const (
+	msgMetaUpdate = 1 // one node's full metadata: owner, version, map
+	msgMetaPull   = 2 // ask the receiver to send its metadata
+	msgState      = 3 // push/pull state: all metadata entries known
+)
+
+var errBadEnvelope = errors.New("malformed envelope")
+
+// envelope is a decoded (or to-be-encoded) message.
+type envelope struct {
+	flags    byte
+	msgType  int
+	sender   string
+	stream   uint64
+	seq      uint64
+	dest     uint64
+	tag      string
+	payload  []byte // as on the wire (possibly compressed)
+	raw      []byte // the whole envelope as received
+	reliable bool
+}
+
+// encodeEnvelope serialises e, appending a MAC when key is set.
+func encodeEnvelope(e *envelope, key []byte) []byte {
+	flags := e.flags
+	if e.reliable {
+		flags |= envReliable
+	}
+	if key != nil {
+		flags |= envMAC
+	}
+	b := make([]byte, 0, 32+len(e.sender)+len(e.tag)+len(e.payload)+macLen)
+	b = append(b, envelopeVersion, flags)
+	b = binary.BigEndian.AppendUint16(b, uint16(e.msgType))
+	b = appendString(b, e.sender)
+	b = binary.AppendUvarint(b, e.stream)
+	b = binary.AppendUvarint(b, e.seq)
+	b = binary.AppendUvarint(b, e.dest)
+	b = appendString(b, e.tag)
+	b = append(b, e.payload...)
+	if key != nil {
+		b = append(b, envelopeMAC(key, b)...)
+	}
+	return b
+}
+
+// errAuth marks an envelope that failed the token check.
+var errAuth = errors.New("envelope failed authentication")
+
+// decodeEnvelope parses b (which it does not copy) and checks its MAC
+// against key; with a nil key MACs are ignored.
+func decodeEnvelope(b []byte, key []byte) (*envelope, error) {
+	if len(b) < 4 || b[0] != envelopeVersion {
+		return nil, errBadEnvelope
+	}
+	flags := b[1]
+	body := b
+	if flags&envMAC != 0 {
+		if len(b) < 4+macLen {
+			return nil, errBadEnvelope
+		}
+		body = b[:len(b)-macLen]
+		if key != nil && !hmac.Equal(b[len(b)-macLen:], envelopeMAC(key, body)) {
+			return nil, errAuth
+		}
+	} else if key != nil {
+		return nil, errAuth
+	}
+	e := &envelope{
+		flags:    flags,
+		msgType:  int(binary.BigEndian.Uint16(b[2:4])),
+		reliable: flags&envReliable != 0,
+		raw:      b,
+	}
+	r := reader{b: body[4:]}
+	e.sender = r.string()
+	e.stream = r.uvarint()
+	e.seq = r.uvarint()
+	e.dest = r.uvarint()
+	e.tag = r.string()
+	if r.err != nil {
+		return nil, errBadEnvelope
+	}
+	e.payload = r.b
+	return e, nil
+}
+
+// encodePayload encodes a user payload and compresses it when enabled and
+// worthwhile; it returns the bytes and the envelope flags they need.
+func (c *Cluster) encodePayload(v any) ([]byte, byte, error) {
+	raw, err := codec.EncodeValue(v)
+	if err != nil {
+		return nil, 0, wrapCodecError(err)
+	}
+	if c.cfg.Compression {
+		if out, ok := codec.Compress(nil, raw, c.cfg.CompressMinSize); ok {
+			return out, envCompressed, nil
+		}
+	}
+	return raw, 0, nil
+}
+
+// decodePayload reverses encodePayload. Compressed payloads are always
+// understood, whatever the local Compression setting.
+func decodePayload(e *envelope) (any, error) {
+	p := e.payload
+	if e.flags&envCompressed != 0 {
+		var err error
+		if p, err = codec.Decompress(p, MaxReliablePayload+1024); err != nil {
+			return nil, err
+		}
+	}
+	return codec.DecodeValue(p)
+}
+
+// wrapCodecError maps codec errors onto the engine's sentinels so callers
+// only need to know the engine's errors.
+func wrapCodecError(err error) error {
+	switch {
+	case errors.Is(err, codec.ErrUnsupportedType):
+		return fmt.Errorf("%w: %s", ErrUnsupportedType, trimSentinel(err))
+	case errors.Is(err, codec.ErrTooLarge):
+		return fmt.Errorf("%w: %s", ErrTooLarge, trimSentinel(err))
+	default:
+		return fmt.Errorf("%w: %s", ErrInvalidArgument, trimSentinel(err))
+	}
+}
+
+// trimSentinel returns err's text; the codec's messages already name the
+// problem, and the engine sentinel is added in front by the caller.
+func trimSentinel(err error) string { return err.Error() }
+
+// DecodeJSON decodes JSON into the payload value model: nil, bool, int64
+// (integral numbers), float64, string, []any and map[string]any.
+func DecodeJSON(s string) (any, error) {
+	v, err := codec.DecodeJSON(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidArgument, err.Error())
+	}
+	return v, nil
+}

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// memberlist's goroutines notice Shutdown on their next tick; goleak
+// retries until they are gone, so no goroutine is ignored wholesale.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testConfig is a fast-timing config on loopback with a free port.
+func testConfig(id string) Config {
+	return Config{
+		BindAddr:         "127.0.0.1:0",
+		NodeID:           id,
+		ProbeInterval:    100 * time.Millisecond,
+		ProbeTimeout:     50 * time.Millisecond,
+		GossipInterval:   20 * time.Millisecond,
+		PushPullInterval: time.Second,
+		SuspicionMult:    3,
+		LeaveTimeout:     time.Second,
+	}
+}
+
+// waitFor polls cond every 10 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startNode creates and starts a node; it is stopped at test end.
+func startNode(t *testing.T, cfg Config) *Cluster {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New(%s): %v", cfg.NodeID, err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatalf("Start(%s): %v", cfg.NodeID, err)
+	}
+	t.Cleanup(func() { _ = c.stop(false) })
+	return c
+}
+
+// startCluster starts n nodes (ids n0, n1, ...) joined to the first and
+// waits until every node sees all of them alive.
+func startCluster(t *testing.T, n int, tweak func(i int, cfg *Config)) []*Cluster {
+	t.Helper()
+	nodes := make([]*Cluster, n)
+	for i := range nodes {
+		cfg := testConfig(fmt.Sprintf("n%d", i))
+		if tweak != nil {
+			tweak(i, &cfg)
+		}
+		nodes[i] = startNode(t, cfg)
+		if i > 0 {
+			if _, err := nodes[i].Join([]string{nodes[0].LocalNode().Addr}); err != nil {
+				t.Fatalf("join n%d: %v", i, err)
+			}
+		}
+	}
+	waitFor(t, 10*time.Second, "all nodes alive everywhere", func() bool {
+		for _, c := range nodes {
+			if c.NumAlive() != n {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
+// recorder collects handler calls safely.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []Message
+	n    atomic.Int64
+}
+
+func (r *recorder) handle(m Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	r.n.Add(1)
+}
+
+func (r *recorder) all() []Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Message(nil), r.msgs...)
+}
+
+// pump dispatches c until cond holds.
+func pump(t *testing.T, c *Cluster, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	waitFor(t, timeout, what, func() bool {
+		c.Dispatch()
+		return cond()
+	})
+}
