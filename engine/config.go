@@ -169,6 +169,7 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 	mc.Alive = d
 	mc.Merge = d
 	mc.Conflict = d
+	mc.Events = membershipEvents{c: c}
 	// The engine compresses payloads itself (Snappy, per message, with a
 	// flag bit) so that nodes with and without compression interoperate.
 	mc.EnableCompression = false

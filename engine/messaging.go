@@ -56,6 +56,7 @@ func (c *Cluster) SendTo(nodeID string, msgType int, payload any, reliable bool)
 		c.queue.push(ev, pushForce)
 		return nil
 	}
+	c.refreshIfStale()
 	p := c.peers.get(nodeID)
 	if p == nil {
 		return fmt.Errorf("%w: unknown node %q", ErrNotFound, nodeID)

@@ -25,9 +25,11 @@ type peerInfo struct {
 // the scanner. It exists so that delegates and Dispatch can look nodes up
 // without touching memberlist's lock.
 type peerTable struct {
-	mu    sync.RWMutex
-	nodes map[string]*peerInfo
-	alive atomic.Int32 // alive nodes, self included
+	updateMu sync.Mutex // serialises update, which scanner and callers both run
+	mu       sync.RWMutex
+	nodes    map[string]*peerInfo
+	alive    atomic.Int32 // alive nodes, self included
+	stale    atomic.Bool  // membership changed since the last update
 }
 
 func (t *peerTable) init() { t.nodes = make(map[string]*peerInfo) }
@@ -57,6 +59,15 @@ func stateOf(n mlNode, h *nodeHeader) State {
 		}
 		return StateDead
 	}
+}
+
+// refresh takes a snapshot of memberlist's table and applies it. Snapshot
+// and update happen under one lock so that a slower caller can never apply
+// an older snapshot over a newer one (which would report states flapping).
+func (t *peerTable) refresh(c *Cluster) {
+	t.updateMu.Lock()
+	defer t.updateMu.Unlock()
+	t.update(c, c.mlr.snapshot())
 }
 
 // update replaces the table with snap and queues a state-change event for
@@ -138,7 +149,7 @@ func (c *Cluster) scanLoop() {
 			return
 		case <-t.C:
 		}
-		c.peers.update(c, c.mlr.snapshot())
+		c.peers.refresh(c)
 		c.pullStaleMetadata()
 		c.receiver.sweep(c)
 	}
@@ -252,6 +263,7 @@ func (c *Cluster) listNodes(aliveOnly bool) []Node {
 	if !c.running() {
 		return []Node{c.LocalNode()}
 	}
+	c.refreshIfStale()
 	c.peers.mu.RLock()
 	ps := make([]*peerInfo, 0, len(c.peers.nodes))
 	for id, p := range c.peers.nodes {
@@ -278,6 +290,7 @@ func (c *Cluster) NumAlive() int { return len(c.AliveNodes()) }
 
 // alivePeers returns the alive peers (not self) accepted by keep.
 func (c *Cluster) alivePeers(keep func(*peerInfo) bool) []*peerInfo {
+	c.refreshIfStale()
 	c.peers.mu.RLock()
 	defer c.peers.mu.RUnlock()
 	var out []*peerInfo

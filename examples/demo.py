@@ -2,6 +2,7 @@
 # fourth node that joins from another process and is killed, and the
 # membership printed as a table.
 import os
+import os.path
 import subprocess
 import time
 import scriptling.net.gossip as gossip
@@ -31,7 +32,7 @@ def wait_for(what, cond, nodes, timeout=20.0):
 def print_table(viewer):
     rows = [["ID", "ADDR", "STATE", "TAGS", "METADATA"]]
     for n in viewer.nodes():
-        meta = ", ".join([k + "=" + str(n["metadata"][k]) for k in sorted(n["metadata"].keys())])
+        meta = ", ".join([k + "=" + str(n["metadata"][k]) for k in sorted(list(n["metadata"].keys()))])
         rows.append([n["id"], n["addr"], n["state"], ",".join(n["tags"]), meta])
     widths = [max([len(r[i]) for r in rows]) for i in range(5)]
     for r in rows:
@@ -52,12 +53,17 @@ web.on_state_change(lambda node_id, state: print(f"  [web-1 sees] {node_id} is n
 
 # Tag-routed messages: only nodes carrying the tag run the handler.
 inbox = []
+
+
+def recorder(name):
+    return lambda msg: inbox.append(name + " <- " + msg["sender"]["id"] + ": " + msg["payload"])
+
+
 for n in nodes:
-    name = n.node_id()
-    n.handle(gossip.MSG_USER, lambda msg, name=name: inbox.append(name + " <- " + msg["sender"]["id"] + ": " + msg["payload"]))
+    n.handle(gossip.MSG_USER, recorder(n.node_id()))
 web.send_tagged("worker", gossip.MSG_USER, "job #1 for workers", reliable=True)
 worker.send_tagged("web", gossip.MSG_USER, "page cache flushed", reliable=True)
-wait_for("tagged deliveries", lambda: len(inbox) == 3, nodes)
+wait_for("tagged deliveries", lambda: len(inbox) == 4, nodes)
 print("tagged messages:")
 for line in sorted(inbox):
     print("  " + line)
@@ -84,6 +90,7 @@ else:
     nodes = [web, worker]
     wait_for("hybrid-1 gone", lambda: web.num_alive() == 2, nodes)
 
+web.wait(0.1)  # let the last state-change events print first
 print()
 print("membership as seen by web-1:")
 print_table(web)

@@ -12,7 +12,7 @@ def node(**kwargs):
     """Create and start a node on a free loopback port."""
     if "bind_addr" not in kwargs:
         kwargs["bind_addr"] = "127.0.0.1:0"
-    for key in FAST:
+    for key in FAST.keys():
         if key not in kwargs:
             kwargs[key] = FAST[key]
     c = gossip.create(**kwargs)
