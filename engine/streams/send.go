@@ -1,0 +1,440 @@
+package streams
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// errPeerRemoved makes a sender look its peer up again after the janitor
+// dropped it.
+var errPeerRemoved = errors.New("streams: peer removed")
+
+type entry struct {
+	frame []byte
+	done  func(error) // SendAsync completion, may be nil
+}
+
+// batch is the set of frames queued while the previous batch was being
+// written; it is written and flushed as a unit.
+type batch struct {
+	entries []entry
+	bytes   int
+	done    chan struct{}
+	err     error
+}
+
+func (b *batch) finish(err error) {
+	b.err = err
+	close(b.done)
+	for _, e := range b.entries {
+		if e.done != nil {
+			e.done(err)
+		}
+	}
+}
+
+// peer holds the outbound stream to one address.
+//
+// Frames are appended to cur under mu. At most one flusher runs at a time
+// (flushing is true while it does); it takes cur, writes it and flushes, and
+// repeats until nothing is queued. A blocking Send that finds no flusher
+// running becomes the flusher itself, so an uncontended Send costs one
+// write system call and no goroutine hand-off; it passes the job to a
+// goroutine once its own frame is flushed. Whenever cur is non-nil a
+// flusher is running.
+type peer struct {
+	t    *Transport
+	addr string
+
+	mu           sync.Mutex
+	space        sync.Cond // signalled when queue space frees up or on close
+	cur          *batch
+	queuedFrames int
+	queuedBytes  int
+	flushing     bool
+	closed       bool // transport shut down
+	removed      bool // dropped from the transport's map by the janitor
+	cs           *outConn
+	lastUsed     time.Time
+}
+
+// outConn is one established outbound stream. Only the running flusher
+// writes to it; anyone may close it.
+type outConn struct {
+	conn      net.Conn
+	bw        *bufio.Writer
+	seal      *sealer // nil without a keyring
+	dead      atomic.Bool
+	closeOnce sync.Once
+}
+
+func (c *outConn) close() {
+	c.closeOnce.Do(func() {
+		c.dead.Store(true)
+		_ = c.conn.Close()
+	})
+}
+
+func (t *Transport) peer(addr string) *peer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[addr]
+	if p == nil {
+		p = &peer{t: t, addr: addr, lastUsed: time.Now()}
+		p.space.L = &p.mu
+		t.peers[addr] = p
+	}
+	return p
+}
+
+// enqueue adds e to the peer's queue, waiting for space. lead reports that
+// the caller must start a flusher.
+func (p *peer) enqueue(e entry) (b *batch, lead bool, err error) {
+	size := len(e.frame)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if p.closed {
+			return nil, false, ErrShutdown
+		}
+		if p.removed {
+			return nil, false, errPeerRemoved
+		}
+		if p.queuedFrames == 0 ||
+			(p.queuedFrames < p.t.cfg.QueueFrames && p.queuedBytes+size <= p.t.cfg.QueueBytes) {
+			break
+		}
+		p.space.Wait()
+	}
+	if p.cur == nil {
+		p.cur = &batch{done: make(chan struct{})}
+	}
+	b = p.cur
+	b.entries = append(b.entries, e)
+	b.bytes += size
+	p.queuedFrames++
+	p.queuedBytes += size
+	if !p.flushing {
+		p.flushing = true
+		lead = true
+	}
+	return b, lead, nil
+}
+
+func (t *Transport) enqueue(addr string, e entry) (*peer, *batch, bool, error) {
+	if len(e.frame) > t.cfg.MaxFrameSize {
+		return nil, nil, false, ErrFrameTooLarge
+	}
+	if t.isShutdown() {
+		return nil, nil, false, ErrShutdown
+	}
+	for {
+		p := t.peer(addr)
+		b, lead, err := p.enqueue(e)
+		if err == errPeerRemoved {
+			continue
+		}
+		return p, b, lead, err
+	}
+}
+
+// Send writes frame to the persistent stream to addr (a memberlist
+// "host:port"), dialling it on first use. It returns once the frame has
+// been handed to the kernel along with any frames batched with it, or with
+// the error that prevented it. Frames sent to one address are delivered in
+// the order of the Send calls that queued them; frames from one goroutine
+// therefore arrive in program order.
+//
+// On error the connection is closed and the next Send dials again. A frame
+// for which Send returned an error may nonetheless have been delivered, and
+// a nil error does not prove the peer's handler ran (the peer can fail
+// before reading it): callers that need exactly-once processing must retry
+// with their own sequence numbers and deduplicate.
+//
+// Send blocks while the peer's queue is full (Config.QueueFrames and
+// QueueBytes). frame is not retained after Send returns.
+func (t *Transport) Send(addr string, frame []byte) error {
+	p, b, lead, err := t.enqueue(addr, entry{frame: frame})
+	if err != nil {
+		t.stats.sendErrors.Add(1)
+		return err
+	}
+	if lead {
+		p.run(b)
+	}
+	<-b.done
+	return b.err
+}
+
+// SendAsync queues a copy of frame for addr like Send but returns without
+// waiting for it to be written; it blocks only while the peer's queue is
+// full. done, if not nil, is called with the outcome once the frame was
+// flushed or failed. done runs on the flusher and must not block or send
+// to the same address. Ordering is shared with Send: frames to one address
+// are written in the order they were queued.
+func (t *Transport) SendAsync(addr string, frame []byte, done func(error)) error {
+	cp := make([]byte, len(frame))
+	copy(cp, frame)
+	p, _, lead, err := t.enqueue(addr, entry{frame: cp, done: done})
+	if err != nil {
+		t.stats.sendErrors.Add(1)
+		return err
+	}
+	if lead && !t.spawn(func() { p.run(nil) }) {
+		p.run(nil) // shutting down: fails the queue at once
+	}
+	return nil
+}
+
+// ClosePeer closes the stream to addr, if any. Frames being written fail;
+// the next Send dials a new connection.
+func (t *Transport) ClosePeer(addr string) {
+	t.mu.Lock()
+	p := t.peers[addr]
+	t.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	cs := p.cs
+	p.cs = nil
+	p.mu.Unlock()
+	if cs != nil {
+		cs.close()
+	}
+}
+
+// run is the flusher loop. With own set (an inline Send) it returns once
+// own is written, handing any remaining queue to a goroutine.
+func (p *peer) run(own *batch) {
+	ownDone := false
+	for {
+		p.mu.Lock()
+		b := p.cur
+		if b == nil || p.closed {
+			p.cur = nil
+			p.queuedFrames, p.queuedBytes = 0, 0
+			p.flushing = false
+			p.lastUsed = time.Now()
+			p.space.Broadcast()
+			p.mu.Unlock()
+			if b != nil {
+				p.t.stats.sendErrors.Add(uint64(len(b.entries)))
+				b.finish(ErrShutdown)
+			}
+			return
+		}
+		if ownDone {
+			if p.t.spawn(func() { p.run(nil) }) {
+				p.mu.Unlock()
+				return
+			}
+			// The transport is shutting down; the next pass fails the queue.
+			p.closed = true
+			p.mu.Unlock()
+			continue
+		}
+		p.cur = nil
+		p.queuedFrames -= len(b.entries)
+		p.queuedBytes -= b.bytes
+		p.space.Broadcast()
+		cs := p.cs
+		p.mu.Unlock()
+
+		p.write(cs, b)
+		if b == own {
+			ownDone = true
+		}
+	}
+}
+
+// write sends one batch, dialling first if needed, and completes it.
+func (p *peer) write(cs *outConn, b *batch) {
+	var err error
+	if cs == nil || cs.dead.Load() {
+		cs, err = p.connect()
+	}
+	if err == nil {
+		err = cs.writeBatch(b, p.t.cfg.WriteTimeout)
+		if err != nil {
+			cs.close()
+			p.dropConn(cs)
+			p.t.log.Warn("stream write failed", "peer", p.addr, "frames", len(b.entries), "err", err)
+		}
+	}
+	if err != nil {
+		p.t.stats.sendErrors.Add(uint64(len(b.entries)))
+	} else {
+		p.t.stats.framesSent.Add(uint64(len(b.entries)))
+		p.t.stats.bytesSent.Add(uint64(b.bytes))
+	}
+	b.finish(err)
+}
+
+func (p *peer) dropConn(cs *outConn) {
+	p.mu.Lock()
+	if p.cs == cs {
+		p.cs = nil
+	}
+	p.mu.Unlock()
+}
+
+// connect dials addr, performs the handshake and installs the connection.
+func (p *peer) connect() (*outConn, error) {
+	t := p.t
+	conn, err := t.inner.DialAddressTimeout(memberlist.Address{Addr: p.addr}, t.cfg.DialTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("streams: dial %s: %w", p.addr, err)
+	}
+	encrypted := t.cfg.Keyring != nil
+	_ = conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+	hello := appendHello(make([]byte, 0, helloLen), encrypted, &t.digest)
+	var session [sessionLen]byte
+	if _, err = conn.Write(hello); err == nil {
+		session, err = readReply(conn)
+	}
+	var seal *sealer
+	if err == nil && encrypted {
+		seal = newSealer(t.cfg.Keyring, &t.aeads, &t.digest, &session)
+		err = sendAuth(conn, seal)
+	}
+	if err != nil {
+		_ = conn.Close()
+		t.stats.handshakeFailures.Add(1)
+		return nil, fmt.Errorf("streams: handshake with %s: %w", p.addr, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+
+	cs := &outConn{conn: conn, bw: bufio.NewWriterSize(conn, t.cfg.WriteBufferSize), seal: seal}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = conn.Close()
+		return nil, ErrShutdown
+	}
+	old := p.cs
+	p.cs = cs
+	p.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+	if !t.spawn(func() { p.watch(cs) }) {
+		cs.close()
+		return nil, ErrShutdown
+	}
+	t.stats.connsOpened.Add(1)
+	t.log.Debug("stream connected", "peer", p.addr, "local", conn.LocalAddr())
+	return cs, nil
+}
+
+// sendAuth sends the sealed empty frame that proves the key and waits for
+// the acceptor's verdict.
+func sendAuth(conn net.Conn, seal *sealer) error {
+	buf := binary.AppendUvarint(nil, encOverhead)
+	buf, err := seal.seal(buf, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Write(buf); err != nil {
+		return err
+	}
+	var status [1]byte
+	if _, err := io.ReadFull(conn, status[:]); err != nil {
+		return fmt.Errorf("streams: reading key verdict: %w", err)
+	}
+	if status[0] != statusOK {
+		return &HandshakeError{Status: status[0]}
+	}
+	return nil
+}
+
+// watch reads the (otherwise write-only) connection so that a peer closing
+// or resetting it is noticed before the next write.
+func (p *peer) watch(cs *outConn) {
+	var buf [1]byte
+	n, err := cs.conn.Read(buf[:])
+	if !cs.dead.Load() {
+		if n > 0 {
+			p.t.log.Warn("unexpected data on outbound stream", "peer", p.addr)
+		} else {
+			p.t.log.Debug("outbound stream closed by peer", "peer", p.addr, "err", err)
+		}
+	}
+	cs.close()
+	p.dropConn(cs)
+}
+
+// writeBatch writes and flushes every frame of b.
+func (c *outConn) writeBatch(b *batch, timeout time.Duration) error {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	for _, e := range b.entries {
+		buf := c.bw.AvailableBuffer()
+		if c.seal != nil {
+			buf = binary.AppendUvarint(buf, uint64(len(e.frame)+encOverhead))
+			var err error
+			if buf, err = c.seal.seal(buf, e.frame); err != nil {
+				return err
+			}
+			if _, err := c.bw.Write(buf); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(e.frame)))
+		if _, err := c.bw.Write(buf); err != nil {
+			return err
+		}
+		if _, err := c.bw.Write(e.frame); err != nil {
+			return err
+		}
+	}
+	if c.dead.Load() {
+		return ErrPeerClosed
+	}
+	return c.bw.Flush()
+}
+
+// shutdown marks the peer closed and closes its connection; a running
+// flusher fails whatever is queued.
+func (p *peer) shutdown() {
+	p.mu.Lock()
+	p.closed = true
+	cs := p.cs
+	p.cs = nil
+	p.space.Broadcast()
+	p.mu.Unlock()
+	if cs != nil {
+		cs.close()
+	}
+}
+
+// reapIdle closes the connection of a peer unused for idle and reports
+// whether the peer can be forgotten. Called with t.mu held.
+func (p *peer) reapIdle(now time.Time, idle time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.flushing || p.cur != nil || now.Sub(p.lastUsed) < idle {
+		return false
+	}
+	if p.cs != nil {
+		if !p.cs.dead.Load() {
+			p.t.stats.idleClosed.Add(1)
+			p.t.log.Debug("closing idle stream", "peer", p.addr)
+		}
+		p.cs.close()
+		p.cs = nil
+	}
+	p.removed = true
+	return true
+}
