@@ -13,7 +13,6 @@ func TestHelp(t *testing.T) {
 		want []string
 	}{
 		{"gossip", []string{"create", "decode_json", "MSG_USER"}},
-		{`"scriptling.net.gossip"`, []string{"scriptling.net.gossip", "create(bind_addr=", "decode_json(json_string)"}},
 		{"gossip.create", []string{"create(bind_addr=\"127.0.0.1:8000\"", "Create a gossip cluster node",
 			"Parameters:", "  encryption_key (str", "Returns:"}},
 		{"gossip.decode_json", []string{"decode_json(json_string) - Decode a JSON string", "json_string (str)"}},

@@ -1,0 +1,382 @@
+package golang
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/paularlott/scriptling-gossip/gen/spec"
+)
+
+func (e *emitter) library() string {
+	s := e.s
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n// LibraryName is the name scripts import.\nconst LibraryName = %s\n", quote(s.Library.Name))
+	fmt.Fprintf(&b, "\n// libraryHelp is the library's help() text.\nconst libraryHelp = %s\n", quote(LibraryHelp(s)))
+	b.WriteString(`
+var (
+	// logger receives failures of script callbacks, which have no caller to raise to.
+	logger atomic.Pointer[slog.Logger]
+
+	buildOnce sync.Once
+	library   *object.Library
+)
+
+// Register adds the library to a Scriptling interpreter. A nil logger discards logs.
+func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.Logger) {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	logger.Store(l)
+	buildOnce.Do(func() {
+		library = newLibrary()
+		extlibs.RegisterCleanup(cleanup)
+	})
+	registrar.RegisterLibrary(library)
+}
+
+func currentLogger() *slog.Logger {
+	if l := logger.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// newLibrary builds the library once; every interpreter shares it.
+func newLibrary() *object.Library {
+`)
+	for _, c := range s.Classes {
+		fmt.Fprintf(&b, "\t%sClass = new%sClass()\n", camel(c.Name, false), c.Name)
+	}
+	b.WriteString("\tfunctions := map[string]*object.Builtin{\n")
+	for _, f := range s.Functions {
+		fmt.Fprintf(&b, "\t\t%s: {Fn: %s, HelpText: %s},\n", quote(f.Name), builtinName(f), helpConst(f))
+	}
+	b.WriteString("\t}\n\tconstants := map[string]object.Object{\n")
+	for _, c := range s.Constants {
+		t := &spec.Type{Kind: c.Type.Kind, Expr: c.Type.Expr}
+		fmt.Fprintf(&b, "\t\t%s: %s, // %s\n", quote(c.Name), e.toObject(t, e.goLiteral(t, c.Value)), c.Doc)
+	}
+	b.WriteString("\t}\n\treturn object.NewLibrary(LibraryName, functions, constants, libraryHelp)\n}\n")
+	b.WriteString("\n// cleanup runs when the Scriptling runtime is reset.\nfunc cleanup() {\n")
+	for _, c := range s.Classes {
+		if c.Cleanup != "" {
+			fmt.Fprintf(&b, "\tcleanup%s()\n", c.Name)
+		}
+	}
+	b.WriteString("}\n")
+	if len(s.Functions) > 0 {
+		b.WriteString("\n// help() texts of the module functions.\nconst (\n")
+		for _, f := range s.Functions {
+			fmt.Fprintf(&b, "\t%s = %s\n", helpConst(f), quote(HelpText(f)))
+		}
+		b.WriteString(")\n")
+	}
+	return b.String()
+}
+
+func (e *emitter) class(c *spec.Class) string {
+	var b strings.Builder
+	lc := camel(c.Name, false)
+	fmt.Fprintf(&b, "\n// %sClass is the %s class; newLibrary sets it.\nvar %sClass *object.Class\n", lc, c.Name, lc)
+	fmt.Fprintf(&b, "\nfunc new%sClass() *object.Class {\n\treturn &object.Class{\n\t\tName: %s,\n\t\tMethods: map[string]object.Object{\n", c.Name, quote(c.Name))
+	for _, m := range c.Methods {
+		fmt.Fprintf(&b, "\t\t\t%s: &object.Builtin{Fn: %s, HelpText: %s},\n", quote(m.Name), builtinName(m), helpConst(m))
+	}
+	b.WriteString("\t\t},\n\t}\n}\n")
+	if c.Cleanup != "" {
+		fmt.Fprintf(&b, `
+// live%[1]s holds every %[1]s created and not yet stopped, so that a runtime
+// reset can stop what scripts left running.
+var live%[1]s = struct {
+	sync.Mutex
+	set map[*object.Instance]%[2]s
+}{set: map[*object.Instance]%[2]s{}}
+
+func forget%[1]s(inst *object.Instance) {
+	live%[1]s.Lock()
+	delete(live%[1]s.set, inst)
+	live%[1]s.Unlock()
+}
+
+// cleanup%[1]s calls %[3]s on every live %[1]s.
+func cleanup%[1]s() {
+	live%[1]s.Lock()
+	items := live%[1]s.set
+	live%[1]s.set = map[*object.Instance]%[2]s{}
+	live%[1]s.Unlock()
+	// Several instances may wrap one Go value: clean each value up once.
+	done := make(map[%[2]s]bool, len(items))
+	for _, v := range items {
+		if done[v] {
+			continue
+		}
+		done[v] = true
+`, c.Name, c.Go, c.Cleanup)
+		if m := methodByGo(c, c.Cleanup); m != nil && m.HasErrors() {
+			fmt.Fprintf(&b, "\t\tif err := v.%s(); err != nil {\n\t\t\tcurrentLogger().Error(\"runtime reset: %s failed\", \"error\", err)\n\t\t}\n", c.Cleanup, c.Cleanup)
+		} else {
+			fmt.Fprintf(&b, "\t\tv.%s()\n", c.Cleanup)
+		}
+		b.WriteString("\t}\n}\n")
+	}
+	fmt.Fprintf(&b, "\n// %sDoc is the %s description, every instance's __doc__.\nvar %sDoc object.Object = object.NewString(%s)\n", lc, c.Name, lc, quote(ClassHelp(c)))
+	if len(c.Methods) > 0 {
+		fmt.Fprintf(&b, "\n// help() texts of the %s methods.\nconst (\n", c.Name)
+		for _, m := range c.Methods {
+			fmt.Fprintf(&b, "\t%s = %s\n", helpConst(m), quote(HelpText(m)))
+		}
+		b.WriteString(")\n")
+	}
+	fmt.Fprintf(&b, `
+// new%[1]sInstance wraps a Go %[1]s for scripts.
+//
+// Besides the class methods (which take the instance first, so that
+// help(instance) lists them and %[1]s.method(obj, ...) works), every method is
+// also stored in the instance's Fields as a builtin bound to this instance.
+// Attribute lookup checks Fields before the class, so obj.method is that
+// builtin: help(obj.method) prints its HelpText (help() shows nothing useful
+// for the bound method Scriptling makes from a class method), and
+// f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
+// class entry so that help(obj) does not list it among the methods.
+func new%[1]sInstance(v %[2]s) object.Object {
+	inst := &object.Instance{Class: %[3]sClass, NativeData: v}
+	inst.Fields = map[string]object.Object{
+		"__doc__": %[3]sDoc,
+`, c.Name, c.Go, lc)
+	for _, m := range c.Methods {
+		fmt.Fprintf(&b, "\t\t%s: bind%s(inst, v, %s, %s),\n", quote(m.Name), c.Name, helpConst(m), methodName(m))
+	}
+	b.WriteString("\t}\n")
+	if c.Cleanup != "" {
+		fmt.Fprintf(&b, "\tlive%[1]s.Lock()\n\tlive%[1]s.set[inst] = v\n\tlive%[1]s.Unlock()\n", c.Name)
+	}
+	b.WriteString("\treturn inst\n}\n")
+	e.used["errors"] = true
+	fmt.Fprintf(&b, `
+// %[1]sFromObject returns the Go %[2]s held by a script object.
+func %[1]sFromObject(fn, name string, v object.Object) (%[3]s, *object.Exception) {
+	if inst, ok := v.(*object.Instance); ok {
+		if x, ok := inst.NativeData.(%[3]s); ok {
+			return x, nil
+		}
+	}
+	return nil, typeError(fn, name, "a %[2]s", v)
+}
+
+// %[1]sSelf returns the instance a method was called on and its Go value.
+func %[1]sSelf(fn string, args []object.Object) (*object.Instance, %[3]s, *object.Exception) {
+	if len(args) == 0 {
+		return nil, nil, argTypeError("%%s must be called on a %[2]s", fn)
+	}
+	x, exc := %[1]sFromObject(fn, "self", args[0])
+	if exc != nil {
+		return nil, nil, exc
+	}
+	return args[0].(*object.Instance), x, nil
+}
+
+// bind%[2]s returns method as a builtin bound to inst, whose Go value is v.
+func bind%[2]s(inst *object.Instance, v %[3]s, help string, method func(context.Context, *object.Instance, %[3]s, object.Kwargs, []object.Object) object.Object) *object.Builtin {
+	return &object.Builtin{
+		HelpText: help,
+		Fn: func(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+			return method(ctx, inst, v, kwargs, args)
+		},
+	}
+}
+`, lc, c.Name, c.Go)
+	for _, m := range c.Methods {
+		b.WriteString(e.builtin(m))
+	}
+	return b.String()
+}
+
+func methodByGo(c *spec.Class, goName string) *spec.Function {
+	for _, m := range c.Methods {
+		if m.Go == goName {
+			return m
+		}
+	}
+	return nil
+}
+
+func (e *emitter) allCallables() []*spec.Function {
+	out := append([]*spec.Function(nil), e.s.Functions...)
+	for _, c := range e.s.Classes {
+		out = append(out, c.Methods...)
+	}
+	return out
+}
+
+func (e *emitter) callbacks() string {
+	var b strings.Builder
+	for _, f := range e.allCallables() {
+		for _, p := range f.Params {
+			if p.Type.Kind != spec.Callable {
+				continue
+			}
+			e.used["scriptCall"] = true
+			b.WriteString(e.callback(f, p))
+		}
+	}
+	return b.String()
+}
+
+func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
+	var b strings.Builder
+	sig := p.Signature
+	name := callbackName(f, p)
+	ft := e.funcType(sig)
+	fmt.Fprintf(&b, "\n// %s wraps the script callable given to %s as %s.\n", name, f.Owner(), p.Name)
+	fmt.Fprintf(&b, "func %s(ctx context.Context, fn string, v object.Object) (%s, *object.Exception) {\n", name, ft)
+	fmt.Fprintf(&b, "\tc, exc := newScriptCall(ctx, fn, %s, v)\n\tif exc != nil {\n\t\treturn nil, exc\n\t}\n", quote(p.Name))
+	var params, objs []string
+	logAttrs := []string{quote("callback"), quote(f.Owner() + " " + p.Name)}
+	for _, sp := range sig.Params {
+		id := local(sp.Name)
+		params = append(params, id+" "+e.goType(sp.Type))
+		objs = append(objs, e.toObject(sp.Type, id))
+		switch {
+		case sp.Type.IsScalar():
+			logAttrs = append(logAttrs, quote(sp.Name), id)
+		case sp.Type.Kind == spec.RecordKind:
+			for _, fd := range sp.Type.Record.Fields {
+				if fd.Type.Kind == spec.Int || fd.Type.Kind == spec.Str {
+					logAttrs = append(logAttrs, quote(sp.Name+"."+fd.Name), id+"."+fd.Go)
+				}
+			}
+		}
+	}
+	returns := sig.Returns != nil && sig.Returns.Kind != spec.None
+	fmt.Fprintf(&b, "\treturn func(%s)", strings.Join(params, ", "))
+	if returns {
+		fmt.Fprintf(&b, " (%s, error)", e.goType(sig.Returns))
+	}
+	b.WriteString(" {\n")
+	callExpr := "c.call(" + strings.Join(objs, ", ") + ")"
+	if !returns {
+		fmt.Fprintf(&b, "\t\tif _, text, ok := %s; !ok {\n", callExpr)
+		b.WriteString("\t\t\t// There is no caller to raise to: log it and carry on.\n")
+		fmt.Fprintf(&b, "\t\t\tcurrentLogger().Error(\"script callback raised\", %s, \"error\", text)\n\t\t}\n\t}, nil\n}\n", strings.Join(logAttrs, ", "))
+		return b.String()
+	}
+	e.used["argAny"] = true
+	fmt.Fprintf(&b, "\t\tres, text, ok := %s\n\t\tif !ok {\n\t\t\treturn %s, errors.New(text)\n\t\t}\n", callExpr, zero(e.goType(sig.Returns)))
+	conv := map[spec.Kind]string{spec.Any: "argAny", spec.Str: "argStr", spec.Int: "argInt", spec.Float: "argFloat", spec.Bool: "argBool"}[sig.Returns.Kind]
+	e.used[conv] = true
+	fmt.Fprintf(&b, "\t\tout, exc := %s(fn, %s, res)\n\t\tif exc != nil {\n\t\t\treturn %s, errors.New(exc.Message)\n\t\t}\n", conv, quote("result of "+p.Name), zero(e.goType(sig.Returns)))
+	if sig.Returns.Kind == spec.Int {
+		b.WriteString("\t\treturn int(out), nil\n")
+	} else {
+		b.WriteString("\t\treturn out, nil\n")
+	}
+	b.WriteString("\t}, nil\n}\n")
+	return b.String()
+}
+
+func (e *emitter) recordsFile() string {
+	// Converters may need other records; resolve until nothing new is added.
+	done := map[string]bool{}
+	var out strings.Builder
+	for changed := true; changed; {
+		changed = false
+		for _, r := range e.s.Types {
+			if e.records[r.Name] && !done[r.Name] {
+				done[r.Name] = true
+				changed = true
+				for _, f := range r.Fields {
+					e.toObject(f.Type, "v."+f.Go)
+				}
+			}
+		}
+	}
+	for _, r := range e.s.Types {
+		if !e.records[r.Name] {
+			continue
+		}
+		lc := camel(r.Name, false)
+		fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n\treturn object.NewStringDict(map[string]object.Object{\n", lc, r.Go, lc, r.Go)
+		for _, f := range r.Fields {
+			fmt.Fprintf(&out, "\t\t%s: %s,\n", quote(f.Name), e.toObject(f.Type, "v."+f.Go))
+		}
+		out.WriteString("\t})\n}\n")
+		if e.lists[r.Name] {
+			fmt.Fprintf(&out, "\nfunc %[1]sListToObject(vs []%[2]s) object.Object {\n\tout := make([]object.Object, len(vs))\n\tfor i, v := range vs {\n\t\tout[i] = %[1]sToObject(v)\n\t}\n\treturn &object.List{Elements: out}\n}\n", lc, r.Go)
+		}
+	}
+	return out.String()
+}
+
+func (e *emitter) errorsFile() string {
+	var b strings.Builder
+	b.WriteString("\n// raiseError reports an engine error as the exception its kind maps to.\nfunc raiseError(fn string, err error) object.Object {\n\treturn &object.Exception{ExceptionType: exceptionType(err), Message: fn + \": \" + err.Error()}\n}\n")
+	b.WriteString("\n// exceptionType picks the exception class of an engine error; the first match wins.\nfunc exceptionType(err error) string {\n\tswitch {\n")
+	for _, m := range e.s.Errors {
+		fmt.Fprintf(&b, "\tcase errors.Is(err, %s):\n\t\treturn object.ExceptionType%s\n", m.Go, m.Class)
+	}
+	b.WriteString("\t}\n\treturn object.ExceptionTypeRuntimeError\n}\n")
+	return b.String()
+}
+
+// guards break the build when an engine signature no longer matches the spec.
+func (e *emitter) guards() string {
+	var b strings.Builder
+	b.WriteString("\n// Compile-time guards: these fail to build when the Go API drifts from api.yaml.\nvar (\n")
+	for _, m := range e.s.Errors {
+		fmt.Fprintf(&b, "\t_ error = %s\n", m.Go)
+	}
+	for _, f := range e.s.Functions {
+		fmt.Fprintf(&b, "\t_ %s = %s\n", e.goSig(f, ""), f.Go)
+	}
+	for _, c := range e.s.Classes {
+		recv := c.Go
+		if strings.HasPrefix(recv, "*") {
+			recv = "(" + recv + ")"
+		}
+		for _, m := range c.Methods {
+			fmt.Fprintf(&b, "\t_ %s = %s.%s\n", e.goSig(m, c.Go), recv, m.Go)
+		}
+		if c.Dispatch != "" {
+			fmt.Fprintf(&b, "\t_ = %s.%s\n", recv, c.Dispatch)
+		}
+		if c.Cleanup != "" && methodByGo(c, c.Cleanup) == nil {
+			fmt.Fprintf(&b, "\t_ = %s.%s\n", recv, c.Cleanup)
+		}
+	}
+	b.WriteString(")\n")
+	return b.String()
+}
+
+func (e *emitter) goSig(f *spec.Function, recv string) string {
+	var ps []string
+	if recv != "" {
+		ps = append(ps, recv)
+	}
+	if f.Config != "" {
+		ps = append(ps, f.Config)
+	} else {
+		for _, p := range f.Params {
+			ps = append(ps, e.paramGoType(p))
+		}
+	}
+	var rs []string
+	rt := f.Returns.Type
+	if rt.Kind != spec.None {
+		rs = append(rs, e.goType(rt))
+		if rt.Optional {
+			rs = append(rs, "bool")
+		}
+	}
+	if f.HasErrors() {
+		rs = append(rs, "error")
+	}
+	s := "func(" + strings.Join(ps, ", ") + ")"
+	switch len(rs) {
+	case 0:
+	case 1:
+		s += " " + rs[0]
+	default:
+		s += " (" + strings.Join(rs, ", ") + ")"
+	}
+	return s
+}

@@ -1,0 +1,272 @@
+// Package spec loads and validates an api.yaml library description.
+//
+// Load returns a fully validated *Spec or an *Errors value listing every
+// problem found, each with the file position it refers to.
+package spec
+
+// Pos is a position in the spec file (1-based).
+type Pos struct {
+	Line int
+	Col  int
+}
+
+// Spec is a whole library description.
+type Spec struct {
+	Path      string
+	Library   Library
+	Errors    []ErrorMapping
+	Constants []*Constant
+	Types     []*Record
+	Functions []*Function
+	Classes   []*Class
+}
+
+// Library describes the module itself.
+type Library struct {
+	Name        string
+	Package     string
+	Imports     []Import
+	Summary     string
+	Description string
+	Notes       []string
+	Examples    []Example
+	Docs        Docs
+	Setup       string
+}
+
+// Import is one Go import used by Go names in the spec.
+type Import struct {
+	Alias string
+	Path  string
+}
+
+// Example is a titled code example.
+type Example struct {
+	Title string
+	Code  string
+}
+
+// Docs holds the front matter of the generated reference.
+type Docs struct {
+	Title     string
+	LinkTitle string
+	Weight    int
+}
+
+// ErrorMapping maps a Go error value to a Scriptling exception class.
+type ErrorMapping struct {
+	Go    string
+	Class string
+	Pos   Pos
+}
+
+// Constant is a module-level constant.
+type Constant struct {
+	Name  string
+	Type  *Type
+	Value any // bool, int64, float64 or string
+	Doc   string
+	Pos   Pos
+}
+
+// Record is a Go struct returned to scripts as a dict.
+type Record struct {
+	Name   string
+	Go     string
+	Doc    string
+	Fields []*Field
+	Pos    Pos
+}
+
+// Field is one record field.
+type Field struct {
+	Name string
+	Type *Type
+	Go   string
+	Doc  string
+	Pos  Pos
+}
+
+// Class is a Go type exposed as a Scriptling class.
+type Class struct {
+	Name     string
+	Go       string
+	Doc      string
+	Dispatch string
+	Cleanup  string
+	Methods  []*Function
+	Pos      Pos
+}
+
+// Function is a module function or a class method.
+type Function struct {
+	Name     string
+	Go       string
+	Config   string
+	Summary  string
+	Doc      string
+	Params   []*Param
+	Returns  Returns
+	Raises   []Raise
+	Examples []string
+	Class    *Class // nil for module functions
+	Pos      Pos
+}
+
+// Returns describes a callable's result.
+type Returns struct {
+	Type *Type
+	Doc  string
+}
+
+// Raise documents one exception a callable may raise.
+type Raise struct {
+	Class string
+	When  string
+}
+
+// Param is one callable parameter.
+type Param struct {
+	Name        string
+	Type        *Type
+	Doc         string
+	HasDefault  bool
+	Default     any // nil, bool, int64, float64, string, []any or map[string]any
+	Nullable    bool
+	None        string
+	KeywordOnly bool
+	Go          string
+	Constraints Constraints
+	Signature   *Signature
+	Pos         Pos
+}
+
+// Required reports whether the parameter has no default.
+func (p *Param) Required() bool { return !p.HasDefault }
+
+// Constraints restrict non-None parameter values.
+type Constraints struct {
+	Min     *float64
+	Max     *float64
+	Lengths []int
+	Choices []any // string or int64
+}
+
+// Signature is the shape of a callable parameter.
+type Signature struct {
+	Params  []SigParam
+	Returns *Type // nil: the callable's result is ignored
+}
+
+// SigParam is one argument passed to a script callable.
+type SigParam struct {
+	Name string
+	Type *Type
+}
+
+// Kind classifies a type expression.
+type Kind int
+
+// Type kinds.
+const (
+	Str Kind = iota + 1
+	Int
+	Float
+	Bool
+	Any
+	Duration
+	Callable
+	None
+	List
+	Dict
+	Union
+	RecordKind
+	ClassKind
+)
+
+// Type is a parsed type expression.
+type Type struct {
+	Kind     Kind
+	Expr     string  // the expression as written
+	Elem     *Type   // List and Dict values
+	Alts     []*Type // Union alternatives
+	Name     string  // RecordKind and ClassKind
+	Record   *Record
+	Class    *Class
+	Optional bool // `T?` in returns
+}
+
+// IsScalar reports whether t is str, int, float or bool.
+func (t *Type) IsScalar() bool {
+	switch t.Kind {
+	case Str, Int, Float, Bool:
+		return true
+	}
+	return false
+}
+
+// IsStrOrStrList reports whether t is the union str|list[str].
+func (t *Type) IsStrOrStrList() bool {
+	if t.Kind != Union || len(t.Alts) != 2 {
+		return false
+	}
+	a, b := t.Alts[0], t.Alts[1]
+	if a.Kind != Str {
+		a, b = b, a
+	}
+	return a.Kind == Str && b.Kind == List && b.Elem.Kind == Str
+}
+
+// IsScalarUnion reports whether t is a union of scalars only.
+func (t *Type) IsScalarUnion() bool {
+	if t.Kind != Union {
+		return false
+	}
+	for _, a := range t.Alts {
+		if !a.IsScalar() {
+			return false
+		}
+	}
+	return true
+}
+
+// Has reports whether a union (or t itself) includes kind k.
+func (t *Type) Has(k Kind) bool {
+	if t.Kind == k {
+		return true
+	}
+	for _, a := range t.Alts {
+		if a.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Owner returns the Scriptling name a callable is reported under: "name()".
+func (f *Function) Owner() string { return f.Name + "()" }
+
+// HasErrors reports whether the Go call returns an error last.
+func (f *Function) HasErrors() bool { return len(f.Raises) > 0 }
+
+// MaxPositional is the number of parameters accepted positionally.
+func (f *Function) MaxPositional() int {
+	n := 0
+	for _, p := range f.Params {
+		if !p.KeywordOnly {
+			n++
+		}
+	}
+	return n
+}
+
+// RequiredCount is the number of leading required parameters.
+func (f *Function) RequiredCount() int {
+	n := 0
+	for _, p := range f.Params {
+		if p.Required() {
+			n++
+		}
+	}
+	return n
+}
