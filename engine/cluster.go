@@ -155,7 +155,7 @@ func (c *Cluster) Join(peers []string) (int, error) {
 	}
 	n, err := c.ml.Join(peers)
 	if n > 0 {
-		c.peers.update(c, c.mlr.snapshot())
+		c.peers.refresh(c)
 		return n, nil
 	}
 	reason := "no peer answered"
