@@ -1,0 +1,188 @@
+package faultnet
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// startCluster starts one memberlist node per transport with fast timers
+// and shuts them all down at the end of the test.
+func startCluster(t *testing.T, trs []*Transport) []*memberlist.Memberlist {
+	t.Helper()
+	mls := make([]*memberlist.Memberlist, len(trs))
+	for i, tr := range trs {
+		cfg := memberlist.DefaultLANConfig()
+		cfg.Name = fmt.Sprintf("node-%c", 'a'+i)
+		cfg.Transport = tr
+		cfg.ProbeInterval = 100 * time.Millisecond
+		cfg.ProbeTimeout = 50 * time.Millisecond
+		cfg.GossipInterval = 20 * time.Millisecond
+		cfg.SuspicionMult = 3
+		cfg.PushPullInterval = time.Second
+		cfg.TCPTimeout = time.Second
+		cfg.LogOutput = io.Discard
+		ml, err := memberlist.Create(cfg)
+		if err != nil {
+			t.Fatalf("memberlist.Create(%s): %v", cfg.Name, err)
+		}
+		mls[i] = ml
+		t.Cleanup(func() { _ = ml.Shutdown() })
+	}
+	return mls
+}
+
+// aliveNames returns the names ml currently believes alive.
+func aliveNames(ml *memberlist.Memberlist) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range ml.Members() {
+		if m.State == memberlist.StateAlive {
+			out[m.Name] = true
+		}
+	}
+	return out
+}
+
+// sees reports whether every node of observers believes exactly the nodes
+// named in want alive, and every node named in dead dead.
+func sees(observers []*memberlist.Memberlist, want []string, dead []string) bool {
+	for _, ml := range observers {
+		alive := aliveNames(ml)
+		if len(alive) != len(want) {
+			return false
+		}
+		for _, name := range want {
+			if !alive[name] {
+				return false
+			}
+		}
+		states := map[string]memberlist.NodeStateType{}
+		for _, m := range ml.Members() {
+			states[m.Name] = m.State
+		}
+		for _, name := range dead {
+			if st, ok := states[name]; ok && st != memberlist.StateDead {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func names(mls []*memberlist.Memberlist) []string {
+	out := make([]string, len(mls))
+	for i, ml := range mls {
+		out[i] = ml.LocalNode().Name
+	}
+	return out
+}
+
+func addrs(trs []*Transport) []string {
+	out := make([]string, len(trs))
+	for i, tr := range trs {
+		out[i] = tr.Addr()
+	}
+	return out
+}
+
+// newCluster starts count joined memberlist nodes on n and waits until
+// every node sees all of them alive.
+func newCluster(t *testing.T, n *Network, count int) ([]*Transport, []*memberlist.Memberlist) {
+	t.Helper()
+	trs := make([]*Transport, count)
+	for i := range trs {
+		tr, err := n.NewTransportAuto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		trs[i] = tr
+	}
+	mls := startCluster(t, trs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(describe(mls))
+		}
+	})
+	for _, ml := range mls[1:] {
+		if _, err := ml.Join([]string{trs[0].Addr()}); err != nil {
+			t.Fatalf("join: %v", err)
+		}
+	}
+	all := names(mls)
+	waitFor(t, 10*time.Second, func() bool { return sees(mls, all, nil) })
+	return trs, mls
+}
+
+func TestMemberlistPartitionAndHeal(t *testing.T) {
+	n := newTestNetwork(t)
+	trs, mls := newCluster(t, n, 4)
+	all := names(mls)
+
+	// Partition {a,b} | {c,d}: each side declares the other dead.
+	left, right := mls[:2], mls[2:]
+	n.Partition(addrs(trs[:2]), addrs(trs[2:]))
+	waitFor(t, 15*time.Second, func() bool {
+		return sees(left, names(left), names(right)) && sees(right, names(right), names(left))
+	})
+	for _, ml := range mls {
+		if got := ml.NumMembers(); got != 2 {
+			t.Fatalf("%s: NumMembers = %d during the partition, want 2", ml.LocalNode().Name, got)
+		}
+	}
+	if s := n.Stats(); s.DroppedPartition == 0 {
+		t.Fatalf("partition dropped nothing: %+v", s)
+	}
+
+	// Heal alone is not enough once the dead broadcasts have drained (see
+	// the package documentation); one Join across the former cut is.
+	n.Heal()
+	if _, err := left[0].Join(addrs(trs[2:])); err != nil {
+		t.Fatalf("rejoin: %v", err)
+	}
+	waitFor(t, 15*time.Second, func() bool { return sees(mls, all, nil) })
+}
+
+func TestMemberlistDetectsStoppedNode(t *testing.T) {
+	n := newTestNetwork(t)
+	_, mls := newCluster(t, n, 4)
+
+	// A stopped peer must not wedge the others (the reason this package
+	// exists): they keep probing it, fail promptly and declare it dead.
+	if err := mls[3].Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	rest := mls[:3]
+	waitFor(t, 15*time.Second, func() bool { return sees(rest, names(rest), names(mls[3:])) })
+}
+
+func TestMemberlistConvergesUnderLossyNetwork(t *testing.T) {
+	n := newTestNetwork(t)
+	n.SetLoss(0.1)
+	n.SetDuplicate(0.05)
+	n.SetDelay(2*time.Millisecond, 5*time.Millisecond)
+	_, mls := newCluster(t, n, 4)
+	// Keep running until the faults have been exercised; the cluster must
+	// then still (or again) agree that everyone is alive.
+	waitFor(t, 10*time.Second, func() bool {
+		s := n.Stats()
+		return s.DroppedLoss > 20 && s.PacketsDuplicated > 10
+	})
+	all := names(mls)
+	waitFor(t, 10*time.Second, func() bool { return sees(mls, all, nil) })
+}
+
+// describe renders every node's view of the cluster for failure messages.
+func describe(mls []*memberlist.Memberlist) string {
+	var b strings.Builder
+	for _, ml := range mls {
+		fmt.Fprintf(&b, "\n%s sees:", ml.LocalNode().Name)
+		for _, m := range ml.Members() {
+			fmt.Fprintf(&b, " %s=%v", m.Name, m.State)
+		}
+	}
+	return b.String()
+}
