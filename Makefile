@@ -32,3 +32,7 @@ test:
 
 demo:
 	$(GO) run ./cmd/scriptling-gossip examples/demo.py
+
+# Engine against raw memberlist; see docs/performance.md.
+bench:
+	$(GO) run ./cmd/gossip-bench

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Bearer-token authentication.
@@ -48,6 +49,48 @@ func envelopeMAC(key, body []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(body)
 	return m.Sum(nil)[:macLen]
+}
+
+// memberWait bounds how long a reliable message from a sender that is not
+// (yet) in the peer table waits for membership to catch up: a node that has
+// just joined may send before this node has merged the join.
+const memberWait = 2 * time.Second
+
+// fromMember reports whether e comes from a node memberlist admitted (it
+// passed checkPeer: token proof and app version). The token MAC only shows
+// that the sender holds the token; a node refused for its app version may
+// hold it too, and without a token anyone can address a node directly, so
+// messages (user messages, requests, replies, elections, key rotation) are
+// also checked against membership. Nodes that failed or left stay known
+// until memberlist forgets them, so their last messages are not lost.
+// Unreliable messages are judged at once; reliable ones may wait up to
+// memberWait, which pushes back on that sender's stream only.
+func (c *Cluster) fromMember(e *envelope) bool {
+	if e.sender == c.id || e.sender == "" {
+		return false // never sent over the network by this node
+	}
+	known := func() bool {
+		c.refreshIfStale()
+		return c.peers.get(e.sender) != nil
+	}
+	if known() {
+		return true
+	}
+	if !e.reliable {
+		return false
+	}
+	deadline := time.Now().Add(memberWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-c.stopCh:
+			return false
+		}
+		if known() {
+			return true
+		}
+	}
+	return false
 }
 
 // semver is the numeric prefix of a semantic version.

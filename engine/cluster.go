@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/paularlott/scriptling-gossip/engine/streams"
 )
 
 // Lifecycle states of a Cluster.
@@ -35,6 +36,7 @@ type Cluster struct {
 	leaving   atomic.Bool // header announces a graceful leave
 	ml        *memberlist.Memberlist
 	mlr       *mlReader
+	tr        *streams.Transport
 	instance  uint64 // random per Start; lets peers tell restarts apart
 	advertise string // "host:port" with the real port
 	stopCh    chan struct{}
@@ -47,6 +49,7 @@ type Cluster struct {
 	handlersMu    sync.RWMutex
 	handlers      map[int]func(Message)
 	stateHandlers []func(string, string)
+	x             extras // request/reply, handler ids, metadata events, votes
 
 	peers    peerTable
 	meta     metaStore
@@ -55,6 +58,8 @@ type Cluster struct {
 	streamID atomic.Uint64 // source of reliable stream ids, time-seeded
 
 	stats counters
+
+	keyOps keyOps // key rotation requests in flight and recently seen (keys.go)
 }
 
 // New validates cfg and builds a node; it does not open sockets until Start.
@@ -113,12 +118,18 @@ func (c *Cluster) Start() error {
 		NumNodes:       func() int { return max(1, int(c.peers.alive.Load())) },
 		RetransmitMult: mc.RetransmitMult,
 	}
+	tr, err := c.buildTransport(mc)
+	if err != nil {
+		return fmt.Errorf("%w: cannot listen on %s: %v", ErrInvalidArgument, c.cfg.BindAddr, err)
+	}
+	mc.Transport, c.tr = tr, tr
 	// Delegates may fire inside Create; they check c.state, so mark running
 	// first and undo on failure.
 	c.state.Store(stateRunning)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		c.state.Store(stateNew)
+		_ = tr.Shutdown()
 		return fmt.Errorf("%w: cannot listen on %s: %v", ErrInvalidArgument, c.cfg.BindAddr, err)
 	}
 	mlr, err := newMLReader(ml)
@@ -134,9 +145,11 @@ func (c *Cluster) Start() error {
 		}
 	}
 	c.peers.update(c, mlr.snapshot())
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.scanLoop()
 	go c.headerLoop()
+	// rejoin.go: heals partitions that memberlist has already forgotten.
+	go c.rejoinLoop()
 	c.publishMeta() // metadata set before Start
 	c.log.Debug("cluster started", "addr", c.advertise)
 	return nil

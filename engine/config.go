@@ -46,6 +46,11 @@ type settings struct {
 	advertisePort int
 	key           []byte // encryption key, nil when off
 	scanInterval  time.Duration
+
+	// keyring holds the encryption keys, nil when off. It is built once here
+	// and shared by memberlist and the streams transport, so key rotation
+	// (keys.go) changes the keys of every packet and stream at once.
+	keyring *memberlist.Keyring
 }
 
 // validate checks cfg and fills in defaults.
@@ -70,6 +75,9 @@ func validate(cfg Config) (*settings, error) {
 		switch n := len(s.EncryptionKey); n {
 		case 16, 24, 32:
 			s.key = []byte(s.EncryptionKey)
+			if s.keyring, err = memberlist.NewKeyring(nil, s.key); err != nil {
+				return nil, fmt.Errorf("%w: encryption_key: %v", ErrInvalidArgument, err)
+			}
 		default:
 			return nil, fmt.Errorf("%w: encryption_key must be 16, 24 or 32 bytes, got %d", ErrInvalidArgument, n)
 		}
@@ -173,16 +181,12 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 	// The engine compresses payloads itself (Snappy, per message, with a
 	// flag bit) so that nodes with and without compression interoperate.
 	mc.EnableCompression = false
-	if s.key != nil {
-		kr, err := memberlist.NewKeyring(nil, s.key)
-		if err != nil {
-			return nil, fmt.Errorf("%w: encryption_key: %v", ErrInvalidArgument, err)
-		}
-		mc.Keyring = kr
+	if s.keyring != nil {
+		mc.Keyring = s.keyring
 		mc.GossipVerifyIncoming = true
 		mc.GossipVerifyOutgoing = true
 	}
-	mc.Logger = newMemberlistLogger(s.Logger)
+	mc.Logger = c.memberlistLogger()
 	if s.Transport != nil {
 		mc.Transport = s.Transport
 	}

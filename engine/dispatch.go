@@ -17,6 +17,7 @@ type eventKind uint8
 const (
 	evMessage eventKind = iota + 1
 	evState
+	evCall // run fn: replies, metadata events, groups, elections
 )
 
 // event is one queued handler invocation.
@@ -27,6 +28,7 @@ type event struct {
 	payload any
 	nodeID  string
 	state   string
+	fn      func() // evCall
 }
 
 // pushMode says what to do when the queue is full.
@@ -141,20 +143,20 @@ func (c *Cluster) Handle(msgType int, fn func(Message)) error {
 		delete(c.handlers, msgType)
 	} else {
 		c.handlers[msgType] = fn
+		delete(c.x.replyHandlers, msgType) // one handler per type
 	}
 	return nil
 }
 
 // OnStateChange registers fn, called with a node id and its new state
 // ("alive" when a node joins or recovers, "suspect", "dead", "leaving").
-// Every registered function is called, in registration order.
-func (c *Cluster) OnStateChange(fn func(nodeID string, state string)) {
+// Every registered function is called, in registration order. The
+// returned id can be passed to RemoveHandler.
+func (c *Cluster) OnStateChange(fn func(nodeID string, state string)) int {
 	if fn == nil {
-		return
+		return 0
 	}
-	c.handlersMu.Lock()
-	c.stateHandlers = append(c.stateHandlers, fn)
-	c.handlersMu.Unlock()
+	return c.addStateListener(fn)
 }
 
 // checkMsgType enforces the user message type range.
@@ -171,6 +173,9 @@ func checkMsgType(t int) error {
 // Only the events queued when Dispatch starts are run, so a handler that
 // keeps sending to its own node cannot keep Dispatch from returning.
 func (c *Cluster) Dispatch() int {
+	if !c.x.registered.Load() {
+		c.registerOwner()
+	}
 	if !c.dispatching.CompareAndSwap(false, true) {
 		return 0
 	}
@@ -209,6 +214,9 @@ func (c *Cluster) runEvent(ev event) int {
 			c.safeCall(func() { fn(ev.nodeID, ev.state) })
 		}
 		return len(fns)
+	case evCall:
+		c.safeCall(ev.fn)
+		return 1
 	}
 	return 0
 }

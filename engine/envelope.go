@@ -36,6 +36,8 @@ const (
 	msgMetaUpdate = 1 // one node's full metadata: owner, version, map
 	msgMetaPull   = 2 // ask the receiver to send its metadata
 	msgState      = 3 // push/pull state: all metadata entries known
+	// 16 and 17: key rotation requests and replies (keys.go)
+	// 40 to 44: request/reply (request.go) and leader election (election.go)
 )
 
 var errBadEnvelope = errors.New("malformed envelope")
@@ -76,6 +78,12 @@ func encodeEnvelope(e *envelope, key []byte) []byte {
 		b = append(b, envelopeMAC(key, b)...)
 	}
 	return b
+}
+
+// envelopeOverhead bounds the bytes an envelope from sender adds to its
+// payload (header, varints, MAC).
+func envelopeOverhead(sender string) int {
+	return 4 + binary.MaxVarintLen64*5 + len(sender) + macLen
 }
 
 // errAuth marks an envelope that failed the token check.

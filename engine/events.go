@@ -11,9 +11,9 @@ type membershipEvents struct{ c *Cluster }
 
 var _ memberlist.EventDelegate = membershipEvents{}
 
-func (e membershipEvents) NotifyJoin(*memberlist.Node)   { e.c.peers.stale.Store(true) }
-func (e membershipEvents) NotifyLeave(*memberlist.Node)  { e.c.peers.stale.Store(true) }
-func (e membershipEvents) NotifyUpdate(*memberlist.Node) { e.c.peers.stale.Store(true) }
+func (e membershipEvents) NotifyJoin(*memberlist.Node)   { e.c.peers.markStale() }
+func (e membershipEvents) NotifyLeave(*memberlist.Node)  { e.c.peers.markStale() }
+func (e membershipEvents) NotifyUpdate(*memberlist.Node) { e.c.peers.markStale() }
 
 // refreshIfStale brings the peer table up to date when membership changed
 // since the last refresh. It takes memberlist's node lock, so it must never

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/paularlott/scriptling-gossip/engine/codec"
 )
 
 // Delivery semantics.
@@ -157,6 +159,13 @@ func (c *Cluster) receive(buf []byte) {
 	if e.dest != 0 && e.dest != c.instance {
 		return // meant for an earlier run of this node id
 	}
+	// Metadata may name owners not known yet (relayed broadcasts) and is
+	// only stored, never handed to a handler; everything else must come
+	// from a member.
+	if e.msgType != msgMetaUpdate && e.msgType != msgMetaPull && !c.fromMember(e) {
+		c.stats.notMember.Add(1)
+		return
+	}
 	if e.reliable {
 		c.receiver.receive(c, e)
 		return
@@ -179,7 +188,11 @@ func (c *Cluster) deliver(e *envelope, mode pushMode) bool {
 	v, err := decodePayload(e)
 	if err != nil {
 		c.stats.decodeErrors.Add(1)
-		c.log.Debug("dropping undecodable message", "from", e.sender, "err", err)
+		if errors.Is(err, codec.ErrTooLarge) {
+			c.log.Error("refusing message that would decompress past the size limit", "from", e.sender, "type", e.msgType, "err", err)
+		} else {
+			c.log.Debug("dropping undecodable message", "from", e.sender, "err", err)
+		}
 		return true
 	}
 	if !c.queue.push(event{kind: evMessage, msgType: e.msgType, sender: e.sender, payload: v}, mode) {
@@ -203,6 +216,16 @@ func (c *Cluster) handleInternal(e *envelope) {
 		c.applyMetaUpdate(e)
 	case msgMetaPull:
 		c.sendMetaTo(e.sender)
+	case msgRequest:
+		c.receiveRequest(e)
+	case msgReply:
+		c.receiveReply(e)
+	case msgElectClaim, msgElectAck, msgElectResign:
+		c.receiveElection(e)
+	case msgKeyRequest:
+		c.handleKeyRequest(e)
+	case msgKeyReply:
+		c.handleKeyReply(e)
 	default:
 		c.stats.decodeErrors.Add(1)
 	}

@@ -164,6 +164,7 @@ func (c *Cluster) changeMetadata(edit func(map[string]any) bool) error {
 	}
 	s.local = metaEntry{version: s.local.version + 1, values: m, enc: enc}
 	s.mu.Unlock()
+	c.metaChanged(c.id, m, false)
 	if c.running() {
 		c.publishMeta()
 	}
@@ -276,17 +277,26 @@ func (c *Cluster) storeEntry(owner string, entry *metaEntry) bool {
 	}
 	s.remote[owner] = entry
 	c.stats.metaUpdates.Add(1)
+	c.metaChanged(owner, entry.values, true)
 	return true
 }
 
-// sendMetaTo sends our map to a node that asked for it.
+// sendMetaTo sends our map to a node that asked for it. A map small enough
+// for one packet goes by UDP (the asker pulls again if it is lost), so that
+// pulls do not open a stream between every pair of nodes; larger maps use
+// the reliable stream.
 func (c *Cluster) sendMetaTo(id string) {
-	if c.peers.get(id) == nil || id == c.id {
+	p := c.peers.get(id)
+	if p == nil || id == c.id {
 		return
 	}
 	c.meta.mu.RLock()
 	body := appendEntry(nil, c.id, &c.meta.local)
 	c.meta.mu.RUnlock()
+	if len(body)+envelopeOverhead(c.id) <= broadcastLimit {
+		_ = c.sendUnreliable(p, msgMetaUpdate, "", body, 0)
+		return
+	}
 	_ = c.senders.enqueue(c, id, outMsg{msgType: msgMetaUpdate, payload: body})
 }
 
@@ -309,7 +319,9 @@ func (c *Cluster) pullStaleMetadata() {
 		}
 		c.meta.mu.Unlock()
 		if due {
-			_ = c.senders.enqueue(c, p.id, outMsg{msgType: msgMetaPull})
+			// Best effort: the next scan asks again while the header still
+			// announces a newer version.
+			_ = c.sendUnreliable(p, msgMetaPull, "", nil, 0)
 		}
 	}
 }

@@ -30,9 +30,24 @@ type peerTable struct {
 	nodes    map[string]*peerInfo
 	alive    atomic.Int32 // alive nodes, self included
 	stale    atomic.Bool  // membership changed since the last update
+	kick     chan struct{}
 }
 
-func (t *peerTable) init() { t.nodes = make(map[string]*peerInfo) }
+func (t *peerTable) init() {
+	t.nodes = make(map[string]*peerInfo)
+	t.kick = make(chan struct{}, 1)
+}
+
+// markStale flags the table for refresh and wakes the scanner, so state
+// handlers hear of a join or failure at once rather than at the next scan
+// tick. It never blocks: memberlist calls it under its node lock.
+func (t *peerTable) markStale() {
+	t.stale.Store(true)
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
 
 // get returns the peer with id, or nil.
 func (t *peerTable) get(id string) *peerInfo {
@@ -147,6 +162,9 @@ func (c *Cluster) scanLoop() {
 		select {
 		case <-c.stopCh:
 			return
+		case <-c.peers.kick:
+			c.refreshIfStale()
+			continue
 		case <-t.C:
 		}
 		c.peers.refresh(c)
@@ -282,11 +300,30 @@ func (c *Cluster) listNodes(aliveOnly bool) []Node {
 	return out
 }
 
-// NumNodes is len(Nodes()).
-func (c *Cluster) NumNodes() int { return len(c.Nodes()) }
+// NumNodes is len(Nodes()), counted without building node snapshots.
+func (c *Cluster) NumNodes() int {
+	if !c.running() {
+		return 1
+	}
+	c.refreshIfStale()
+	c.peers.mu.RLock()
+	defer c.peers.mu.RUnlock()
+	n := len(c.peers.nodes)
+	if _, ok := c.peers.nodes[c.id]; !ok {
+		n++
+	}
+	return n
+}
 
-// NumAlive is len(AliveNodes()).
-func (c *Cluster) NumAlive() int { return len(c.AliveNodes()) }
+// NumAlive is len(AliveNodes()), read from the peer table's counter (which
+// counts this node) so that polling it in a loop stays cheap.
+func (c *Cluster) NumAlive() int {
+	if !c.running() {
+		return 1
+	}
+	c.refreshIfStale()
+	return max(int(c.peers.alive.Load()), 1)
+}
 
 // alivePeers returns the alive peers (not self) accepted by keep.
 func (c *Cluster) alivePeers(keep func(*peerInfo) bool) []*peerInfo {

@@ -10,28 +10,34 @@ import (
 
 // Reliable delivery.
 //
-// memberlist's SendReliable opens one TCP connection per message and the
-// receiver handles each connection on its own goroutine, so nothing keeps
-// two messages in order. The engine adds ordering and exactly-once:
+// Reliable envelopes travel on engine/streams (see transport.go): one
+// persistent TCP stream per destination, which keeps the frames of one
+// connection in order. A stream can still fail and be redialled, so a frame
+// reported failed may have arrived, and frames of the old and new
+// connection can interleave at the receiver. The engine therefore keeps its
+// own numbering on top, for exactly-once, in-order delivery:
 //
 //   - Sender side: one queue and (while it has work) one goroutine per
-//     destination send messages one at a time, numbered 1, 2, 3, ... within
+//     destination send messages in batches, numbered 1, 2, 3, ... within
 //     a stream. A stream id is unique per sender run (time-seeded counter),
 //     and a new stream starts for every destination run (instance from the
 //     node header) and after a message is given up on, so the receiver never
 //     waits for a number that will not come.
-//   - A failed write is retried with the same number; the receiver drops
+//   - A failed write is retried with the same numbers; the receiver drops
 //     duplicates, so a retry of a write that did arrive is harmless.
-//   - Receiver side: per sender, the current stream, the next expected
-//     number and a bounded reorder buffer. In-order messages are delivered
-//     while holding the sender's lock, so deliveries from concurrent
+//   - Receiver side: per sender (the node id in the envelope, since the
+//     stream's remote address is an ephemeral port), the current stream, the
+//     next expected number and a bounded reorder buffer. In-order messages
+//     are delivered while holding the sender's lock, so deliveries from two
 //     connections cannot overtake each other. When the event queue is full
-//     the delivering goroutine (memberlist's per-connection goroutine)
-//     blocks: reliable messages get backpressure, never silent drops.
+//     the stream's goroutine blocks, the stream stops being read and TCP
+//     flow control pushes back on the sender: reliable messages get
+//     backpressure, never silent drops.
 
 const (
 	maxPendingPerPeer = 8192 // queued reliable messages per destination before Send blocks
 	sendAttempts      = 4    // writes tried per message
+	maxBatch          = 1024 // messages taken from a destination's queue per write round
 	retryBackoff      = 50 * time.Millisecond
 	maxReorder        = 4096             // out-of-order messages kept per sender
 	gapTimeout        = 10 * time.Second // wait this long for a missing number before skipping it
@@ -113,9 +119,12 @@ func (t *senderTable) wakeAll() {
 }
 
 // run sends ps's queue until it is empty; it is the only goroutine sending
-// to that destination, which is what keeps the order.
+// to that destination, which is what keeps the order. Each round takes
+// everything queued (up to maxBatch), so under load many messages share one
+// stream write.
 func (t *senderTable) run(c *Cluster, ps *peerSender) {
 	defer c.wg.Done()
+	var batch []outMsg
 	for {
 		t.mu.Lock()
 		if len(ps.queue) == 0 || !c.running() {
@@ -128,12 +137,14 @@ func (t *senderTable) run(c *Cluster, ps *peerSender) {
 			t.mu.Unlock()
 			return
 		}
-		m := ps.queue[0]
-		ps.queue[0] = outMsg{}
-		ps.queue = ps.queue[1:]
+		n := min(len(ps.queue), maxBatch)
+		batch = append(batch[:0], ps.queue[:n]...)
+		clear(ps.queue[:n])
+		ps.queue = ps.queue[n:]
 		ps.cond.Broadcast()
 		t.mu.Unlock()
-		finish(m, c.sendOne(ps, m))
+		c.sendBatch(ps, batch)
+		clear(batch)
 	}
 }
 
@@ -144,51 +155,103 @@ func finish(m outMsg, err error) {
 	}
 }
 
-// sendOne writes one message with retries. Only run calls it, so the
-// stream fields of ps need no lock.
-func (c *Cluster) sendOne(ps *peerSender, m outMsg) error {
+// sendBatch numbers and writes a batch with retries. Only run calls it, so
+// the stream fields of ps need the lock only against drop.
+//
+// A failed write is retried from the first failed message onwards, in
+// order, even for messages after it that did get through (the receiver
+// drops the duplicates): a later message must never be reported sent, and
+// left waiting at the receiver, behind one that is then given up on.
+func (c *Cluster) sendBatch(ps *peerSender, batch []outMsg) {
 	p := c.peers.get(ps.id)
 	if p == nil || p.state != StateAlive {
-		c.stats.reliableFailed.Add(1)
-		return fmt.Errorf("%w: node %q is not alive", ErrTimeout, ps.id)
+		c.stats.reliableFailed.Add(uint64(len(batch)))
+		err := fmt.Errorf("%w: node %q is not alive", ErrTimeout, ps.id)
+		for _, m := range batch {
+			finish(m, err)
+		}
+		return
 	}
 	var inst uint64
 	if p.header != nil {
 		inst = p.header.instance
 	}
+	envs := make([][]byte, len(batch))
 	c.senders.mu.Lock()
 	if ps.stream == 0 || ps.dest != inst {
 		ps.stream, ps.seq, ps.dest = c.streamID.Add(1), 0, inst
 	}
-	ps.seq++
-	env := encodeEnvelope(&envelope{
-		flags: m.flags, msgType: m.msgType, sender: c.id, tag: m.tag, payload: m.payload,
-		stream: ps.stream, seq: ps.seq, dest: inst, reliable: true,
-	}, c.tokenKey)
+	for i, m := range batch {
+		ps.seq++
+		envs[i] = encodeEnvelope(&envelope{
+			flags: m.flags, msgType: m.msgType, sender: c.id, tag: m.tag, payload: m.payload,
+			stream: ps.stream, seq: ps.seq, dest: inst, reliable: true,
+		}, c.tokenKey)
+	}
 	c.senders.mu.Unlock()
+	errs := make([]error, len(batch))
+	from := 0 // first message not yet known to be written
 	var err error
 	for attempt := 0; attempt < sendAttempts; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-time.After(retryBackoff << (attempt - 1)):
 			case <-c.stopCh:
-				return errNotRunning()
+				finishAll(batch[from:], errNotRunning())
+				return
 			}
 		}
-		if err = c.ml.SendReliable(p.mlNode(), env); err == nil {
-			c.stats.reliableSent.Add(1)
-			return nil
+		c.writeFrames(p.addr, envs[from:], errs[from:])
+		ok := from
+		for ok < len(batch) && errs[ok] == nil {
+			finish(batch[ok], nil)
+			ok++
 		}
+		c.stats.reliableSent.Add(uint64(ok - from))
+		if from = ok; from == len(batch) {
+			return
+		}
+		err = errs[from]
 		if !c.running() {
-			return errNotRunning()
+			finishAll(batch[from:], errNotRunning())
+			return
 		}
 	}
 	c.senders.mu.Lock()
-	ps.stream = 0 // the receiver will never see this number: start afresh
+	ps.stream = 0 // the receiver will never see these numbers: start afresh
 	c.senders.mu.Unlock()
-	c.stats.reliableFailed.Add(1)
-	c.log.Warn("reliable message not delivered", "peer", ps.id, "attempts", sendAttempts, "err", err)
-	return fmt.Errorf("%w: node %q unreachable after %d attempts: %v", ErrTimeout, ps.id, sendAttempts, err)
+	c.stats.reliableFailed.Add(uint64(len(batch) - from))
+	c.log.Warn("reliable messages not delivered", "peer", ps.id, "messages", len(batch)-from, "attempts", sendAttempts, "err", err)
+	finishAll(batch[from:], fmt.Errorf("%w: node %q unreachable after %d attempts: %v", ErrTimeout, ps.id, sendAttempts, err))
+}
+
+// finishAll reports err to every waiting SendTo in ms.
+func finishAll(ms []outMsg, err error) {
+	for _, m := range ms {
+		finish(m, err)
+	}
+}
+
+// writeFrames writes envs in order on the stream to addr and records each
+// frame's outcome in errs; it returns once every outcome is known. All but
+// the last frame are queued without waiting, and the last one is sent
+// inline, so a lone message costs no goroutine hand-off in the transport.
+func (c *Cluster) writeFrames(addr string, envs [][]byte, errs []error) {
+	var wg sync.WaitGroup
+	last := len(envs) - 1
+	for i, env := range envs[:last] {
+		errs[i] = nil
+		wg.Add(1)
+		if err := c.tr.SendAsync(addr, env, func(err error) {
+			errs[i] = err
+			wg.Done()
+		}); err != nil {
+			errs[i] = err
+			wg.Done()
+		}
+	}
+	errs[last] = c.tr.Send(addr, envs[last])
+	wg.Wait()
 }
 
 // mlNode is the memberlist address of p.

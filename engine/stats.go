@@ -17,6 +17,8 @@ type Stats struct {
 	TagDropped         uint64 // tagged messages for a tag this node lacks
 	DecodeErrors       uint64 // messages that could not be parsed or decoded
 	AuthFailures       uint64 // messages or peers refused for a bad token proof
+	NotMemberDropped   uint64 // messages from nodes that are not members (never admitted, e.g. refused at join)
+	DecryptFailures    uint64 // packets, streams and frames refused as not sealed with an installed key
 	HandlerErrors      uint64 // handler failures (panics and RecordHandlerError)
 	MetadataUpdates    uint64 // remote metadata versions applied
 	QueueDepth         int    // events waiting for Dispatch
@@ -27,6 +29,7 @@ type counters struct {
 	reliableSent, reliableReceived, reliableFailed, reliableDuplicates, reliableSkipped atomic.Uint64
 	unreliableSent, unreliableReceived, unreliableFailed, unreliableDropped             atomic.Uint64
 	noHandler, tagDropped, decodeErrors, authFailures, handlerErrors, metaUpdates       atomic.Uint64
+	notMember, decryptFailures                                                          atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -46,6 +49,8 @@ func (c *Cluster) Stats() Stats {
 		TagDropped:         s.tagDropped.Load(),
 		DecodeErrors:       s.decodeErrors.Load(),
 		AuthFailures:       s.authFailures.Load(),
+		NotMemberDropped:   s.notMember.Load(),
+		DecryptFailures:    s.decryptFailures.Load() + c.streamDecryptFailures(),
 		HandlerErrors:      s.handlerErrors.Load(),
 		MetadataUpdates:    s.metaUpdates.Load(),
 		QueueDepth:         c.queue.depth(),

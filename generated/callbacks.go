@@ -4,13 +4,33 @@ package generated
 
 import (
 	"context"
+	"errors"
 
 	"github.com/paularlott/scriptling-gossip/engine"
 	"github.com/paularlott/scriptling/object"
 )
 
+// leaderElectionOnEventHandler wraps the script callable given to on_event() as handler.
+// onError, when not nil, is called each time the callable raises.
+func leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
+	c, exc := newScriptCall(ctx, fn, "handler", v)
+	if exc != nil {
+		return nil, exc
+	}
+	return func(eventType string, nodeId string) {
+		if _, text, ok := c.call(object.NewString(string(eventType)), object.NewString(string(nodeId))); !ok {
+			// There is no caller to raise to: log it and carry on.
+			currentLogger().Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "error", text)
+			if onError != nil {
+				onError()
+			}
+		}
+	}, nil
+}
+
 // clusterHandleHandler wraps the script callable given to handle() as handler.
-func clusterHandleHandler(ctx context.Context, fn string, v object.Object) (func(engine.Message), *object.Exception) {
+// onError, when not nil, is called each time the callable raises.
+func clusterHandleHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
@@ -19,12 +39,16 @@ func clusterHandleHandler(ctx context.Context, fn string, v object.Object) (func
 		if _, text, ok := c.call(messageToObject(msg)); !ok {
 			// There is no caller to raise to: log it and carry on.
 			currentLogger().Error("script callback raised", "callback", "handle() handler", "msg.type", msg.Type, "error", text)
+			if onError != nil {
+				onError()
+			}
 		}
 	}, nil
 }
 
 // clusterOnStateChangeHandler wraps the script callable given to on_state_change() as handler.
-func clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object) (func(string, string), *object.Exception) {
+// onError, when not nil, is called each time the callable raises.
+func clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
@@ -33,6 +57,86 @@ func clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object
 		if _, text, ok := c.call(object.NewString(string(nodeId)), object.NewString(string(state))); !ok {
 			// There is no caller to raise to: log it and carry on.
 			currentLogger().Error("script callback raised", "callback", "on_state_change() handler", "node_id", nodeId, "state", state, "error", text)
+			if onError != nil {
+				onError()
+			}
+		}
+	}, nil
+}
+
+// clusterHandleWithReplyHandler wraps the script callable given to handle_with_reply() as handler.
+// onError, when not nil, is called each time the callable raises.
+func clusterHandleWithReplyHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message) (any, error), *object.Exception) {
+	c, exc := newScriptCall(ctx, fn, "handler", v)
+	if exc != nil {
+		return nil, exc
+	}
+	return func(msg engine.Message) (any, error) {
+		res, text, ok := c.call(messageToObject(msg))
+		if !ok {
+			if onError != nil {
+				onError()
+			}
+			return nil, errors.New(text)
+		}
+		out, exc := argAny(fn, "result of handler", res)
+		if exc != nil {
+			return nil, errors.New(exc.Message)
+		}
+		return out, nil
+	}, nil
+}
+
+// clusterOnMetadataChangeHandler wraps the script callable given to on_metadata_change() as handler.
+// onError, when not nil, is called each time the callable raises.
+func clusterOnMetadataChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
+	c, exc := newScriptCall(ctx, fn, "handler", v)
+	if exc != nil {
+		return nil, exc
+	}
+	return func(node engine.Node) {
+		if _, text, ok := c.call(nodeToObject(node)); !ok {
+			// There is no caller to raise to: log it and carry on.
+			currentLogger().Error("script callback raised", "callback", "on_metadata_change() handler", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
+			if onError != nil {
+				onError()
+			}
+		}
+	}, nil
+}
+
+// clusterCreateNodeGroupOnNodeAdded wraps the script callable given to create_node_group() as on_node_added.
+// onError, when not nil, is called each time the callable raises.
+func clusterCreateNodeGroupOnNodeAdded(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
+	c, exc := newScriptCall(ctx, fn, "on_node_added", v)
+	if exc != nil {
+		return nil, exc
+	}
+	return func(node engine.Node) {
+		if _, text, ok := c.call(nodeToObject(node)); !ok {
+			// There is no caller to raise to: log it and carry on.
+			currentLogger().Error("script callback raised", "callback", "create_node_group() on_node_added", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
+			if onError != nil {
+				onError()
+			}
+		}
+	}, nil
+}
+
+// clusterCreateNodeGroupOnNodeRemoved wraps the script callable given to create_node_group() as on_node_removed.
+// onError, when not nil, is called each time the callable raises.
+func clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
+	c, exc := newScriptCall(ctx, fn, "on_node_removed", v)
+	if exc != nil {
+		return nil, exc
+	}
+	return func(node engine.Node) {
+		if _, text, ok := c.call(nodeToObject(node)); !ok {
+			// There is no caller to raise to: log it and carry on.
+			currentLogger().Error("script callback raised", "callback", "create_node_group() on_node_removed", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
+			if onError != nil {
+				onError()
+			}
 		}
 	}, nil
 }

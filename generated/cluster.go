@@ -18,26 +18,44 @@ func newClusterClass() *object.Class {
 	return &object.Class{
 		Name: "Cluster",
 		Methods: map[string]object.Object{
-			"start":           &object.Builtin{Fn: callClusterStart, HelpText: clusterStartHelp},
-			"join":            &object.Builtin{Fn: callClusterJoin, HelpText: clusterJoinHelp},
-			"leave":           &object.Builtin{Fn: callClusterLeave, HelpText: clusterLeaveHelp},
-			"stop":            &object.Builtin{Fn: callClusterStop, HelpText: clusterStopHelp},
-			"send":            &object.Builtin{Fn: callClusterSend, HelpText: clusterSendHelp},
-			"send_tagged":     &object.Builtin{Fn: callClusterSendTagged, HelpText: clusterSendTaggedHelp},
-			"send_to":         &object.Builtin{Fn: callClusterSendTo, HelpText: clusterSendToHelp},
-			"handle":          &object.Builtin{Fn: callClusterHandle, HelpText: clusterHandleHelp},
-			"on_state_change": &object.Builtin{Fn: callClusterOnStateChange, HelpText: clusterOnStateChangeHelp},
-			"nodes":           &object.Builtin{Fn: callClusterNodes, HelpText: clusterNodesHelp},
-			"alive_nodes":     &object.Builtin{Fn: callClusterAliveNodes, HelpText: clusterAliveNodesHelp},
-			"local_node":      &object.Builtin{Fn: callClusterLocalNode, HelpText: clusterLocalNodeHelp},
-			"num_nodes":       &object.Builtin{Fn: callClusterNumNodes, HelpText: clusterNumNodesHelp},
-			"num_alive":       &object.Builtin{Fn: callClusterNumAlive, HelpText: clusterNumAliveHelp},
-			"node_id":         &object.Builtin{Fn: callClusterNodeId, HelpText: clusterNodeIdHelp},
-			"set_metadata":    &object.Builtin{Fn: callClusterSetMetadata, HelpText: clusterSetMetadataHelp},
-			"get_metadata":    &object.Builtin{Fn: callClusterGetMetadata, HelpText: clusterGetMetadataHelp},
-			"all_metadata":    &object.Builtin{Fn: callClusterAllMetadata, HelpText: clusterAllMetadataHelp},
-			"delete_metadata": &object.Builtin{Fn: callClusterDeleteMetadata, HelpText: clusterDeleteMetadataHelp},
-			"wait":            &object.Builtin{Fn: callClusterWait, HelpText: clusterWaitHelp},
+			"start":                  &object.Builtin{Fn: callClusterStart, HelpText: clusterStartHelp},
+			"join":                   &object.Builtin{Fn: callClusterJoin, HelpText: clusterJoinHelp},
+			"leave":                  &object.Builtin{Fn: callClusterLeave, HelpText: clusterLeaveHelp},
+			"stop":                   &object.Builtin{Fn: callClusterStop, HelpText: clusterStopHelp},
+			"send":                   &object.Builtin{Fn: callClusterSend, HelpText: clusterSendHelp},
+			"send_tagged":            &object.Builtin{Fn: callClusterSendTagged, HelpText: clusterSendTaggedHelp},
+			"send_to":                &object.Builtin{Fn: callClusterSendTo, HelpText: clusterSendToHelp},
+			"handle":                 &object.Builtin{Fn: callClusterHandle, HelpText: clusterHandleHelp},
+			"on_state_change":        &object.Builtin{Fn: callClusterOnStateChange, HelpText: clusterOnStateChangeHelp},
+			"nodes":                  &object.Builtin{Fn: callClusterNodes, HelpText: clusterNodesHelp},
+			"alive_nodes":            &object.Builtin{Fn: callClusterAliveNodes, HelpText: clusterAliveNodesHelp},
+			"local_node":             &object.Builtin{Fn: callClusterLocalNode, HelpText: clusterLocalNodeHelp},
+			"num_nodes":              &object.Builtin{Fn: callClusterNumNodes, HelpText: clusterNumNodesHelp},
+			"num_alive":              &object.Builtin{Fn: callClusterNumAlive, HelpText: clusterNumAliveHelp},
+			"node_id":                &object.Builtin{Fn: callClusterNodeId, HelpText: clusterNodeIdHelp},
+			"set_metadata":           &object.Builtin{Fn: callClusterSetMetadata, HelpText: clusterSetMetadataHelp},
+			"get_metadata":           &object.Builtin{Fn: callClusterGetMetadata, HelpText: clusterGetMetadataHelp},
+			"all_metadata":           &object.Builtin{Fn: callClusterAllMetadata, HelpText: clusterAllMetadataHelp},
+			"delete_metadata":        &object.Builtin{Fn: callClusterDeleteMetadata, HelpText: clusterDeleteMetadataHelp},
+			"stats":                  &object.Builtin{Fn: callClusterStats, HelpText: clusterStatsHelp},
+			"handle_with_reply":      &object.Builtin{Fn: callClusterHandleWithReply, HelpText: clusterHandleWithReplyHelp},
+			"send_request":           &object.Builtin{Fn: callClusterSendRequest, HelpText: clusterSendRequestHelp},
+			"unhandle":               &object.Builtin{Fn: callClusterUnhandle, HelpText: clusterUnhandleHelp},
+			"on_metadata_change":     &object.Builtin{Fn: callClusterOnMetadataChange, HelpText: clusterOnMetadataChangeHelp},
+			"remove_handler":         &object.Builtin{Fn: callClusterRemoveHandler, HelpText: clusterRemoveHandlerHelp},
+			"nodes_by_tag":           &object.Builtin{Fn: callClusterNodesByTag, HelpText: clusterNodesByTagHelp},
+			"get_node":               &object.Builtin{Fn: callClusterGetNode, HelpText: clusterGetNodeHelp},
+			"num_suspect":            &object.Builtin{Fn: callClusterNumSuspect, HelpText: clusterNumSuspectHelp},
+			"num_dead":               &object.Builtin{Fn: callClusterNumDead, HelpText: clusterNumDeadHelp},
+			"is_local":               &object.Builtin{Fn: callClusterIsLocal, HelpText: clusterIsLocalHelp},
+			"candidates":             &object.Builtin{Fn: callClusterCandidates, HelpText: clusterCandidatesHelp},
+			"create_node_group":      &object.Builtin{Fn: callClusterCreateNodeGroup, HelpText: clusterCreateNodeGroupHelp},
+			"create_leader_election": &object.Builtin{Fn: callClusterCreateLeaderElection, HelpText: clusterCreateLeaderElectionHelp},
+			"wait":                   &object.Builtin{Fn: callClusterWait, HelpText: clusterWaitHelp},
+			"install_key":            &object.Builtin{Fn: callClusterInstallKey, HelpText: clusterInstallKeyHelp},
+			"use_key":                &object.Builtin{Fn: callClusterUseKey, HelpText: clusterUseKeyHelp},
+			"remove_key":             &object.Builtin{Fn: callClusterRemoveKey, HelpText: clusterRemoveKeyHelp},
+			"list_keys":              &object.Builtin{Fn: callClusterListKeys, HelpText: clusterListKeysHelp},
 		},
 	}
 }
@@ -75,30 +93,48 @@ func cleanupCluster() {
 }
 
 // clusterDoc is the Cluster description, every instance's __doc__.
-var clusterDoc object.Object = object.NewString("Cluster - A gossip cluster node, returned by create().\n\nMethods:\n  start() - Start the cluster node\n  join(peers) - Join an existing cluster\n  leave() - Gracefully leave the cluster\n  stop() - Stop the cluster and clean up\n  send(message_type, data, reliable=False) - Broadcast to all nodes\n  send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n  send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n  handle(message_type, handler) - Register a message handler\n  on_state_change(handler) - Register a state change handler\n  nodes() - Get all known nodes\n  alive_nodes() - Get all alive nodes\n  local_node() - Get local node info\n  num_nodes() - Get total node count\n  num_alive() - Get alive node count\n  node_id() - Get local node UUID\n  set_metadata(key, value) - Set local metadata\n  get_metadata(key) - Get local metadata value\n  all_metadata() - Get all local metadata\n  delete_metadata(key) - Delete a metadata key\n  wait(timeout=None) - Run handlers until a timeout passes or the cluster stops")
+var clusterDoc object.Object = object.NewString("Cluster - A gossip cluster node, returned by create().\n\nMethods:\n  start() - Start the cluster node\n  join(peers) - Join an existing cluster\n  leave() - Gracefully leave the cluster\n  stop() - Stop the cluster and clean up\n  send(message_type, data, reliable=False) - Broadcast to all nodes\n  send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n  send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n  handle(message_type, handler) - Register a message handler\n  on_state_change(handler) - Register a state change handler\n  nodes() - Get all known nodes\n  alive_nodes() - Get all alive nodes\n  local_node() - Get local node info\n  num_nodes() - Get total node count\n  num_alive() - Get alive node count\n  node_id() - Get local node UUID\n  set_metadata(key, value) - Set local metadata\n  get_metadata(key) - Get local metadata value\n  all_metadata() - Get all local metadata\n  delete_metadata(key) - Delete a metadata key\n  stats() - Get message and error counters\n  handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n  send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n  unhandle(message_type) - Remove the handler of a message type\n  on_metadata_change(handler) - Register a metadata change handler\n  remove_handler(handler_id) - Remove a state or metadata change handler\n  nodes_by_tag(tag) - Get the alive nodes carrying a tag\n  get_node(node_id) - Get one node by id\n  num_suspect() - Get the number of suspect nodes\n  num_dead() - Get the number of failed nodes\n  is_local(node_id) - Check whether a node id is this node's\n  candidates(n=3) - Get a random subset of the alive peers\n  create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n  create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n  wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n  install_key(key) - Install an extra encryption key on every node\n  use_key(key) - Make an installed key the primary key on every node\n  remove_key(key) - Remove an encryption key from every node\n  list_keys() - List the encryption keys installed across the cluster")
 
 // help() texts of the Cluster methods.
 const (
-	clusterStartHelp          = "start() - Start the cluster node\n\nBegins transport, health monitoring, and gossip routines.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the address cannot be bound or the node was already started or stopped\n\nExample:\n  cluster.start()"
-	clusterJoinHelp           = "join(peers) - Join an existing cluster\n\nContacts the peers; succeeds when at least one answered.\n\nParameters:\n  peers (str|list[str]): One or more peer addresses to join\n\nReturns:\n  int: Number of peers contacted\n\nRaises:\n  RuntimeError: no peer could be reached (the error names them) or a peer refused the node\n\nExample:\n  cluster.join(\"127.0.0.1:8001\")\n  cluster.join([\"127.0.0.1:8001\", \"127.0.0.1:8002\"])"
-	clusterLeaveHelp          = "leave() - Gracefully leave the cluster\n\nOther nodes will be notified and see this node as \"leaving\".\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node is not running\n\nExample:\n  cluster.leave()"
-	clusterStopHelp           = "stop() - Stop the cluster and clean up\n\nLeaves if still a member, closes every socket and stops every routine. Calling it again does nothing.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: shutting down failed\n\nExample:\n  cluster.stop()"
-	clusterSendHelp           = "send(message_type, data, reliable=False) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
-	clusterSendTaggedHelp     = "send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
-	clusterSendToHelp         = "send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running or the send failed\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
-	clusterHandleHelp         = "handle(message_type, handler) - Register a message handler\n\nThe handler receives a dict with type (int), sender (a node dict with id,\naddr, state, metadata, tags) and payload (the decoded payload). Registering\nagain for the same type replaces the handler.\n\nParameters:\n  message_type (int): Message type to handle (must be >= 128)\n  handler (callable): Function called with a message dict\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  def on_message(msg):\n      print(f\"From {msg['sender']['id']}: {msg['payload']}\")\n\n  cluster.handle(128, on_message)"
-	clusterOnStateChangeHelp  = "on_state_change(handler) - Register a state change handler\n\nThe handler gets the node id and its new state: \"alive\" (also when a node joins), \"suspect\", \"dead\" or \"leaving\".\n\nParameters:\n  handler (callable): Function(node_id, new_state)\n\nReturns:\n  None\n\nExample:\n  def on_change(node_id, state):\n      print(f\"Node {node_id} is now {state}\")\n\n  cluster.on_state_change(on_change)"
-	clusterNodesHelp          = "nodes() - Get all known nodes\n\nReturns:\n  list[Node]: List of node dicts with id, addr, state, metadata, tags, app_version\n\nExample:\n  for node in cluster.nodes():\n      print(f\"{node['id']}: {node['state']} at {node['addr']}\")"
-	clusterAliveNodesHelp     = "alive_nodes() - Get all alive nodes\n\nReturns:\n  list[Node]: List of node dicts"
-	clusterLocalNodeHelp      = "local_node() - Get local node info\n\nReturns:\n  Node: Node dict with id, addr, state, metadata, tags, app_version"
-	clusterNumNodesHelp       = "num_nodes() - Get total node count\n\nReturns:\n  int"
-	clusterNumAliveHelp       = "num_alive() - Get alive node count\n\nReturns:\n  int"
-	clusterNodeIdHelp         = "node_id() - Get local node UUID\n\nReturns:\n  str"
-	clusterSetMetadataHelp    = "set_metadata(key, value) - Set local metadata\n\nMetadata is gossiped to every node; values of several KiB are fine.\n\nParameters:\n  key (str): Metadata key\n  value (str|int|float|bool): Metadata value\n\nReturns:\n  None\n\nRaises:\n  ValueError: the key is empty or the value is over the maximum size\n\nExample:\n  cluster.set_metadata(\"role\", \"worker\")\n  cluster.set_metadata(\"version\", 2)"
-	clusterGetMetadataHelp    = "get_metadata(key) - Get local metadata value\n\nParameters:\n  key (str): Metadata key\n\nReturns:\n  any or None: The value, or None if the key is not set"
-	clusterAllMetadataHelp    = "all_metadata() - Get all local metadata\n\nReturns:\n  dict[str, any]: dict of every local metadata key and value"
-	clusterDeleteMetadataHelp = "delete_metadata(key) - Delete a metadata key\n\nDeleting a key that is not set does nothing. The removal is gossiped.\n\nParameters:\n  key (str): Metadata key to delete\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the removal could not be recorded"
-	clusterWaitHelp           = "wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n\nBlocks, running queued handlers on the script's goroutine as they arrive,\nuntil timeout seconds pass or the cluster stops. With timeout=None it\nwaits until the cluster stops.\n\nParameters:\n  timeout (duration or None): Seconds to wait (a number, or a string such as \"500ms\"); None waits until stop (default: None)\n\nReturns:\n  None\n\nExample:\n  cluster.wait(2.0)"
+	clusterStartHelp                = "start() - Start the cluster node\n\nBegins transport, health monitoring, and gossip routines.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the address cannot be bound or the node was already started or stopped\n\nExample:\n  cluster.start()"
+	clusterJoinHelp                 = "join(peers) - Join an existing cluster\n\nContacts the peers; succeeds when at least one answered.\n\nParameters:\n  peers (str|list[str]): One or more peer addresses to join\n\nReturns:\n  int: Number of peers contacted\n\nRaises:\n  RuntimeError: no peer could be reached (the error names them) or a peer refused the node\n\nExample:\n  cluster.join(\"127.0.0.1:8001\")\n  cluster.join([\"127.0.0.1:8001\", \"127.0.0.1:8002\"])"
+	clusterLeaveHelp                = "leave() - Gracefully leave the cluster\n\nOther nodes will be notified and see this node as \"leaving\".\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node is not running\n\nExample:\n  cluster.leave()"
+	clusterStopHelp                 = "stop() - Stop the cluster and clean up\n\nLeaves if still a member, closes every socket and stops every routine. Calling it again does nothing.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: shutting down failed\n\nExample:\n  cluster.stop()"
+	clusterSendHelp                 = "send(message_type, data, reliable=False) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
+	clusterSendTaggedHelp           = "send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
+	clusterSendToHelp               = "send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running or the send failed\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
+	clusterHandleHelp               = "handle(message_type, handler) - Register a message handler\n\nThe handler receives a dict with type (int), sender (a node dict with id,\naddr, state, metadata, tags) and payload (the decoded payload). Registering\nagain for the same type replaces the handler.\n\nParameters:\n  message_type (int): Message type to handle (must be >= 128)\n  handler (callable): Function called with a message dict\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  def on_message(msg):\n      print(f\"From {msg['sender']['id']}: {msg['payload']}\")\n\n  cluster.handle(128, on_message)"
+	clusterOnStateChangeHelp        = "on_state_change(handler) - Register a state change handler\n\nThe handler gets the node id and its new state: \"alive\" (also when a node joins), \"suspect\", \"dead\" or \"leaving\".\n\nParameters:\n  handler (callable): Function(node_id, new_state)\n\nReturns:\n  int: Handler id for remove_handler()\n\nExample:\n  def on_change(node_id, state):\n      print(f\"Node {node_id} is now {state}\")\n\n  cluster.on_state_change(on_change)"
+	clusterNodesHelp                = "nodes() - Get all known nodes\n\nReturns:\n  list[Node]: List of node dicts with id, addr, state, metadata, tags, app_version\n\nExample:\n  for node in cluster.nodes():\n      print(f\"{node['id']}: {node['state']} at {node['addr']}\")"
+	clusterAliveNodesHelp           = "alive_nodes() - Get all alive nodes\n\nReturns:\n  list[Node]: List of node dicts"
+	clusterLocalNodeHelp            = "local_node() - Get local node info\n\nReturns:\n  Node: Node dict with id, addr, state, metadata, tags, app_version"
+	clusterNumNodesHelp             = "num_nodes() - Get total node count\n\nReturns:\n  int"
+	clusterNumAliveHelp             = "num_alive() - Get alive node count\n\nReturns:\n  int"
+	clusterNodeIdHelp               = "node_id() - Get local node UUID\n\nReturns:\n  str"
+	clusterSetMetadataHelp          = "set_metadata(key, value) - Set local metadata\n\nMetadata is gossiped to every node; values of several KiB are fine.\n\nParameters:\n  key (str): Metadata key\n  value (str|int|float|bool): Metadata value\n\nReturns:\n  None\n\nRaises:\n  ValueError: the key is empty or the value is over the maximum size\n\nExample:\n  cluster.set_metadata(\"role\", \"worker\")\n  cluster.set_metadata(\"version\", 2)"
+	clusterGetMetadataHelp          = "get_metadata(key) - Get local metadata value\n\nParameters:\n  key (str): Metadata key\n\nReturns:\n  any or None: The value, or None if the key is not set"
+	clusterAllMetadataHelp          = "all_metadata() - Get all local metadata\n\nReturns:\n  dict[str, any]: dict of every local metadata key and value"
+	clusterDeleteMetadataHelp       = "delete_metadata(key) - Delete a metadata key\n\nDeleting a key that is not set does nothing. The removal is gossiped.\n\nParameters:\n  key (str): Metadata key to delete\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the removal could not be recorded"
+	clusterStatsHelp                = "stats() - Get message and error counters\n\nCounts since create(): messages sent, received, failed and dropped per\nkind (reliable, unreliable), messages dropped for want of a handler or a\ntag, undecodable and unauthenticated messages, handlers that raised, and\nhow many events are queued waiting for the script. Unreliable messages\nare dropped, and counted, when the script does not run handlers fast\nenough; reliable ones wait instead.\n\nReturns:\n  Stats: dict of counters (every value an int)\n\nExample:\n  s = cluster.stats()\n  print(s[\"unreliable_dropped\"], s[\"handler_errors\"], s[\"queue_depth\"])"
+	clusterHandleWithReplyHelp      = "handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n\nThe handler receives the same message dict as handle() handlers and runs on the\nscript's goroutine; what it returns (str, int, float, bool, None, list or dict)\nis sent back to the node that called send_request(). If it raises, the\nrequester's send_request() raises RuntimeError with the error's message.\nA message type has one handler: this replaces a handle() handler of the same\ntype, and handle() replaces this one.\n\nParameters:\n  message_type (int): Message type to answer (must be >= 128)\n  handler (callable): Function called with a message dict; its result is the reply\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  cluster.handle_with_reply(200, lambda msg: {\"echo\": msg[\"payload\"]})"
+	clusterSendRequestHelp          = "send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n\nSends the payload reliably to the node's handle_with_reply() handler for the\nmessage type and returns what the handler returned. While waiting, queued\nhandlers keep running as in wait(), those of every other node the script uses\nincluded, so a node can send a request to another node of the same script. A\nrequest to this node runs its own handler directly.\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Request payload (str, int, float, bool, None, list or dict)\n  timeout (duration): How long to wait for the reply (seconds, or a string such as \"500ms\") (default: 5.0)\n\nReturns:\n  any: The reply returned by the remote handler\n\nRaises:\n  KeyError: the node id is unknown or the node has failed\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: no reply came in time (\"timeout\"), the node has no handle_with_reply() handler for the type (\"no reply handler\"), the remote handler raised (\"remote handler failed: ...\", with its message), or the node is not running\n\nExample:\n  reply = cluster.send_request(other_id, 200, \"hello\", timeout=2)\n  print(reply[\"echo\"])"
+	clusterUnhandleHelp             = "unhandle(message_type) - Remove the handler of a message type\n\nRemoves the handle() or handle_with_reply() handler of the type.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n\nReturns:\n  bool: True if a handler was removed, False if there was none\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  cluster.handle(200, lambda msg: None)\n  print(cluster.unhandle(200))  # True\n  print(cluster.unhandle(200))  # False"
+	clusterOnMetadataChangeHelp     = "on_metadata_change(handler) - Register a metadata change handler\n\nThe handler gets the node dict of a remote node whose metadata changed, with\nthe metadata as of that change. It runs once for every new version of a\nnode's metadata that reaches this node (versions replaced in transit are\nskipped, so a quick burst of changes may be reported once).\n\nParameters:\n  handler (callable): Function(node)\n\nReturns:\n  int: Handler id for remove_handler()\n\nExample:\n  def on_meta(node):\n      print(f\"{node['id']} now has {node['metadata']}\")\n\n  handler_id = cluster.on_metadata_change(on_meta)"
+	clusterRemoveHandlerHelp        = "remove_handler(handler_id) - Remove a state or metadata change handler\n\nParameters:\n  handler_id (int): Id returned by on_state_change() or on_metadata_change()\n\nReturns:\n  bool: True if a handler was removed, False if the id is unknown\n\nExample:\n  handler_id = cluster.on_state_change(lambda node_id, state: print(state))\n  cluster.remove_handler(handler_id)"
+	clusterNodesByTagHelp           = "nodes_by_tag(tag) - Get the alive nodes carrying a tag\n\nThis node is included when it carries the tag.\n\nParameters:\n  tag (str): Routing tag\n\nReturns:\n  list[Node]: Node dicts sorted by id\n\nRaises:\n  ValueError: the tag is empty\n\nExample:\n  for node in cluster.nodes_by_tag(\"web\"):\n      print(node[\"addr\"])"
+	clusterGetNodeHelp              = "get_node(node_id) - Get one node by id\n\nParameters:\n  node_id (str): Node id (this node's id gives local_node())\n\nReturns:\n  Node or None: The node dict, or None if the node is unknown\n\nExample:\n  node = cluster.get_node(node_id)\n  if node != None:\n      print(node[\"state\"])"
+	clusterNumSuspectHelp           = "num_suspect() - Get the number of suspect nodes\n\nReturns:\n  int"
+	clusterNumDeadHelp              = "num_dead() - Get the number of failed nodes\n\nNodes that left gracefully are \"leaving\", not dead, and are not counted.\n\nReturns:\n  int"
+	clusterIsLocalHelp              = "is_local(node_id) - Check whether a node id is this node's\n\nParameters:\n  node_id (str): Node id\n\nReturns:\n  bool"
+	clusterCandidatesHelp           = "candidates(n=3) - Get a random subset of the alive peers\n\nA fresh random sample of up to n alive nodes, never this one, on every call.\n\nParameters:\n  n (int): Largest number of nodes to return (default: 3)\n\nReturns:\n  list[Node]: Node dicts in random order\n\nRaises:\n  ValueError: n is negative\n\nExample:\n  for node in cluster.candidates(2):\n      cluster.send_to(node[\"id\"], 128, \"sample\")"
+	clusterCreateNodeGroupHelp      = "create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n\nEach criterion maps a metadata key to an exact value, \"*\" (the key is present)\nor \"~sub\" (the value contains sub); a node must match all of them. Non-string\nmetadata values match by their text (\"3\", \"2.5\", \"true\"). This node is a\nmember too when it matches. on_node_added and on_node_removed run once when a\nnode enters or leaves the group (it stops being alive or stops matching);\nnodes matching at creation are reported as added.\n\nParameters:\n  criteria (dict[str, str]): Metadata key -> value, \"*\" or \"~substring\"\n  on_node_added (callable or None): Function(node) called when a node enters the group (default: None)\n  on_node_removed (callable or None): Function(node) called when a node leaves the group (default: None)\n\nReturns:\n  NodeGroup: The group\n\nRaises:\n  ValueError: a criteria key is empty\n\nExample:\n  workers = cluster.create_node_group(\n      {\"role\": \"worker\", \"zone\": \"~us-\"},\n      on_node_added=lambda node: print(\"joined\", node[\"id\"]),\n      on_node_removed=lambda node: print(\"left\", node[\"id\"]),\n  )"
+	clusterCreateLeaderElectionHelp = "create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n\nEligible nodes are the alive nodes matching metadata_criteria (all nodes when\nNone); every eligible node should run an election with the same settings.\nThe leader is the eligible node with the lowest id among those that see a\nstrict majority of the eligible nodes they know of (and at least\nmin_cluster_size); it holds its place through votes that are leases of\nleader_timeout, renewed every check_interval, so during a partition at most\none side has a leader. A node that fails still counts toward the majority for\na while (at least a minute); set min_cluster_size to a majority of the whole\ncluster for the guarantee to hold however long a partition lasts. Call start()\nto take part.\n\nParameters:\n  check_interval (duration): How often leadership is checked and leases are renewed (default: \"1s\")\n  leader_timeout (duration): Lease length; must be longer than check_interval (default: \"3s\")\n  min_cluster_size (int): Fewest eligible alive nodes needed for a leader (default: 1)\n  metadata_criteria (dict[str, str] or None): Criteria (as for create_node_group()) eligible nodes must match; None makes every node eligible (default: None)\n\nReturns:\n  LeaderElection: The election, not yet started\n\nRaises:\n  ValueError: leader_timeout is not longer than check_interval, or a criteria key is empty\n\nExample:\n  election = cluster.create_leader_election(check_interval=\"500ms\", leader_timeout=\"2s\")\n  election.on_event(\"became_leader\", lambda event, node_id: print(\"leading\"))\n  election.start()"
+	clusterWaitHelp                 = "wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n\nBlocks, running queued handlers on the script's goroutine as they arrive,\nuntil timeout seconds pass or the cluster stops. With timeout=None it\nwaits until the cluster stops.\n\nParameters:\n  timeout (duration or None): Seconds to wait (a number, or a string such as \"500ms\"); None waits until stop (default: None)\n\nReturns:\n  None\n\nExample:\n  cluster.wait(2.0)"
+	clusterInstallKeyHelp           = "install_key(key) - Install an extra encryption key on every node\n\nFirst step of a key rotation. Adds the key to the keyring of this node and\nof every alive or suspect member; they keep encrypting with their current\nprimary key but now also accept the new one. The request travels encrypted\nand, with a bearer token, authenticated. Repeat until \"failed\" is empty\nbefore the next step. Keys never appear in results or logs, only their\nfingerprints. Blocks up to about 5 seconds while members answer.\n\nParameters:\n  key (str): The new AES key, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  r = cluster.install_key(new_key)\n  if len(r[\"failed\"]) > 0:\n      print(\"not installed on\", r[\"failed\"])"
+	clusterUseKeyHelp               = "use_key(key) - Make an installed key the primary key on every node\n\nSecond step of a key rotation: every node starts encrypting with the key.\nThe key must already be installed everywhere (install_key); since every\nnode accepts both keys, nothing in flight is refused.\n\nParameters:\n  key (str): The key to encrypt with, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  cluster.use_key(new_key)"
+	clusterRemoveKeyHelp            = "remove_key(key) - Remove an encryption key from every node\n\nLast step of a key rotation: no node accepts the old key any more. Refused\nwhile any node that answers still encrypts with it (run use_key first).\nRemoving a key a node does not hold succeeds there.\n\nParameters:\n  key (str): The key to remove, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  r = cluster.remove_key(old_key)\n  print(r[\"key\"], \"removed from\", len(r[\"ok\"]), \"nodes\")"
+	clusterListKeysHelp             = "list_keys() - List the encryption keys installed across the cluster\n\nAsks every alive or suspect member for its keys. Keys are reported by\nfingerprint (the first 8 bytes of a SHA-256 of the key, in hex), never in\nclear, with the number of nodes holding each and the number encrypting\nwith each. A finished rotation shows one key held and used by every node.\n\nReturns:\n  KeyList: dict with primary, keys ({fingerprint: nodes}), primaries ({fingerprint: nodes}), nodes and failed\n\nRaises:\n  RuntimeError: the cluster was created without encryption_key, or is not running\n\nExample:\n  ks = cluster.list_keys()\n  print(ks[\"primary\"], ks[\"keys\"], ks[\"nodes\"])"
 )
 
 // newClusterInstance wraps a Go Cluster for scripts.
@@ -114,27 +150,45 @@ const (
 func newClusterInstance(v *engine.Cluster) object.Object {
 	inst := &object.Instance{Class: clusterClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
-		"__doc__":         clusterDoc,
-		"start":           bindCluster(inst, v, clusterStartHelp, clusterStartMethod),
-		"join":            bindCluster(inst, v, clusterJoinHelp, clusterJoinMethod),
-		"leave":           bindCluster(inst, v, clusterLeaveHelp, clusterLeaveMethod),
-		"stop":            bindCluster(inst, v, clusterStopHelp, clusterStopMethod),
-		"send":            bindCluster(inst, v, clusterSendHelp, clusterSendMethod),
-		"send_tagged":     bindCluster(inst, v, clusterSendTaggedHelp, clusterSendTaggedMethod),
-		"send_to":         bindCluster(inst, v, clusterSendToHelp, clusterSendToMethod),
-		"handle":          bindCluster(inst, v, clusterHandleHelp, clusterHandleMethod),
-		"on_state_change": bindCluster(inst, v, clusterOnStateChangeHelp, clusterOnStateChangeMethod),
-		"nodes":           bindCluster(inst, v, clusterNodesHelp, clusterNodesMethod),
-		"alive_nodes":     bindCluster(inst, v, clusterAliveNodesHelp, clusterAliveNodesMethod),
-		"local_node":      bindCluster(inst, v, clusterLocalNodeHelp, clusterLocalNodeMethod),
-		"num_nodes":       bindCluster(inst, v, clusterNumNodesHelp, clusterNumNodesMethod),
-		"num_alive":       bindCluster(inst, v, clusterNumAliveHelp, clusterNumAliveMethod),
-		"node_id":         bindCluster(inst, v, clusterNodeIdHelp, clusterNodeIdMethod),
-		"set_metadata":    bindCluster(inst, v, clusterSetMetadataHelp, clusterSetMetadataMethod),
-		"get_metadata":    bindCluster(inst, v, clusterGetMetadataHelp, clusterGetMetadataMethod),
-		"all_metadata":    bindCluster(inst, v, clusterAllMetadataHelp, clusterAllMetadataMethod),
-		"delete_metadata": bindCluster(inst, v, clusterDeleteMetadataHelp, clusterDeleteMetadataMethod),
-		"wait":            bindCluster(inst, v, clusterWaitHelp, clusterWaitMethod),
+		"__doc__":                clusterDoc,
+		"start":                  bindCluster(inst, v, clusterStartHelp, clusterStartMethod),
+		"join":                   bindCluster(inst, v, clusterJoinHelp, clusterJoinMethod),
+		"leave":                  bindCluster(inst, v, clusterLeaveHelp, clusterLeaveMethod),
+		"stop":                   bindCluster(inst, v, clusterStopHelp, clusterStopMethod),
+		"send":                   bindCluster(inst, v, clusterSendHelp, clusterSendMethod),
+		"send_tagged":            bindCluster(inst, v, clusterSendTaggedHelp, clusterSendTaggedMethod),
+		"send_to":                bindCluster(inst, v, clusterSendToHelp, clusterSendToMethod),
+		"handle":                 bindCluster(inst, v, clusterHandleHelp, clusterHandleMethod),
+		"on_state_change":        bindCluster(inst, v, clusterOnStateChangeHelp, clusterOnStateChangeMethod),
+		"nodes":                  bindCluster(inst, v, clusterNodesHelp, clusterNodesMethod),
+		"alive_nodes":            bindCluster(inst, v, clusterAliveNodesHelp, clusterAliveNodesMethod),
+		"local_node":             bindCluster(inst, v, clusterLocalNodeHelp, clusterLocalNodeMethod),
+		"num_nodes":              bindCluster(inst, v, clusterNumNodesHelp, clusterNumNodesMethod),
+		"num_alive":              bindCluster(inst, v, clusterNumAliveHelp, clusterNumAliveMethod),
+		"node_id":                bindCluster(inst, v, clusterNodeIdHelp, clusterNodeIdMethod),
+		"set_metadata":           bindCluster(inst, v, clusterSetMetadataHelp, clusterSetMetadataMethod),
+		"get_metadata":           bindCluster(inst, v, clusterGetMetadataHelp, clusterGetMetadataMethod),
+		"all_metadata":           bindCluster(inst, v, clusterAllMetadataHelp, clusterAllMetadataMethod),
+		"delete_metadata":        bindCluster(inst, v, clusterDeleteMetadataHelp, clusterDeleteMetadataMethod),
+		"stats":                  bindCluster(inst, v, clusterStatsHelp, clusterStatsMethod),
+		"handle_with_reply":      bindCluster(inst, v, clusterHandleWithReplyHelp, clusterHandleWithReplyMethod),
+		"send_request":           bindCluster(inst, v, clusterSendRequestHelp, clusterSendRequestMethod),
+		"unhandle":               bindCluster(inst, v, clusterUnhandleHelp, clusterUnhandleMethod),
+		"on_metadata_change":     bindCluster(inst, v, clusterOnMetadataChangeHelp, clusterOnMetadataChangeMethod),
+		"remove_handler":         bindCluster(inst, v, clusterRemoveHandlerHelp, clusterRemoveHandlerMethod),
+		"nodes_by_tag":           bindCluster(inst, v, clusterNodesByTagHelp, clusterNodesByTagMethod),
+		"get_node":               bindCluster(inst, v, clusterGetNodeHelp, clusterGetNodeMethod),
+		"num_suspect":            bindCluster(inst, v, clusterNumSuspectHelp, clusterNumSuspectMethod),
+		"num_dead":               bindCluster(inst, v, clusterNumDeadHelp, clusterNumDeadMethod),
+		"is_local":               bindCluster(inst, v, clusterIsLocalHelp, clusterIsLocalMethod),
+		"candidates":             bindCluster(inst, v, clusterCandidatesHelp, clusterCandidatesMethod),
+		"create_node_group":      bindCluster(inst, v, clusterCreateNodeGroupHelp, clusterCreateNodeGroupMethod),
+		"create_leader_election": bindCluster(inst, v, clusterCreateLeaderElectionHelp, clusterCreateLeaderElectionMethod),
+		"wait":                   bindCluster(inst, v, clusterWaitHelp, clusterWaitMethod),
+		"install_key":            bindCluster(inst, v, clusterInstallKeyHelp, clusterInstallKeyMethod),
+		"use_key":                bindCluster(inst, v, clusterUseKeyHelp, clusterUseKeyMethod),
+		"remove_key":             bindCluster(inst, v, clusterRemoveKeyHelp, clusterRemoveKeyMethod),
+		"list_keys":              bindCluster(inst, v, clusterListKeysHelp, clusterListKeysMethod),
 	}
 	liveCluster.Lock()
 	liveCluster.set[inst] = v
@@ -188,8 +242,8 @@ func clusterStartMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 	const fn = "start()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	err := self.Start()
 	if err != nil {
@@ -247,8 +301,8 @@ func clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 	const fn = "leave()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	err := self.Leave()
 	if err != nil {
@@ -271,8 +325,8 @@ func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.
 	const fn = "stop()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	err := self.Stop()
 	if err != nil {
@@ -509,7 +563,7 @@ func clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.C
 	}
 	var handler func(engine.Message)
 	if v := arg(clusterHandleParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterHandleHandler(ctx, fn, v)
+		got, exc := clusterHandleHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -544,14 +598,14 @@ func clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *e
 	}
 	var handler func(string, string)
 	if v := arg(clusterOnStateChangeParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterOnStateChangeHandler(ctx, fn, v)
+		got, exc := clusterOnStateChangeHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
 		handler = got
 	}
-	self.OnStateChange(handler)
-	return none
+	result := self.OnStateChange(handler)
+	return object.NewInteger(int64(result))
 }
 
 // callClusterNodes implements Cluster.nodes() called through the class, with the instance first.
@@ -568,8 +622,8 @@ func clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 	const fn = "nodes()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	result := self.Nodes()
 	return nodeListToObject(result)
@@ -589,8 +643,8 @@ func clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engi
 	const fn = "alive_nodes()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	result := self.AliveNodes()
 	return nodeListToObject(result)
@@ -610,8 +664,8 @@ func clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engin
 	const fn = "local_node()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	result := self.LocalNode()
 	return nodeToObject(result)
@@ -631,8 +685,8 @@ func clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine
 	const fn = "num_nodes()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	result := self.NumNodes()
 	return object.NewInteger(int64(result))
@@ -652,8 +706,8 @@ func clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine
 	const fn = "num_alive()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	result := self.NumAlive()
 	return object.NewInteger(int64(result))
@@ -673,8 +727,8 @@ func clusterNodeIdMethod(ctx context.Context, _ *object.Instance, self *engine.C
 	const fn = "node_id()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	result := self.NodeID()
 	return object.NewString(string(result))
@@ -772,8 +826,8 @@ func clusterAllMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 	const fn = "all_metadata()"
 	// Run queued event handlers on the script's goroutine first.
 	self.Dispatch()
-	if len(args) > 0 || len(kwargs.Kwargs) > 0 {
-		return argTypeError("%s takes no arguments", fn)
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
 	}
 	result := self.AllMetadata()
 	return fromAnyMap(result)
@@ -814,6 +868,567 @@ func clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *
 	return none
 }
 
+// callClusterStats implements Cluster.stats() called through the class, with the instance first.
+func callClusterStats(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("stats()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterStatsMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterStatsMethod implements Cluster.stats() on inst, whose Go value is self.
+func clusterStatsMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "stats()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	result := self.Stats()
+	return statsToObject(result)
+}
+
+// clusterHandleWithReplyParams lists the parameters of handle_with_reply() in positional order.
+var clusterHandleWithReplyParams = []string{"message_type", "handler"}
+
+// callClusterHandleWithReply implements Cluster.handle_with_reply() called through the class, with the instance first.
+func callClusterHandleWithReply(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("handle_with_reply()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterHandleWithReplyMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterHandleWithReplyMethod implements Cluster.handle_with_reply() on inst, whose Go value is self.
+func clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "handle_with_reply()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterHandleWithReplyParams, 2, 2, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var messageType int
+	if v := arg(clusterHandleWithReplyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argInt(fn, "message_type", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 128 {
+			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+		}
+		if got > 65535 {
+			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+		}
+		messageType = int(got)
+	}
+	var handler func(engine.Message) (any, error)
+	if v := arg(clusterHandleWithReplyParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := clusterHandleWithReplyHandler(ctx, fn, v, self.RecordHandlerError)
+		if exc != nil {
+			return exc
+		}
+		handler = got
+	}
+	err := self.HandleWithReply(messageType, handler)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return none
+}
+
+// clusterSendRequestParams lists the parameters of send_request() in positional order.
+var clusterSendRequestParams = []string{"node_id", "message_type", "data", "timeout"}
+
+// callClusterSendRequest implements Cluster.send_request() called through the class, with the instance first.
+func callClusterSendRequest(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("send_request()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterSendRequestMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterSendRequestMethod implements Cluster.send_request() on inst, whose Go value is self.
+func clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "send_request()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterSendRequestParams, 4, 3, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var nodeId string
+	if v := arg(clusterSendRequestParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStr(fn, "node_id", v)
+		if exc != nil {
+			return exc
+		}
+		nodeId = got
+	}
+	var messageType int
+	if v := arg(clusterSendRequestParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := argInt(fn, "message_type", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 128 {
+			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+		}
+		if got > 65535 {
+			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+		}
+		messageType = int(got)
+	}
+	var data any
+	if v := arg(clusterSendRequestParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := argAny(fn, "data", v)
+		if exc != nil {
+			return exc
+		}
+		data = got
+	}
+	var timeout time.Duration
+	timeout = time.Duration(5000000000)
+	if v := arg(clusterSendRequestParams, 3, args, kwargs.Kwargs); v != nil {
+		got, exc := argDuration(fn, "timeout", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 1000000 {
+			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "timeout", got.Seconds())
+		}
+		timeout = got
+	}
+	result, err := self.SendRequest(nodeId, messageType, data, timeout)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return fromAny(result)
+}
+
+// clusterUnhandleParams lists the parameters of unhandle() in positional order.
+var clusterUnhandleParams = []string{"message_type"}
+
+// callClusterUnhandle implements Cluster.unhandle() called through the class, with the instance first.
+func callClusterUnhandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("unhandle()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterUnhandleMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterUnhandleMethod implements Cluster.unhandle() on inst, whose Go value is self.
+func clusterUnhandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "unhandle()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterUnhandleParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var messageType int
+	if v := arg(clusterUnhandleParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argInt(fn, "message_type", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 128 {
+			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+		}
+		if got > 65535 {
+			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+		}
+		messageType = int(got)
+	}
+	result, err := self.Unhandle(messageType)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return object.NewBoolean(result)
+}
+
+// clusterOnMetadataChangeParams lists the parameters of on_metadata_change() in positional order.
+var clusterOnMetadataChangeParams = []string{"handler"}
+
+// callClusterOnMetadataChange implements Cluster.on_metadata_change() called through the class, with the instance first.
+func callClusterOnMetadataChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("on_metadata_change()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterOnMetadataChangeMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterOnMetadataChangeMethod implements Cluster.on_metadata_change() on inst, whose Go value is self.
+func clusterOnMetadataChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "on_metadata_change()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterOnMetadataChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var handler func(engine.Node)
+	if v := arg(clusterOnMetadataChangeParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := clusterOnMetadataChangeHandler(ctx, fn, v, self.RecordHandlerError)
+		if exc != nil {
+			return exc
+		}
+		handler = got
+	}
+	result := self.OnMetadataChange(handler)
+	return object.NewInteger(int64(result))
+}
+
+// clusterRemoveHandlerParams lists the parameters of remove_handler() in positional order.
+var clusterRemoveHandlerParams = []string{"handler_id"}
+
+// callClusterRemoveHandler implements Cluster.remove_handler() called through the class, with the instance first.
+func callClusterRemoveHandler(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("remove_handler()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterRemoveHandlerMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterRemoveHandlerMethod implements Cluster.remove_handler() on inst, whose Go value is self.
+func clusterRemoveHandlerMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "remove_handler()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterRemoveHandlerParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var handlerId int
+	if v := arg(clusterRemoveHandlerParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argInt(fn, "handler_id", v)
+		if exc != nil {
+			return exc
+		}
+		handlerId = int(got)
+	}
+	result := self.RemoveHandler(handlerId)
+	return object.NewBoolean(result)
+}
+
+// clusterNodesByTagParams lists the parameters of nodes_by_tag() in positional order.
+var clusterNodesByTagParams = []string{"tag"}
+
+// callClusterNodesByTag implements Cluster.nodes_by_tag() called through the class, with the instance first.
+func callClusterNodesByTag(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("nodes_by_tag()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterNodesByTagMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterNodesByTagMethod implements Cluster.nodes_by_tag() on inst, whose Go value is self.
+func clusterNodesByTagMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "nodes_by_tag()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterNodesByTagParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var tag string
+	if v := arg(clusterNodesByTagParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStr(fn, "tag", v)
+		if exc != nil {
+			return exc
+		}
+		tag = got
+	}
+	result, err := self.NodesByTag(tag)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return nodeListToObject(result)
+}
+
+// clusterGetNodeParams lists the parameters of get_node() in positional order.
+var clusterGetNodeParams = []string{"node_id"}
+
+// callClusterGetNode implements Cluster.get_node() called through the class, with the instance first.
+func callClusterGetNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("get_node()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterGetNodeMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterGetNodeMethod implements Cluster.get_node() on inst, whose Go value is self.
+func clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "get_node()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterGetNodeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var nodeId string
+	if v := arg(clusterGetNodeParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStr(fn, "node_id", v)
+		if exc != nil {
+			return exc
+		}
+		nodeId = got
+	}
+	result, ok := self.GetNode(nodeId)
+	if !ok {
+		return none
+	}
+	return nodeToObject(result)
+}
+
+// callClusterNumSuspect implements Cluster.num_suspect() called through the class, with the instance first.
+func callClusterNumSuspect(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("num_suspect()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterNumSuspectMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterNumSuspectMethod implements Cluster.num_suspect() on inst, whose Go value is self.
+func clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "num_suspect()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	result := self.NumSuspect()
+	return object.NewInteger(int64(result))
+}
+
+// callClusterNumDead implements Cluster.num_dead() called through the class, with the instance first.
+func callClusterNumDead(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("num_dead()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterNumDeadMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterNumDeadMethod implements Cluster.num_dead() on inst, whose Go value is self.
+func clusterNumDeadMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "num_dead()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	result := self.NumDead()
+	return object.NewInteger(int64(result))
+}
+
+// clusterIsLocalParams lists the parameters of is_local() in positional order.
+var clusterIsLocalParams = []string{"node_id"}
+
+// callClusterIsLocal implements Cluster.is_local() called through the class, with the instance first.
+func callClusterIsLocal(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("is_local()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterIsLocalMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterIsLocalMethod implements Cluster.is_local() on inst, whose Go value is self.
+func clusterIsLocalMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "is_local()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterIsLocalParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var nodeId string
+	if v := arg(clusterIsLocalParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStr(fn, "node_id", v)
+		if exc != nil {
+			return exc
+		}
+		nodeId = got
+	}
+	result := self.IsLocal(nodeId)
+	return object.NewBoolean(result)
+}
+
+// clusterCandidatesParams lists the parameters of candidates() in positional order.
+var clusterCandidatesParams = []string{"n"}
+
+// callClusterCandidates implements Cluster.candidates() called through the class, with the instance first.
+func callClusterCandidates(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("candidates()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterCandidatesMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterCandidatesMethod implements Cluster.candidates() on inst, whose Go value is self.
+func clusterCandidatesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "candidates()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterCandidatesParams, 1, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var n int
+	n = 3
+	if v := arg(clusterCandidatesParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argInt(fn, "n", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 0 {
+			return valueError("%s: %s must be >= 0, got %d", fn, "n", got)
+		}
+		n = int(got)
+	}
+	result, err := self.Candidates(n)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return nodeListToObject(result)
+}
+
+// clusterCreateNodeGroupParams lists the parameters of create_node_group() in positional order.
+var clusterCreateNodeGroupParams = []string{"criteria", "on_node_added", "on_node_removed"}
+
+// callClusterCreateNodeGroup implements Cluster.create_node_group() called through the class, with the instance first.
+func callClusterCreateNodeGroup(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("create_node_group()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterCreateNodeGroupMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterCreateNodeGroupMethod implements Cluster.create_node_group() on inst, whose Go value is self.
+func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "create_node_group()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterCreateNodeGroupParams, 3, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var criteria map[string]string
+	if v := arg(clusterCreateNodeGroupParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStrDict(fn, "criteria", v)
+		if exc != nil {
+			return exc
+		}
+		criteria = got
+	}
+	var onNodeAdded func(engine.Node)
+	if v := arg(clusterCreateNodeGroupParams, 1, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			onNodeAdded = nil
+		} else {
+			got, exc := clusterCreateNodeGroupOnNodeAdded(ctx, fn, v, self.RecordHandlerError)
+			if exc != nil {
+				return exc
+			}
+			onNodeAdded = got
+		}
+	}
+	var onNodeRemoved func(engine.Node)
+	if v := arg(clusterCreateNodeGroupParams, 2, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			onNodeRemoved = nil
+		} else {
+			got, exc := clusterCreateNodeGroupOnNodeRemoved(ctx, fn, v, self.RecordHandlerError)
+			if exc != nil {
+				return exc
+			}
+			onNodeRemoved = got
+		}
+	}
+	result, err := self.CreateNodeGroup(criteria, onNodeAdded, onNodeRemoved)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return newNodeGroupInstance(result)
+}
+
+// clusterCreateLeaderElectionParams lists the parameters of create_leader_election() in positional order.
+var clusterCreateLeaderElectionParams = []string{"check_interval", "leader_timeout", "min_cluster_size", "metadata_criteria"}
+
+// callClusterCreateLeaderElection implements Cluster.create_leader_election() called through the class, with the instance first.
+func callClusterCreateLeaderElection(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("create_leader_election()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterCreateLeaderElectionMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterCreateLeaderElectionMethod implements Cluster.create_leader_election() on inst, whose Go value is self.
+func clusterCreateLeaderElectionMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "create_leader_election()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterCreateLeaderElectionParams, 4, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var checkInterval time.Duration
+	checkInterval = time.Duration(1000000000)
+	if v := arg(clusterCreateLeaderElectionParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argDuration(fn, "check_interval", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 1000000 {
+			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "check_interval", got.Seconds())
+		}
+		checkInterval = got
+	}
+	var leaderTimeout time.Duration
+	leaderTimeout = time.Duration(3000000000)
+	if v := arg(clusterCreateLeaderElectionParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := argDuration(fn, "leader_timeout", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 1000000 {
+			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "leader_timeout", got.Seconds())
+		}
+		leaderTimeout = got
+	}
+	var minClusterSize int
+	minClusterSize = 1
+	if v := arg(clusterCreateLeaderElectionParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := argInt(fn, "min_cluster_size", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 1 {
+			return valueError("%s: %s must be >= 1, got %d", fn, "min_cluster_size", got)
+		}
+		minClusterSize = int(got)
+	}
+	var metadataCriteria map[string]string
+	if v := arg(clusterCreateLeaderElectionParams, 3, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			metadataCriteria = nil
+		} else {
+			got, exc := argStrDict(fn, "metadata_criteria", v)
+			if exc != nil {
+				return exc
+			}
+			metadataCriteria = got
+		}
+	}
+	result, err := self.CreateLeaderElection(checkInterval, leaderTimeout, minClusterSize, metadataCriteria)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return newLeaderElectionInstance(result)
+}
+
 // clusterWaitParams lists the parameters of wait() in positional order.
 var clusterWaitParams = []string{"timeout"}
 
@@ -852,4 +1467,142 @@ func clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 	}
 	self.Wait(timeout)
 	return none
+}
+
+// clusterInstallKeyParams lists the parameters of install_key() in positional order.
+var clusterInstallKeyParams = []string{"key"}
+
+// callClusterInstallKey implements Cluster.install_key() called through the class, with the instance first.
+func callClusterInstallKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("install_key()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterInstallKeyMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterInstallKeyMethod implements Cluster.install_key() on inst, whose Go value is self.
+func clusterInstallKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "install_key()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterInstallKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var key string
+	if v := arg(clusterInstallKeyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStr(fn, "key", v)
+		if exc != nil {
+			return exc
+		}
+		if len(got) != 16 && len(got) != 24 && len(got) != 32 {
+			return valueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
+		}
+		key = got
+	}
+	result, err := self.InstallKey(key)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return keyResultToObject(result)
+}
+
+// clusterUseKeyParams lists the parameters of use_key() in positional order.
+var clusterUseKeyParams = []string{"key"}
+
+// callClusterUseKey implements Cluster.use_key() called through the class, with the instance first.
+func callClusterUseKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("use_key()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterUseKeyMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterUseKeyMethod implements Cluster.use_key() on inst, whose Go value is self.
+func clusterUseKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "use_key()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterUseKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var key string
+	if v := arg(clusterUseKeyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStr(fn, "key", v)
+		if exc != nil {
+			return exc
+		}
+		if len(got) != 16 && len(got) != 24 && len(got) != 32 {
+			return valueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
+		}
+		key = got
+	}
+	result, err := self.UseKey(key)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return keyResultToObject(result)
+}
+
+// clusterRemoveKeyParams lists the parameters of remove_key() in positional order.
+var clusterRemoveKeyParams = []string{"key"}
+
+// callClusterRemoveKey implements Cluster.remove_key() called through the class, with the instance first.
+func callClusterRemoveKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("remove_key()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterRemoveKeyMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterRemoveKeyMethod implements Cluster.remove_key() on inst, whose Go value is self.
+func clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "remove_key()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, clusterRemoveKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var key string
+	if v := arg(clusterRemoveKeyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := argStr(fn, "key", v)
+		if exc != nil {
+			return exc
+		}
+		if len(got) != 16 && len(got) != 24 && len(got) != 32 {
+			return valueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
+		}
+		key = got
+	}
+	result, err := self.RemoveKey(key)
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return keyResultToObject(result)
+}
+
+// callClusterListKeys implements Cluster.list_keys() called through the class, with the instance first.
+func callClusterListKeys(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := clusterSelf("list_keys()", args)
+	if exc != nil {
+		return exc
+	}
+	return clusterListKeysMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// clusterListKeysMethod implements Cluster.list_keys() on inst, whose Go value is self.
+func clusterListKeysMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "list_keys()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	result, err := self.ListKeys()
+	if err != nil {
+		return raiseError(fn, err)
+	}
+	return keyListToObject(result)
 }

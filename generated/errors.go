@@ -31,6 +31,12 @@ func exceptionType(err error) string {
 		return object.ExceptionTypeRuntimeError
 	case errors.Is(err, engine.ErrTimeout):
 		return object.ExceptionTypeRuntimeError
+	case errors.Is(err, engine.ErrNoHandler):
+		return object.ExceptionTypeRuntimeError
+	case errors.Is(err, engine.ErrRemote):
+		return object.ExceptionTypeRuntimeError
+	case errors.Is(err, engine.ErrNoEncryption):
+		return object.ExceptionTypeRuntimeError
 	}
 	return object.ExceptionTypeRuntimeError
 }

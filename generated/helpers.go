@@ -75,6 +75,9 @@ func argTypeError(format string, args ...any) *object.Exception {
 // are names[:required]; only names[:maxPositional] may be positional.
 func checkArgs(fn string, names []string, maxPositional, required int, args []object.Object, kwargs map[string]object.Object) *object.Exception {
 	if len(args) > maxPositional {
+		if maxPositional == 0 {
+			return argTypeError("%s takes no positional arguments, got %d", fn, len(args))
+		}
 		return argTypeError("%s takes at most %d arguments, got %d", fn, maxPositional, len(args))
 	}
 	if len(kwargs) > 0 {
@@ -204,6 +207,26 @@ func argStrOrList(fn, name string, v object.Object) ([]string, *object.Exception
 		return nil, typeError(fn, name, "str or a list of str", v)
 	}
 	return argStrList(fn, name, v)
+}
+
+func argStrDict(fn, name string, v object.Object) (map[string]string, *object.Exception) {
+	d, ok := v.(*object.Dict)
+	if !ok {
+		return nil, typeError(fn, name, "a dict of str to str", v)
+	}
+	out := make(map[string]string, len(d.Pairs))
+	for _, pair := range d.Pairs {
+		k, ok := pair.Key.(*object.String)
+		if !ok {
+			return nil, typeError(fn, name+" key", "str", pair.Key)
+		}
+		s, ok := pair.Value.(*object.String)
+		if !ok {
+			return nil, typeError(fn, fmt.Sprintf("%s[%q]", name, k.StringValue()), "str", pair.Value)
+		}
+		out[k.StringValue()] = s.StringValue()
+	}
+	return out, nil
 }
 
 // Scalar kinds accepted by argScalar.

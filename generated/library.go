@@ -47,6 +47,8 @@ func currentLogger() *slog.Logger {
 
 // newLibrary builds the library once; every interpreter shares it.
 func newLibrary() *object.Library {
+	nodeGroupClass = newNodeGroupClass()
+	leaderElectionClass = newLeaderElectionClass()
 	clusterClass = newClusterClass()
 	functions := map[string]*object.Builtin{
 		"create":      {Fn: callCreate, HelpText: createHelp},
@@ -60,6 +62,8 @@ func newLibrary() *object.Library {
 
 // cleanup runs when the Scriptling runtime is reset.
 func cleanup() {
+	cleanupNodeGroup()
+	cleanupLeaderElection()
 	cleanupCluster()
 }
 

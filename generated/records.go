@@ -35,3 +35,47 @@ func messageToObject(v engine.Message) object.Object {
 		"payload": fromAny(v.Payload),
 	})
 }
+
+// statsToObject converts a engine.Stats to the dict scripts see.
+func statsToObject(v engine.Stats) object.Object {
+	return object.NewStringDict(map[string]object.Object{
+		"reliable_sent":       object.NewInteger(int64(v.ReliableSent)),
+		"reliable_received":   object.NewInteger(int64(v.ReliableReceived)),
+		"reliable_failed":     object.NewInteger(int64(v.ReliableFailed)),
+		"reliable_duplicates": object.NewInteger(int64(v.ReliableDuplicates)),
+		"reliable_skipped":    object.NewInteger(int64(v.ReliableSkipped)),
+		"unreliable_sent":     object.NewInteger(int64(v.UnreliableSent)),
+		"unreliable_received": object.NewInteger(int64(v.UnreliableReceived)),
+		"unreliable_failed":   object.NewInteger(int64(v.UnreliableFailed)),
+		"unreliable_dropped":  object.NewInteger(int64(v.UnreliableDropped)),
+		"no_handler_dropped":  object.NewInteger(int64(v.NoHandlerDropped)),
+		"tag_dropped":         object.NewInteger(int64(v.TagDropped)),
+		"decode_errors":       object.NewInteger(int64(v.DecodeErrors)),
+		"auth_failures":       object.NewInteger(int64(v.AuthFailures)),
+		"not_member_dropped":  object.NewInteger(int64(v.NotMemberDropped)),
+		"decrypt_failures":    object.NewInteger(int64(v.DecryptFailures)),
+		"handler_errors":      object.NewInteger(int64(v.HandlerErrors)),
+		"metadata_updates":    object.NewInteger(int64(v.MetadataUpdates)),
+		"queue_depth":         object.NewInteger(int64(v.QueueDepth)),
+	})
+}
+
+// keyResultToObject converts a engine.KeyResult to the dict scripts see.
+func keyResultToObject(v engine.KeyResult) object.Object {
+	return object.NewStringDict(map[string]object.Object{
+		"key":    object.NewString(string(v.Key)),
+		"ok":     fromStrList(v.OK),
+		"failed": fromStrMap(v.Failed),
+	})
+}
+
+// keyListToObject converts a engine.KeyList to the dict scripts see.
+func keyListToObject(v engine.KeyList) object.Object {
+	return object.NewStringDict(map[string]object.Object{
+		"primary":   object.NewString(string(v.Primary)),
+		"keys":      fromAnyMap(v.Keys),
+		"primaries": fromAnyMap(v.Primaries),
+		"nodes":     object.NewInteger(int64(v.Nodes)),
+		"failed":    fromStrMap(v.Failed),
+	})
+}

@@ -6,6 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/paularlott/scriptling-gossip/host"
 )
 
 // runnerPath is the scriptling-gossip command built once for the tests that
@@ -27,5 +31,17 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	// Stop whatever a failed script left running, then require that no
+	// goroutine (memberlist's, the engine's, a stream's) outlived its node.
+	host.Shutdown()
+	if code == 0 {
+		// ResetRuntime (inside host.Shutdown) reopens Scriptling's in-memory
+		// KV store, whose TTL sweeper lives as long as the runtime: it is the
+		// only goroutine expected to remain.
+		if err := goleak.Find(goleak.IgnoreTopFunction("github.com/paularlott/snapshotkv.(*DB).ttlCleanupLoop")); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }

@@ -73,12 +73,11 @@ func (e *emitter) builtin(f *spec.Function) string {
 		fmt.Fprintf(&b, "func %s(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {\n", builtinName(f))
 		fmt.Fprintf(&b, "\tconst fn = %s\n", quote(f.Owner()))
 	}
+	e.used["checkArgs"] = true
 	if len(f.Params) > 0 {
-		e.used["checkArgs"] = true
 		fmt.Fprintf(&b, "\tif exc := checkArgs(fn, %s, %d, %d, args, kwargs.Kwargs); exc != nil {\n\t\treturn exc\n\t}\n", pv, f.MaxPositional(), f.RequiredCount())
 	} else {
-		e.used["errors"] = true
-		b.WriteString("\tif len(args) > 0 || len(kwargs.Kwargs) > 0 {\n\t\treturn argTypeError(\"%s takes no arguments\", fn)\n\t}\n")
+		b.WriteString("\tif exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {\n\t\treturn exc\n\t}\n")
 	}
 	var callArgs []string
 	if f.Config != "" {
@@ -236,7 +235,13 @@ func (e *emitter) convert(f *spec.Function, p *spec.Param, target, ind string) s
 		}
 		fmt.Fprintf(&b, "%sgot, exc := argScalar(fn, %s, v, %s, %s)\n%s%s%s = got\n", ind, name, strings.Join(flags, "|"), quote(orList(names)), ret, ind, target)
 	case spec.Callable:
-		fmt.Fprintf(&b, "%sgot, exc := %s(ctx, fn, v)\n%s%s%s = got\n", ind, callbackName(f, p), ret, ind, target)
+		// Failures of callbacks registered on a class instance are reported
+		// to the instance when the class names a callback_errors method.
+		onError := "nil"
+		if f.Class != nil && f.Class.CallbackErrors != "" {
+			onError = "self." + f.Class.CallbackErrors
+		}
+		fmt.Fprintf(&b, "%sgot, exc := %s(ctx, fn, v, %s)\n%s%s%s = got\n", ind, callbackName(f, p), onError, ret, ind, target)
 	case spec.ClassKind:
 		fmt.Fprintf(&b, "%sgot, exc := %sFromObject(fn, %s, v)\n%s%s%s = got\n", ind, camel(t.Class.Name, false), name, ret, ind, target)
 	}

@@ -228,7 +228,8 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 	name := callbackName(f, p)
 	ft := e.funcType(sig)
 	fmt.Fprintf(&b, "\n// %s wraps the script callable given to %s as %s.\n", name, f.Owner(), p.Name)
-	fmt.Fprintf(&b, "func %s(ctx context.Context, fn string, v object.Object) (%s, *object.Exception) {\n", name, ft)
+	fmt.Fprintf(&b, "// onError, when not nil, is called each time the callable raises.\n")
+	fmt.Fprintf(&b, "func %s(ctx context.Context, fn string, v object.Object, onError func()) (%s, *object.Exception) {\n", name, ft)
 	fmt.Fprintf(&b, "\tc, exc := newScriptCall(ctx, fn, %s, v)\n\tif exc != nil {\n\t\treturn nil, exc\n\t}\n", quote(p.Name))
 	var params, objs []string
 	logAttrs := []string{quote("callback"), quote(f.Owner() + " " + p.Name)}
@@ -257,11 +258,12 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 	if !returns {
 		fmt.Fprintf(&b, "\t\tif _, text, ok := %s; !ok {\n", callExpr)
 		b.WriteString("\t\t\t// There is no caller to raise to: log it and carry on.\n")
-		fmt.Fprintf(&b, "\t\t\tcurrentLogger().Error(\"script callback raised\", %s, \"error\", text)\n\t\t}\n\t}, nil\n}\n", strings.Join(logAttrs, ", "))
+		fmt.Fprintf(&b, "\t\t\tcurrentLogger().Error(\"script callback raised\", %s, \"error\", text)\n", strings.Join(logAttrs, ", "))
+		b.WriteString("\t\t\tif onError != nil {\n\t\t\t\tonError()\n\t\t\t}\n\t\t}\n\t}, nil\n}\n")
 		return b.String()
 	}
 	e.used["argAny"] = true
-	fmt.Fprintf(&b, "\t\tres, text, ok := %s\n\t\tif !ok {\n\t\t\treturn %s, errors.New(text)\n\t\t}\n", callExpr, zero(e.goType(sig.Returns)))
+	fmt.Fprintf(&b, "\t\tres, text, ok := %s\n\t\tif !ok {\n\t\t\tif onError != nil {\n\t\t\t\tonError()\n\t\t\t}\n\t\t\treturn %s, errors.New(text)\n\t\t}\n", callExpr, zero(e.goType(sig.Returns)))
 	conv := map[spec.Kind]string{spec.Any: "argAny", spec.Str: "argStr", spec.Int: "argInt", spec.Float: "argFloat", spec.Bool: "argBool"}[sig.Returns.Kind]
 	e.used[conv] = true
 	fmt.Fprintf(&b, "\t\tout, exc := %s(fn, %s, res)\n\t\tif exc != nil {\n\t\t\treturn %s, errors.New(exc.Message)\n\t\t}\n", conv, quote("result of "+p.Name), zero(e.goType(sig.Returns)))
@@ -338,6 +340,9 @@ func (e *emitter) guards() string {
 		}
 		if c.Dispatch != "" {
 			fmt.Fprintf(&b, "\t_ = %s.%s\n", recv, c.Dispatch)
+		}
+		if c.CallbackErrors != "" {
+			fmt.Fprintf(&b, "\t_ func(%s) = %s.%s\n", c.Go, recv, c.CallbackErrors)
 		}
 		if c.Cleanup != "" && methodByGo(c, c.Cleanup) == nil {
 			fmt.Fprintf(&b, "\t_ = %s.%s\n", recv, c.Cleanup)

@@ -263,7 +263,7 @@ func (r *reader) record(n *yaml.Node, what string) *Record {
 }
 
 func (r *reader) class(n *yaml.Node, what string) *Class {
-	f, _, ok := r.fields(n, what, "name", "go", "doc", "dispatch", "cleanup", "methods")
+	f, _, ok := r.fields(n, what, "name", "go", "doc", "dispatch", "cleanup", "callback_errors", "methods")
 	if !ok {
 		return nil
 	}
@@ -273,6 +273,7 @@ func (r *reader) class(n *yaml.Node, what string) *Class {
 	c.Doc = r.required(f, n, what, "doc")
 	c.Dispatch = r.optional(f, what, "dispatch")
 	c.Cleanup = r.optional(f, what, "cleanup")
+	c.CallbackErrors = r.optional(f, what, "callback_errors")
 	if mn, ok := f["methods"]; ok {
 		items, _ := r.seq(mn, what+".methods")
 		for i, it := range items {

@@ -94,8 +94,12 @@ type Class struct {
 	Doc      string
 	Dispatch string
 	Cleanup  string
-	Methods  []*Function
-	Pos      Pos
+	// CallbackErrors names a method (no arguments) called on the instance
+	// each time a script callback registered through one of its methods
+	// raises, so the Go side can count failures nobody else sees.
+	CallbackErrors string
+	Methods        []*Function
+	Pos            Pos
 }
 
 // Function is a module function or a class method.

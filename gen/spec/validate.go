@@ -111,6 +111,9 @@ func (v *validator) run() {
 		if c.Cleanup != "" && !isIdent(c.Cleanup) {
 			v.errf(c.Pos, "class %s: cleanup %q must be a Go method name", c.Name, c.Cleanup)
 		}
+		if c.CallbackErrors != "" && !isIdent(c.CallbackErrors) {
+			v.errf(c.Pos, "class %s: callback_errors %q must be a Go method name", c.Name, c.CallbackErrors)
+		}
 	}
 }
 

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Figures 1 and 10: convergence after joins and heap per idle node.
+// Nodes are started unjoined (not timed), then all join the first one at
+// once; the time runs until every node sees all N alive. The heap is
+// measured at the largest N after an idle period, with a GC before and
+// after, divided by N.
+func runConvergence(b *bench) error {
+	sizes := convSizes
+	idle := 20 * time.Second // longer than the engine's stream idle timeout
+	if b.quick {
+		sizes, idle = []int{4}, 200*time.Millisecond
+	}
+	for _, n := range sizes {
+		last := n == sizes[len(sizes)-1]
+		ours, base, err := b.compare(func(s side) ([]float64, error) {
+			secs, heap, err := convergeOnce(s, n, last, idle)
+			return []float64{secs, heap}, err
+		})
+		if err != nil {
+			return fmt.Errorf("cluster size %d: %w", n, err)
+		}
+		b.add(fmt.Sprintf("convergence after joins, N=%d", n), "s", cost, ours[0], base[0])
+		b.series["convergence ours"] = append(b.series["convergence ours"], point{float64(n), median(ours[0])})
+		b.series["convergence memberlist"] = append(b.series["convergence memberlist"], point{float64(n), median(base[0])})
+		if last {
+			b.add(fmt.Sprintf("heap per idle node, N=%d", n), "KiB", cost, ours[1], base[1])
+		}
+	}
+	return nil
+}
+
+// convTimeout bounds one convergence measurement.
+var convTimeout = 60 * time.Second
+
+func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float64, error) {
+	var m0, m1 runtime.MemStats
+	if heap {
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+	}
+	nodes, err := startNodes(s, n, lan)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stopNodes(nodes)
+	t0 := time.Now()
+	if err := joinAll(nodes); err != nil {
+		return 0, 0, err
+	}
+	if err := waitUntil(convTimeout, 5*time.Millisecond, "convergence", func() bool { return allAlive(nodes, n) }); err != nil {
+		return 0, 0, fmt.Errorf("%w (members seen: %v)", err, aliveCounts(nodes))
+	}
+	secs := time.Since(t0).Seconds()
+	kib := 0.0
+	if heap {
+		deadline := time.Now().Add(idle)
+		for time.Now().Before(deadline) {
+			allAlive(nodes, n) // runs queued handlers, as an application would
+			time.Sleep(50 * time.Millisecond)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		kib = (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / float64(n) / 1024
+	}
+	return secs, kib, nil
+}
+
+// Figure 2: failure detection. A converged cluster's last node is killed
+// (silenced, as in a crash); the time runs until every other node
+// considers it dead. The LAN profile runs at each N, the fast profile at
+// the largest.
+func runFailureDetection(b *bench) error {
+	sizes := []int{8, 32}
+	if b.quick {
+		sizes = []int{4}
+	}
+	for _, n := range sizes {
+		ours, base, err := b.compare(func(s side) ([]float64, error) {
+			secs, err := detectOnce(s, n, lan)
+			return []float64{secs}, err
+		})
+		if err != nil {
+			return fmt.Errorf("cluster size %d: %w", n, err)
+		}
+		b.add(fmt.Sprintf("failure detection, N=%d", n), "s", cost, ours[0], base[0])
+		b.series["failure detection ours"] = append(b.series["failure detection ours"], point{float64(n), median(ours[0])})
+		b.series["failure detection memberlist"] = append(b.series["failure detection memberlist"], point{float64(n), median(base[0])})
+	}
+	n := sizes[len(sizes)-1]
+	ours, base, err := b.compare(func(s side) ([]float64, error) {
+		secs, err := detectOnce(s, n, fast)
+		return []float64{secs}, err
+	})
+	if err != nil {
+		return fmt.Errorf("fast profile, N=%d: %w", n, err)
+	}
+	b.add(fmt.Sprintf("failure detection, fast profile, N=%d", n), "s", cost, ours[0], base[0])
+	return nil
+}
+
+func detectOnce(s side, n int, p profile) (float64, error) {
+	nodes, err := cluster(s, n, p)
+	if err != nil {
+		return 0, err
+	}
+	defer stopNodes(nodes)
+	victim, others := nodes[n-1], nodes[:n-1]
+	victim.Kill()
+	t0 := time.Now()
+	err = waitUntil(120*time.Second, 10*time.Millisecond, "the killed node reported dead everywhere", func() bool {
+		for _, o := range others {
+			if !o.SeesDead(victim.ID()) {
+				return false
+			}
+		}
+		return true
+	})
+	return time.Since(t0).Seconds(), err
+}
+
+// The fast profile under 10% packet loss (every node drops a tenth of its
+// outgoing UDP packets): no node may be reported dead while all are up.
+// One round per side, it is long.
+func runFastLoss(b *bench) error {
+	n, hold := 32, 60*time.Second
+	if b.quick {
+		n, hold = 6, 2*time.Second
+	}
+	var ours, base []float64
+	for _, s := range []side{oursSide, baseSide} {
+		nodes, err := cluster(s, n, fast)
+		if err != nil {
+			return err
+		}
+		for _, x := range nodes {
+			switch x := x.(type) {
+			case *ourNode:
+				x.tr.SetLoss(0.10)
+			case *baseNode:
+				x.tr.SetLoss(0.10)
+			}
+		}
+		deadline := time.Now().Add(hold)
+		for time.Now().Before(deadline) {
+			allAlive(nodes, n)
+			time.Sleep(100 * time.Millisecond)
+		}
+		deaths := 0.0
+		for _, x := range nodes {
+			switch x := x.(type) {
+			case *ourNode:
+				x.c.Dispatch()
+				deaths += float64(x.deaths.Load())
+			case *baseNode:
+				deaths += float64(x.ev.dead.Load())
+			}
+		}
+		stopNodes(nodes)
+		b.log("  %-10s false dead reports: %v", s.name, deaths)
+		if s.name == oursSide.name {
+			ours = append(ours, deaths)
+		} else {
+			base = append(base, deaths)
+		}
+	}
+	b.add(fmt.Sprintf("false dead, fast profile, 10%% loss, N=%d, %v", n, hold), "reports", cost, ours, base)
+	return nil
+}
+
+// aliveCounts lists what each node sees, for error messages.
+func aliveCounts(nodes []node) []int {
+	out := make([]int, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Alive()
+	}
+	return out
+}
