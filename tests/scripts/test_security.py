@@ -38,8 +38,8 @@ for n in nodes:
 
 # encrypted messages flow, both kinds
 a.send(300, "hello", reliable=True)
-b.send_to(c.node_id(), 300, "direct")
-testkit.wait_until(lambda: "hello" in inbox[b.node_id()] and "hello" in inbox[c.node_id()] and "direct" in inbox[c.node_id()],
+testkit.send_until(lambda: b.send_to(c.node_id(), 300, "direct"),
+                   lambda: "hello" in inbox[b.node_id()] and "hello" in inbox[c.node_id()] and "direct" in inbox[c.node_id()],
                    nodes, "encrypted messages")
 
 # mixed compression: a compresses (large payloads), b and c do not; both ways work

@@ -28,11 +28,13 @@ def wait_until(cond, nodes, what, timeout=20.0):
     """Poll cond() until it is true, running every node's queued handlers
     between polls; fail with `what` when the deadline passes."""
     deadline = time.time() + timeout
-    while not cond():
-        if time.time() > deadline:
-            raise Exception("timed out after " + str(timeout) + "s waiting for " + what)
+    met = cond()
+    while not met and time.time() <= deadline:
         for n in nodes:
             n.wait(0.01)
+        met = cond()
+    if not met:
+        raise Exception("timed out after " + str(timeout) + "s waiting for " + what)
 
 
 def cluster_of(count, **kwargs):
@@ -51,6 +53,23 @@ def cluster_of(count, **kwargs):
 def stop_all(nodes):
     for n in nodes:
         n.stop()
+
+
+def send_until(send, cond, nodes, what, timeout=20.0):
+    """Repeat an unreliable send until cond() holds: UDP may drop a datagram
+    on a loaded machine, so tests of unreliable delivery resend."""
+    deadline = time.time() + timeout
+    met = False
+    while not met and time.time() <= deadline:
+        send()
+        for i in range(10):
+            for n in nodes:
+                n.wait(0.01)
+            met = cond()
+            if met:
+                break
+    if not met:
+        raise Exception("timed out after " + str(timeout) + "s waiting for " + what)
 
 
 def expect_error(kind, fn, contains):
