@@ -39,7 +39,7 @@ func (d *delegate) NotifyMsg(buf []byte) {
 	if !d.c.running() {
 		return
 	}
-	d.c.receive(append([]byte(nil), buf...))
+	d.c.receive(append([]byte(nil), buf...), false)
 }
 
 // GetBroadcasts hands memberlist our queued metadata broadcasts.

@@ -216,7 +216,7 @@ func FuzzReceive(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, c := range nodes {
-			c.receive(append([]byte(nil), in...))
+			c.receive(append([]byte(nil), in...), false)
 			c.Dispatch()
 		}
 	})

@@ -146,7 +146,7 @@ func (c *Cluster) sendUnreliable(p *peerInfo, msgType int, tag string, body []by
 }
 
 // receive handles one incoming envelope (already copied).
-func (c *Cluster) receive(buf []byte) {
+func (c *Cluster) receive(buf []byte, viaStream bool) {
 	e, err := decodeEnvelope(buf, c.tokenKey)
 	if err != nil {
 		if errors.Is(err, errAuth) {
@@ -162,6 +162,14 @@ func (c *Cluster) receive(buf []byte) {
 	// Metadata may name owners not known yet (relayed broadcasts) and is
 	// only stored, never handed to a handler; everything else must come
 	// from a member.
+	if e.reliable && !viaStream {
+		// Sequenced messages only ever travel on the engine's streams. One
+		// arriving in a datagram is forged or corrupt, and must not reach
+		// the reorder buffer, whose backpressure would stall memberlist's
+		// packet handler.
+		c.stats.decodeErrors.Add(1)
+		return
+	}
 	if e.msgType != msgMetaUpdate && e.msgType != msgMetaPull && !c.fromMember(e) {
 		c.stats.notMember.Add(1)
 		return

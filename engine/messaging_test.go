@@ -194,8 +194,8 @@ func TestBearerToken(t *testing.T) {
 	_ = nodes[1].Handle(200, rec.handle)
 	before := nodes[1].Stats().AuthFailures
 	forged := encodeEnvelope(&envelope{msgType: 200, sender: "n0", payload: []byte{0}}, tokenKey("wrong"))
-	nodes[1].receive(forged)
-	nodes[1].receive(encodeEnvelope(&envelope{msgType: 200, sender: "n0", payload: []byte{0}}, nil))
+	nodes[1].receive(forged, false)
+	nodes[1].receive(encodeEnvelope(&envelope{msgType: 200, sender: "n0", payload: []byte{0}}, nil), false)
 	if got := nodes[1].Stats().AuthFailures - before; got != 2 {
 		t.Fatalf("auth failures = %d", got)
 	}
@@ -318,5 +318,33 @@ func TestReliableBackpressureThenStop(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop blocked behind reliable backpressure")
+	}
+}
+
+// TestSequencedEnvelopeInDatagramIsDropped checks that an envelope claiming
+// to be a sequenced (reliable) message but arriving through memberlist's
+// packet path is dropped at once: such messages only travel on streams, and
+// letting one wait for its unknown sender would stall the packet handler.
+func TestSequencedEnvelopeInDatagramIsDropped(t *testing.T) {
+	c := startNode(t, testConfig("n0"))
+	var rec recorder
+	_ = c.Handle(200, rec.handle)
+	before := c.Stats().DecodeErrors
+	env := encodeEnvelope(&envelope{msgType: 200, sender: "ghost", reliable: true, stream: 1, seq: 1, payload: []byte{0}}, nil)
+	done := make(chan struct{})
+	go func() {
+		c.receive(env, false)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(memberWait / 2):
+		t.Fatal("a forged sequenced datagram held up the packet path")
+	}
+	if got := c.Stats().DecodeErrors - before; got != 1 {
+		t.Fatalf("decode errors = %d, want 1", got)
+	}
+	if c.Dispatch() != 0 || rec.n.Load() != 0 {
+		t.Fatal("the forged message reached a handler")
 	}
 }

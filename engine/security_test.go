@@ -214,8 +214,8 @@ func TestTokenCoversEveryEnvelope(t *testing.T) {
 	}
 	before := b.Stats().AuthFailures
 	for _, typ := range []int{msgMetaUpdate, msgMetaPull, msgKeyRequest, msgKeyReply, 200} {
-		b.receive(encodeEnvelope(&envelope{msgType: typ, sender: "n0", payload: []byte{1}}, nil))
-		b.receive(encodeEnvelope(&envelope{msgType: typ, sender: "n0", payload: []byte{1}}, tokenKey("forged")))
+		b.receive(encodeEnvelope(&envelope{msgType: typ, sender: "n0", payload: []byte{1}}, nil), false)
+		b.receive(encodeEnvelope(&envelope{msgType: typ, sender: "n0", payload: []byte{1}}, tokenKey("forged")), false)
 	}
 	if got := b.Stats().AuthFailures - before; got != 10 {
 		t.Fatalf("auth failures = %d, want 10", got)
@@ -241,13 +241,13 @@ func TestKeyRequestReplayRefused(t *testing.T) {
 		return encodeEnvelope(&envelope{msgType: msgKeyRequest, sender: "n0", payload: body}, tokenKey(testToken))
 	}
 	before := b.Stats().AuthFailures
-	b.receive(req(42, time.Now()))
+	b.receive(req(42, time.Now()), false)
 	if n := len(b.cfg.keyring.GetKeys()); n != 2 {
 		t.Fatalf("request not applied: %d keys", n)
 	}
 	_ = b.cfg.keyring.RemoveKey([]byte(testKey2))
-	b.receive(req(42, time.Now()))                          // replay
-	b.receive(req(43, time.Now().Add(-3*keyRequestMaxAge))) // stale
+	b.receive(req(42, time.Now()), false)                          // replay
+	b.receive(req(43, time.Now().Add(-3*keyRequestMaxAge)), false) // stale
 	if n := len(b.cfg.keyring.GetKeys()); n != 1 {
 		t.Fatalf("replayed request applied: %d keys", n)
 	}
@@ -259,7 +259,7 @@ func TestKeyRequestReplayRefused(t *testing.T) {
 	body = binary.AppendUvarint(body, 44)
 	body = binary.AppendUvarint(body, uint64(time.Now().UnixNano()))
 	body = appendString(body, testKey2)
-	b.receive(encodeEnvelope(&envelope{msgType: msgKeyRequest, sender: "stranger", payload: body}, tokenKey(testToken)))
+	b.receive(encodeEnvelope(&envelope{msgType: msgKeyRequest, sender: "stranger", payload: body}, tokenKey(testToken)), false)
 	if n := len(b.cfg.keyring.GetKeys()); n != 1 || b.Stats().NotMemberDropped == 0 {
 		t.Fatalf("request from a stranger applied (%d keys) or not counted", n)
 	}
@@ -430,7 +430,7 @@ func TestDecompressionBombRefused(t *testing.T) {
 	before := b.Stats().DecodeErrors
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	b.receive(env)
+	b.receive(env, false)
 	runtime.ReadMemStats(&m1)
 	if grew := m1.TotalAlloc - m0.TotalAlloc; grew > 64<<20 {
 		t.Fatalf("refusing the bomb allocated %d bytes", grew)

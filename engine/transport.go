@@ -100,5 +100,5 @@ func (c *Cluster) receiveStream(_ net.Addr, frame []byte) {
 	if !c.running() {
 		return
 	}
-	c.receive(frame)
+	c.receive(frame, true)
 }
