@@ -36,3 +36,7 @@ demo:
 # Engine against raw memberlist; see docs/performance.md.
 bench:
 	$(GO) run ./cmd/gossip-bench
+
+# Every fuzz target for FUZZTIME each (default 10s).
+fuzz:
+	./.ci/fuzz
