@@ -23,6 +23,11 @@ var (
 
 	buildOnce sync.Once
 	library   *object.Library
+
+	// cleanupRegistered tells whether cleanup is in extlibs' list. A runtime
+	// reset runs the list and then empties it, so cleanup clears this flag
+	// and the next Register puts cleanup back.
+	cleanupRegistered atomic.Bool
 )
 
 // Register adds the library to a Scriptling interpreter. A nil logger discards logs.
@@ -31,10 +36,10 @@ func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.L
 		l = slog.New(slog.DiscardHandler)
 	}
 	logger.Store(l)
-	buildOnce.Do(func() {
-		library = newLibrary()
+	buildOnce.Do(func() { library = newLibrary() })
+	if cleanupRegistered.CompareAndSwap(false, true) {
 		extlibs.RegisterCleanup(cleanup)
-	})
+	}
 	registrar.RegisterLibrary(library)
 }
 
@@ -62,6 +67,7 @@ func newLibrary() *object.Library {
 
 // cleanup runs when the Scriptling runtime is reset.
 func cleanup() {
+	cleanupRegistered.Store(false)
 	cleanupNodeGroup()
 	cleanupLeaderElection()
 	cleanupCluster()

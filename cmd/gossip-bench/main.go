@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	gossip-bench [-quick] [-json] [-rounds n] [-chart file.png] [-only substr]
+//	gossip-bench [-quick] [-json] [-rounds n] [-chart file.png] [-only words] [-sizes 8,32,128]
 package main
 
 import (
@@ -59,7 +59,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the results as JSON")
 	rounds := flag.Int("rounds", 0, "rounds per scenario (default 3, 1 with -quick)")
 	chart := flag.String("chart", "", "write a PNG chart of convergence and failure detection to this file")
-	only := flag.String("only", "", "run only scenarios whose name contains this")
+	only := flag.String("only", "", "run only scenarios whose name contains one of these comma-separated words")
 	sizes := flag.String("sizes", "8,32,128", "cluster sizes for the convergence scenario")
 	flag.Parse()
 	for _, f := range strings.Split(*sizes, ",") {
@@ -71,6 +71,7 @@ func main() {
 		convSizes = append(convSizes, n)
 	}
 
+	thoroughJoins = *quick
 	b := &bench{quick: *quick, rounds: *rounds, only: *only, series: map[string][]point{}}
 	if b.rounds <= 0 {
 		b.rounds = 3
@@ -84,7 +85,7 @@ func main() {
 	start := time.Now()
 	failed := false
 	for _, sc := range scenarios() {
-		if b.only != "" && !strings.Contains(sc.name, b.only) {
+		if !b.selected(sc.name) {
 			continue
 		}
 		b.log("scenario %s", sc.name)
@@ -109,6 +110,19 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// selected reports whether -only lets the scenario named name run.
+func (b *bench) selected(name string) bool {
+	if b.only == "" {
+		return true
+	}
+	for _, w := range strings.Split(b.only, ",") {
+		if w != "" && strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // scenario is one group of figures.

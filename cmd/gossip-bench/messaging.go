@@ -241,6 +241,11 @@ func latencyOnce(s side, samples int) ([]float64, error) {
 		}
 		ms = append(ms, float64(time.Since(t0).Microseconds())/1000)
 	}
+	if s.name == oursSide.name {
+		if got, dis := in.got.Load(), in.disorder.Load(); got != int64(samples) || dis != 0 {
+			return nil, fmt.Errorf("engine delivered %d of %d with %d out of order", got, samples, dis)
+		}
+	}
 	return []float64{percentile(ms, 50), percentile(ms, 99)}, nil
 }
 

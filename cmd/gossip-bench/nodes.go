@@ -289,8 +289,24 @@ func startNodes(s side, n int, p profile) ([]node, error) {
 	return nodes, nil
 }
 
+// thoroughJoins (set by -quick) makes joinAll join each node to every
+// earlier node, one at a time: every node then learns every other one from
+// a push/pull rather than from gossip, so a lost broadcast cannot stall a
+// smoke test for a push/pull period.
+var thoroughJoins bool
+
 // joinAll joins every node to the first, in parallel.
 func joinAll(nodes []node) error {
+	if thoroughJoins {
+		for i := 1; i < len(nodes); i++ {
+			for j := 0; j < i; j++ {
+				if err := nodes[i].Join(nodes[j].Addr()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))
 	for i := 1; i < len(nodes); i++ {

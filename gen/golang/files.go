@@ -19,6 +19,11 @@ var (
 
 	buildOnce sync.Once
 	library   *object.Library
+
+	// cleanupRegistered tells whether cleanup is in extlibs' list. A runtime
+	// reset runs the list and then empties it, so cleanup clears this flag
+	// and the next Register puts cleanup back.
+	cleanupRegistered atomic.Bool
 )
 
 // Register adds the library to a Scriptling interpreter. A nil logger discards logs.
@@ -27,10 +32,10 @@ func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.L
 		l = slog.New(slog.DiscardHandler)
 	}
 	logger.Store(l)
-	buildOnce.Do(func() {
-		library = newLibrary()
+	buildOnce.Do(func() { library = newLibrary() })
+	if cleanupRegistered.CompareAndSwap(false, true) {
 		extlibs.RegisterCleanup(cleanup)
-	})
+	}
 	registrar.RegisterLibrary(library)
 }
 
@@ -57,7 +62,7 @@ func newLibrary() *object.Library {
 		fmt.Fprintf(&b, "\t\t%s: %s, // %s\n", quote(c.Name), e.toObject(t, e.goLiteral(t, c.Value)), c.Doc)
 	}
 	b.WriteString("\t}\n\treturn object.NewLibrary(LibraryName, functions, constants, libraryHelp)\n}\n")
-	b.WriteString("\n// cleanup runs when the Scriptling runtime is reset.\nfunc cleanup() {\n")
+	b.WriteString("\n// cleanup runs when the Scriptling runtime is reset.\nfunc cleanup() {\n\tcleanupRegistered.Store(false)\n")
 	for _, c := range s.Classes {
 		if c.Cleanup != "" {
 			fmt.Fprintf(&b, "\tcleanup%s()\n", c.Name)
