@@ -128,7 +128,10 @@ func (t *peerTable) update(c *Cluster, snap []mlNode) {
 	slices.SortFunc(changed, func(a, b *peerInfo) int { return cmpString(a.id, b.id) })
 	for _, p := range changed {
 		c.log.Debug("node state", "peer", p.id, "state", p.state)
-		if p.state != StateAlive {
+		// A suspect node often refutes the suspicion (a slow ack on a loaded
+		// host): keep its stream, so that messages to it are neither
+		// renumbered nor lost. Only a node that failed or left starts afresh.
+		if p.state == StateDead || p.state == StateLeaving {
 			c.senders.drop(p.id)
 		}
 		c.queueState(p.id, string(p.state))
