@@ -10,24 +10,6 @@ import (
 	"github.com/paularlott/scriptling/object"
 )
 
-// leaderElectionOnEventHandler wraps the script callable given to on_event() as handler.
-// onError, when not nil, is called each time the callable raises.
-func leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "handler", v)
-	if exc != nil {
-		return nil, exc
-	}
-	return func(eventType string, nodeId string) {
-		if _, text, ok := c.call(object.NewString(string(eventType)), object.NewString(string(nodeId))); !ok {
-			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "error", text)
-			if onError != nil {
-				onError()
-			}
-		}
-	}, nil
-}
-
 // clusterHandleHandler wraps the script callable given to handle() as handler.
 // onError, when not nil, is called each time the callable raises.
 func clusterHandleHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message), *object.Exception) {
@@ -134,6 +116,24 @@ func clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v objec
 		if _, text, ok := c.call(nodeToObject(node)); !ok {
 			// There is no caller to raise to: log it and carry on.
 			currentLogger().Error("script callback raised", "callback", "create_node_group() on_node_removed", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
+			if onError != nil {
+				onError()
+			}
+		}
+	}, nil
+}
+
+// leaderElectionOnEventHandler wraps the script callable given to on_event() as handler.
+// onError, when not nil, is called each time the callable raises.
+func leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
+	c, exc := newScriptCall(ctx, fn, "handler", v)
+	if exc != nil {
+		return nil, exc
+	}
+	return func(eventType string, nodeId string) {
+		if _, text, ok := c.call(object.NewString(string(eventType)), object.NewString(string(nodeId))); !ok {
+			// There is no caller to raise to: log it and carry on.
+			currentLogger().Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "error", text)
 			if onError != nil {
 				onError()
 			}

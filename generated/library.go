@@ -52,9 +52,9 @@ func currentLogger() *slog.Logger {
 
 // newLibrary builds the library once; every interpreter shares it.
 func newLibrary() *object.Library {
+	clusterClass = newClusterClass()
 	nodeGroupClass = newNodeGroupClass()
 	leaderElectionClass = newLeaderElectionClass()
-	clusterClass = newClusterClass()
 	functions := map[string]*object.Builtin{
 		"create":      {Fn: callCreate, HelpText: createHelp},
 		"decode_json": {Fn: callDecodeJson, HelpText: decodeJsonHelp},
@@ -68,9 +68,9 @@ func newLibrary() *object.Library {
 // cleanup runs when the Scriptling runtime is reset.
 func cleanup() {
 	cleanupRegistered.Store(false)
+	cleanupCluster()
 	cleanupNodeGroup()
 	cleanupLeaderElection()
-	cleanupCluster()
 }
 
 // help() texts of the module functions.
