@@ -320,6 +320,25 @@ func toGo(fn, path string, v object.Object, depth int) (any, *object.Exception) 
 	return nil, typeError(fn, path, payloadTypes, v)
 }
 
+// dictKey is a string dict key prepared once: the hash Scriptling files an
+// entry under, and the key object. Strings are immutable, so every dict a
+// converter builds can share them; this halves the cost of building a dict.
+type dictKey struct {
+	hash string
+	key  object.Object
+}
+
+func newDictKey(name string) dictKey {
+	k := object.NewString(name)
+	return dictKey{hash: object.DictKey(k), key: k}
+}
+
+// putString files value under the string key k.
+func putString(pairs map[string]object.DictPair, k string, value object.Object) {
+	key := object.NewString(k)
+	pairs[object.DictKey(key)] = object.DictPair{Key: key, Value: value}
+}
+
 // fromAny converts a Go value-model value to a Scriptling object.
 func fromAny(v any) object.Object {
 	switch x := v.(type) {
@@ -353,11 +372,11 @@ func fromAny(v any) object.Object {
 }
 
 func fromAnyMap(m map[string]any) object.Object {
-	out := make(map[string]object.Object, len(m))
+	pairs := make(map[string]object.DictPair, len(m))
 	for k, v := range m {
-		out[k] = fromAny(v)
+		putString(pairs, k, fromAny(v))
 	}
-	return object.NewStringDict(out)
+	return &object.Dict{Pairs: pairs}
 }
 
 func fromStrList(l []string) object.Object {
@@ -369,11 +388,11 @@ func fromStrList(l []string) object.Object {
 }
 
 func fromStrMap(m map[string]string) object.Object {
-	out := make(map[string]object.Object, len(m))
+	pairs := make(map[string]object.DictPair, len(m))
 	for k, v := range m {
-		out[k] = object.NewString(v)
+		putString(pairs, k, object.NewString(v))
 	}
-	return object.NewStringDict(out)
+	return &object.Dict{Pairs: pairs}
 }
 
 // scriptCall is a script callable captured so that Go code can call it later,

@@ -7,16 +7,26 @@ import (
 	"github.com/paularlott/scriptling/object"
 )
 
+// Keys of the dicts nodeToObject builds.
+var (
+	nodeKeyId         = newDictKey("id")
+	nodeKeyAddr       = newDictKey("addr")
+	nodeKeyState      = newDictKey("state")
+	nodeKeyMetadata   = newDictKey("metadata")
+	nodeKeyTags       = newDictKey("tags")
+	nodeKeyAppVersion = newDictKey("app_version")
+)
+
 // nodeToObject converts a engine.Node to the dict scripts see.
 func nodeToObject(v engine.Node) object.Object {
-	return object.NewStringDict(map[string]object.Object{
-		"id":          object.NewString(string(v.ID)),
-		"addr":        object.NewString(string(v.Addr)),
-		"state":       object.NewString(string(v.State)),
-		"metadata":    fromAnyMap(v.Metadata),
-		"tags":        fromStrList(v.Tags),
-		"app_version": object.NewString(string(v.AppVersion)),
-	})
+	pairs := make(map[string]object.DictPair, 6)
+	pairs[nodeKeyId.hash] = object.DictPair{Key: nodeKeyId.key, Value: object.NewString(string(v.ID))}
+	pairs[nodeKeyAddr.hash] = object.DictPair{Key: nodeKeyAddr.key, Value: object.NewString(string(v.Addr))}
+	pairs[nodeKeyState.hash] = object.DictPair{Key: nodeKeyState.key, Value: object.NewString(string(v.State))}
+	pairs[nodeKeyMetadata.hash] = object.DictPair{Key: nodeKeyMetadata.key, Value: fromAnyMap(v.Metadata)}
+	pairs[nodeKeyTags.hash] = object.DictPair{Key: nodeKeyTags.key, Value: fromStrList(v.Tags)}
+	pairs[nodeKeyAppVersion.hash] = object.DictPair{Key: nodeKeyAppVersion.key, Value: object.NewString(string(v.AppVersion))}
+	return &object.Dict{Pairs: pairs}
 }
 
 func nodeListToObject(vs []engine.Node) object.Object {
@@ -27,55 +37,100 @@ func nodeListToObject(vs []engine.Node) object.Object {
 	return &object.List{Elements: out}
 }
 
+// Keys of the dicts messageToObject builds.
+var (
+	messageKeyType    = newDictKey("type")
+	messageKeySender  = newDictKey("sender")
+	messageKeyPayload = newDictKey("payload")
+)
+
 // messageToObject converts a engine.Message to the dict scripts see.
 func messageToObject(v engine.Message) object.Object {
-	return object.NewStringDict(map[string]object.Object{
-		"type":    object.NewInteger(int64(v.Type)),
-		"sender":  nodeToObject(v.Sender),
-		"payload": fromAny(v.Payload),
-	})
+	pairs := make(map[string]object.DictPair, 3)
+	pairs[messageKeyType.hash] = object.DictPair{Key: messageKeyType.key, Value: object.NewInteger(int64(v.Type))}
+	pairs[messageKeySender.hash] = object.DictPair{Key: messageKeySender.key, Value: nodeToObject(v.Sender)}
+	pairs[messageKeyPayload.hash] = object.DictPair{Key: messageKeyPayload.key, Value: fromAny(v.Payload)}
+	return &object.Dict{Pairs: pairs}
 }
+
+// Keys of the dicts statsToObject builds.
+var (
+	statsKeyReliableSent       = newDictKey("reliable_sent")
+	statsKeyReliableReceived   = newDictKey("reliable_received")
+	statsKeyReliableFailed     = newDictKey("reliable_failed")
+	statsKeyReliableDuplicates = newDictKey("reliable_duplicates")
+	statsKeyReliableSkipped    = newDictKey("reliable_skipped")
+	statsKeyUnreliableSent     = newDictKey("unreliable_sent")
+	statsKeyUnreliableReceived = newDictKey("unreliable_received")
+	statsKeyUnreliableFailed   = newDictKey("unreliable_failed")
+	statsKeyUnreliableDropped  = newDictKey("unreliable_dropped")
+	statsKeyNoHandlerDropped   = newDictKey("no_handler_dropped")
+	statsKeyTagDropped         = newDictKey("tag_dropped")
+	statsKeyDecodeErrors       = newDictKey("decode_errors")
+	statsKeyAuthFailures       = newDictKey("auth_failures")
+	statsKeyNotMemberDropped   = newDictKey("not_member_dropped")
+	statsKeyDecryptFailures    = newDictKey("decrypt_failures")
+	statsKeyHandlerErrors      = newDictKey("handler_errors")
+	statsKeyMetadataUpdates    = newDictKey("metadata_updates")
+	statsKeyQueueDepth         = newDictKey("queue_depth")
+)
 
 // statsToObject converts a engine.Stats to the dict scripts see.
 func statsToObject(v engine.Stats) object.Object {
-	return object.NewStringDict(map[string]object.Object{
-		"reliable_sent":       object.NewInteger(int64(v.ReliableSent)),
-		"reliable_received":   object.NewInteger(int64(v.ReliableReceived)),
-		"reliable_failed":     object.NewInteger(int64(v.ReliableFailed)),
-		"reliable_duplicates": object.NewInteger(int64(v.ReliableDuplicates)),
-		"reliable_skipped":    object.NewInteger(int64(v.ReliableSkipped)),
-		"unreliable_sent":     object.NewInteger(int64(v.UnreliableSent)),
-		"unreliable_received": object.NewInteger(int64(v.UnreliableReceived)),
-		"unreliable_failed":   object.NewInteger(int64(v.UnreliableFailed)),
-		"unreliable_dropped":  object.NewInteger(int64(v.UnreliableDropped)),
-		"no_handler_dropped":  object.NewInteger(int64(v.NoHandlerDropped)),
-		"tag_dropped":         object.NewInteger(int64(v.TagDropped)),
-		"decode_errors":       object.NewInteger(int64(v.DecodeErrors)),
-		"auth_failures":       object.NewInteger(int64(v.AuthFailures)),
-		"not_member_dropped":  object.NewInteger(int64(v.NotMemberDropped)),
-		"decrypt_failures":    object.NewInteger(int64(v.DecryptFailures)),
-		"handler_errors":      object.NewInteger(int64(v.HandlerErrors)),
-		"metadata_updates":    object.NewInteger(int64(v.MetadataUpdates)),
-		"queue_depth":         object.NewInteger(int64(v.QueueDepth)),
-	})
+	pairs := make(map[string]object.DictPair, 18)
+	pairs[statsKeyReliableSent.hash] = object.DictPair{Key: statsKeyReliableSent.key, Value: object.NewInteger(int64(v.ReliableSent))}
+	pairs[statsKeyReliableReceived.hash] = object.DictPair{Key: statsKeyReliableReceived.key, Value: object.NewInteger(int64(v.ReliableReceived))}
+	pairs[statsKeyReliableFailed.hash] = object.DictPair{Key: statsKeyReliableFailed.key, Value: object.NewInteger(int64(v.ReliableFailed))}
+	pairs[statsKeyReliableDuplicates.hash] = object.DictPair{Key: statsKeyReliableDuplicates.key, Value: object.NewInteger(int64(v.ReliableDuplicates))}
+	pairs[statsKeyReliableSkipped.hash] = object.DictPair{Key: statsKeyReliableSkipped.key, Value: object.NewInteger(int64(v.ReliableSkipped))}
+	pairs[statsKeyUnreliableSent.hash] = object.DictPair{Key: statsKeyUnreliableSent.key, Value: object.NewInteger(int64(v.UnreliableSent))}
+	pairs[statsKeyUnreliableReceived.hash] = object.DictPair{Key: statsKeyUnreliableReceived.key, Value: object.NewInteger(int64(v.UnreliableReceived))}
+	pairs[statsKeyUnreliableFailed.hash] = object.DictPair{Key: statsKeyUnreliableFailed.key, Value: object.NewInteger(int64(v.UnreliableFailed))}
+	pairs[statsKeyUnreliableDropped.hash] = object.DictPair{Key: statsKeyUnreliableDropped.key, Value: object.NewInteger(int64(v.UnreliableDropped))}
+	pairs[statsKeyNoHandlerDropped.hash] = object.DictPair{Key: statsKeyNoHandlerDropped.key, Value: object.NewInteger(int64(v.NoHandlerDropped))}
+	pairs[statsKeyTagDropped.hash] = object.DictPair{Key: statsKeyTagDropped.key, Value: object.NewInteger(int64(v.TagDropped))}
+	pairs[statsKeyDecodeErrors.hash] = object.DictPair{Key: statsKeyDecodeErrors.key, Value: object.NewInteger(int64(v.DecodeErrors))}
+	pairs[statsKeyAuthFailures.hash] = object.DictPair{Key: statsKeyAuthFailures.key, Value: object.NewInteger(int64(v.AuthFailures))}
+	pairs[statsKeyNotMemberDropped.hash] = object.DictPair{Key: statsKeyNotMemberDropped.key, Value: object.NewInteger(int64(v.NotMemberDropped))}
+	pairs[statsKeyDecryptFailures.hash] = object.DictPair{Key: statsKeyDecryptFailures.key, Value: object.NewInteger(int64(v.DecryptFailures))}
+	pairs[statsKeyHandlerErrors.hash] = object.DictPair{Key: statsKeyHandlerErrors.key, Value: object.NewInteger(int64(v.HandlerErrors))}
+	pairs[statsKeyMetadataUpdates.hash] = object.DictPair{Key: statsKeyMetadataUpdates.key, Value: object.NewInteger(int64(v.MetadataUpdates))}
+	pairs[statsKeyQueueDepth.hash] = object.DictPair{Key: statsKeyQueueDepth.key, Value: object.NewInteger(int64(v.QueueDepth))}
+	return &object.Dict{Pairs: pairs}
 }
+
+// Keys of the dicts keyResultToObject builds.
+var (
+	keyResultKeyKey    = newDictKey("key")
+	keyResultKeyOk     = newDictKey("ok")
+	keyResultKeyFailed = newDictKey("failed")
+)
 
 // keyResultToObject converts a engine.KeyResult to the dict scripts see.
 func keyResultToObject(v engine.KeyResult) object.Object {
-	return object.NewStringDict(map[string]object.Object{
-		"key":    object.NewString(string(v.Key)),
-		"ok":     fromStrList(v.OK),
-		"failed": fromStrMap(v.Failed),
-	})
+	pairs := make(map[string]object.DictPair, 3)
+	pairs[keyResultKeyKey.hash] = object.DictPair{Key: keyResultKeyKey.key, Value: object.NewString(string(v.Key))}
+	pairs[keyResultKeyOk.hash] = object.DictPair{Key: keyResultKeyOk.key, Value: fromStrList(v.OK)}
+	pairs[keyResultKeyFailed.hash] = object.DictPair{Key: keyResultKeyFailed.key, Value: fromStrMap(v.Failed)}
+	return &object.Dict{Pairs: pairs}
 }
+
+// Keys of the dicts keyListToObject builds.
+var (
+	keyListKeyPrimary   = newDictKey("primary")
+	keyListKeyKeys      = newDictKey("keys")
+	keyListKeyPrimaries = newDictKey("primaries")
+	keyListKeyNodes     = newDictKey("nodes")
+	keyListKeyFailed    = newDictKey("failed")
+)
 
 // keyListToObject converts a engine.KeyList to the dict scripts see.
 func keyListToObject(v engine.KeyList) object.Object {
-	return object.NewStringDict(map[string]object.Object{
-		"primary":   object.NewString(string(v.Primary)),
-		"keys":      fromAnyMap(v.Keys),
-		"primaries": fromAnyMap(v.Primaries),
-		"nodes":     object.NewInteger(int64(v.Nodes)),
-		"failed":    fromStrMap(v.Failed),
-	})
+	pairs := make(map[string]object.DictPair, 5)
+	pairs[keyListKeyPrimary.hash] = object.DictPair{Key: keyListKeyPrimary.key, Value: object.NewString(string(v.Primary))}
+	pairs[keyListKeyKeys.hash] = object.DictPair{Key: keyListKeyKeys.key, Value: fromAnyMap(v.Keys)}
+	pairs[keyListKeyPrimaries.hash] = object.DictPair{Key: keyListKeyPrimaries.key, Value: fromAnyMap(v.Primaries)}
+	pairs[keyListKeyNodes.hash] = object.DictPair{Key: keyListKeyNodes.key, Value: object.NewInteger(int64(v.Nodes))}
+	pairs[keyListKeyFailed.hash] = object.DictPair{Key: keyListKeyFailed.key, Value: fromStrMap(v.Failed)}
+	return &object.Dict{Pairs: pairs}
 }

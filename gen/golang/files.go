@@ -302,16 +302,29 @@ func (e *emitter) recordsFile() string {
 			continue
 		}
 		lc := camel(r.Name, false)
-		fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n\treturn object.NewStringDict(map[string]object.Object{\n", lc, r.Go, lc, r.Go)
+		e.used["dictKey"] = true
+		fmt.Fprintf(&out, "\n// Keys of the dicts %sToObject builds.\nvar (\n", lc)
 		for _, f := range r.Fields {
-			fmt.Fprintf(&out, "\t\t%s: %s,\n", quote(f.Name), e.toObject(f.Type, "v."+f.Go))
+			fmt.Fprintf(&out, "\t%s = newDictKey(%s)\n", recordKey(r, f), quote(f.Name))
 		}
-		out.WriteString("\t})\n}\n")
+		out.WriteString(")\n")
+		fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
+		fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
+		for _, f := range r.Fields {
+			k := recordKey(r, f)
+			fmt.Fprintf(&out, "\tpairs[%s.hash] = object.DictPair{Key: %s.key, Value: %s}\n", k, k, e.toObject(f.Type, "v."+f.Go))
+		}
+		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
 		if e.lists[r.Name] {
 			fmt.Fprintf(&out, "\nfunc %[1]sListToObject(vs []%[2]s) object.Object {\n\tout := make([]object.Object, len(vs))\n\tfor i, v := range vs {\n\t\tout[i] = %[1]sToObject(v)\n\t}\n\treturn &object.List{Elements: out}\n}\n", lc, r.Go)
 		}
 	}
 	return out.String()
+}
+
+// recordKey names the prepared dict key of a record field.
+func recordKey(r *spec.Record, f *spec.Field) string {
+	return camel(r.Name, false) + "Key" + camel(f.Name, true)
 }
 
 func (e *emitter) errorsFile() string {
