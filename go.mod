@@ -1,4 +1,4 @@
-module github.com/paularlott/scriptling-gossip
+module github.com/scriptling-contrib/gossip
 
 go 1.26.1
 

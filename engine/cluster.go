@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/paularlott/scriptling-gossip/engine/streams"
+	"github.com/scriptling-contrib/gossip/engine/streams"
 )
 
 // Lifecycle states of a Cluster.

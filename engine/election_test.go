@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/engine/faultnet"
 )
 
 // Under a partition at most one side has a leader, and after the heal

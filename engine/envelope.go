@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/paularlott/scriptling-gossip/engine/codec"
+	"github.com/scriptling-contrib/gossip/engine/codec"
 )
 
 // Every engine message (user messages, metadata broadcasts, push/pull

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/engine/faultnet"
 )
 
 // Fault-injection scenarios on an in-memory network (engine/faultnet). The

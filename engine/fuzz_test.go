@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/paularlott/scriptling-gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/engine/faultnet"
 )
 
 // Fuzz targets for every decoder that reads bytes a peer sent: the message

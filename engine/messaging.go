@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/paularlott/scriptling-gossip/engine/codec"
+	"github.com/scriptling-contrib/gossip/engine/codec"
 )
 
 // Delivery semantics.

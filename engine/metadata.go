@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/paularlott/scriptling-gossip/engine/codec"
+	"github.com/scriptling-contrib/gossip/engine/codec"
 )
 
 // Metadata propagation.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/engine/faultnet"
 )
 
 // Breaking the stream while messages are in flight forces redials, retries

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/paularlott/scriptling-gossip/engine/streams"
+	"github.com/scriptling-contrib/gossip/engine/streams"
 )
 
 // Transport wiring.

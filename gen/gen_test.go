@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paularlott/scriptling-gossip/gen/spec"
+	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
 // update rewrites the golden files: go test ./gen/... -update

@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/paularlott/scriptling-gossip/gen/golang"
-	"github.com/paularlott/scriptling-gossip/gen/markdown"
-	"github.com/paularlott/scriptling-gossip/gen/spec"
+	"github.com/scriptling-contrib/gossip/gen/golang"
+	"github.com/scriptling-contrib/gossip/gen/markdown"
+	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
 func main() {

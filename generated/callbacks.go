@@ -6,8 +6,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/paularlott/scriptling-gossip/engine"
 	"github.com/paularlott/scriptling/object"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // clusterHandleHandler wraps the script callable given to handle() as handler.

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine"
 	"github.com/paularlott/scriptling/object"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // clusterClass is the Cluster class; newLibrary sets it.

@@ -5,8 +5,8 @@ package generated
 import (
 	"errors"
 
-	"github.com/paularlott/scriptling-gossip/engine"
 	"github.com/paularlott/scriptling/object"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // raiseError reports an engine error as the exception its kind maps to.

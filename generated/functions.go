@@ -5,8 +5,8 @@ package generated
 import (
 	"context"
 
-	"github.com/paularlott/scriptling-gossip/engine"
 	"github.com/paularlott/scriptling/object"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // createParams lists the parameters of create() in positional order.

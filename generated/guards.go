@@ -5,7 +5,7 @@ package generated
 import (
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // Compile-time guards: these fail to build when the Go API drifts from api.yaml.

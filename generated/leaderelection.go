@@ -6,8 +6,8 @@ import (
 	"context"
 	"sync"
 
-	"github.com/paularlott/scriptling-gossip/engine"
 	"github.com/paularlott/scriptling/object"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // leaderElectionClass is the LeaderElection class; newLibrary sets it.

@@ -3,8 +3,8 @@
 package generated
 
 import (
-	"github.com/paularlott/scriptling-gossip/engine"
 	"github.com/paularlott/scriptling/object"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // Keys of the dicts nodeToObject builds.

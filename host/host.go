@@ -17,7 +17,7 @@ import (
 	"github.com/paularlott/scriptling/object"
 	"github.com/paularlott/scriptling/stdlib"
 
-	"github.com/paularlott/scriptling-gossip/generated"
+	"github.com/scriptling-contrib/gossip/generated"
 )
 
 // Options configures an interpreter.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paularlott/scriptling-gossip/engine"
-	"github.com/paularlott/scriptling-gossip/gen/spec"
+	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
 // The bad-input cases are derived from api.yaml when the test runs, so a

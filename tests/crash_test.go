@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // crashScript joins the cluster at argv[2] as node "crashy" bound to

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/host"
+	"github.com/scriptling-contrib/gossip/host"
 )
 
 // scriptTimeout bounds one script; scripts poll with their own, shorter

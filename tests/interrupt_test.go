@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // TestInterruptLeavesGracefully runs a node in a separate runner process,

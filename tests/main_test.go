@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/paularlott/scriptling-gossip/host"
+	"github.com/scriptling-contrib/gossip/host"
 )
 
 // runnerPath is the scriptling-gossip command built once for the tests that

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // TestStopReleasesPort: right after Stop returns, the node's UDP and TCP

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paularlott/scriptling-gossip/engine"
-	"github.com/paularlott/scriptling-gossip/host"
+	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/host"
 )
 
 // TestReferenceExamplesVerbatim runs the reference's examples unchanged

@@ -9,8 +9,8 @@ import (
 	"github.com/paularlott/scriptling"
 	"github.com/paularlott/scriptling/object"
 
-	"github.com/paularlott/scriptling-gossip/engine"
-	"github.com/paularlott/scriptling-gossip/host"
+	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/host"
 )
 
 // Figure 8: binding overhead. The same Scriptling loop calls the generated

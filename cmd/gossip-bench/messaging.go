@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/paularlott/scriptling-gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 const benchType = 200 // message type used by the scenarios

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/paularlott/scriptling-gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // profile is one memberlist timing set, applied identically to the engine

@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/paularlott/scriptling-gossip/host"
+	"github.com/scriptling-contrib/gossip/host"
 )
 
 // runnerEnv names the environment variable holding this runner's path.

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/paularlott/scriptling-gossip/gen/spec"
+	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
 // builtinName is the Go function implementing a callable.

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paularlott/scriptling-gossip/gen/spec"
+	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
 // Header starts every generated file.

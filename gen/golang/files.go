@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/paularlott/scriptling-gossip/gen/spec"
+	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
 func (e *emitter) library() string {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/paularlott/scriptling-gossip/gen/golang"
-	"github.com/paularlott/scriptling-gossip/gen/spec"
+	"github.com/scriptling-contrib/gossip/gen/golang"
+	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
 // Marker follows the front matter of every generated reference.
