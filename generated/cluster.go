@@ -4,7 +4,6 @@ package generated
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/paularlott/scriptling/object"
@@ -60,32 +59,13 @@ func newClusterClass() *object.Class {
 	}
 }
 
-// liveCluster holds every Cluster created and not yet stopped, so that a runtime
-// reset can stop what scripts left running.
-var liveCluster = struct {
-	sync.Mutex
-	set map[*object.Instance]*engine.Cluster
-}{set: map[*object.Instance]*engine.Cluster{}}
-
-func forgetCluster(inst *object.Instance) {
-	liveCluster.Lock()
-	delete(liveCluster.set, inst)
-	liveCluster.Unlock()
-}
+// liveCluster holds every Cluster created and not yet cleaned up, so that a
+// runtime reset can clean up what scripts left behind.
+var liveCluster liveSet[*engine.Cluster]
 
 // cleanupCluster calls Stop on every live Cluster.
 func cleanupCluster() {
-	liveCluster.Lock()
-	items := liveCluster.set
-	liveCluster.set = map[*object.Instance]*engine.Cluster{}
-	liveCluster.Unlock()
-	// Several instances may wrap one Go value: clean each value up once.
-	done := make(map[*engine.Cluster]bool, len(items))
-	for _, v := range items {
-		if done[v] {
-			continue
-		}
-		done[v] = true
+	for _, v := range liveCluster.drain() {
 		if err := v.Stop(); err != nil {
 			currentLogger().Error("runtime reset: Stop failed", "error", err)
 		}
@@ -190,9 +170,7 @@ func newClusterInstance(v *engine.Cluster) object.Object {
 		"remove_key":             bindCluster(inst, v, clusterRemoveKeyHelp, clusterRemoveKeyMethod),
 		"list_keys":              bindCluster(inst, v, clusterListKeysHelp, clusterListKeysMethod),
 	}
-	liveCluster.Lock()
-	liveCluster.set[inst] = v
-	liveCluster.Unlock()
+	liveCluster.add(inst, v)
 	return inst
 }
 
@@ -333,7 +311,7 @@ func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.
 		return raiseError(fn, err)
 	}
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	forgetCluster(inst)
+	liveCluster.forget(inst)
 	return none
 }
 

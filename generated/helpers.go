@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paularlott/scriptling/evaliface"
@@ -318,6 +319,48 @@ func toGo(fn, path string, v object.Object, depth int) (any, *object.Exception) 
 		return out, nil
 	}
 	return nil, typeError(fn, path, payloadTypes, v)
+}
+
+// liveSet holds the script objects of one class whose Go values have not
+// been cleaned up yet, so that a runtime reset can clean up what scripts
+// left behind.
+type liveSet[T comparable] struct {
+	mu  sync.Mutex
+	set map[*object.Instance]T
+}
+
+func (l *liveSet[T]) add(inst *object.Instance, v T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.set == nil {
+		l.set = map[*object.Instance]T{}
+	}
+	l.set[inst] = v
+}
+
+// forget drops an instance the script cleaned up itself.
+func (l *liveSet[T]) forget(inst *object.Instance) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.set, inst)
+}
+
+// drain empties the set and returns each Go value once, however many
+// instances wrap it.
+func (l *liveSet[T]) drain() []T {
+	l.mu.Lock()
+	items := l.set
+	l.set = nil
+	l.mu.Unlock()
+	seen := make(map[T]bool, len(items))
+	out := make([]T, 0, len(items))
+	for _, v := range items {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // dictKey is a string dict key prepared once: the hash Scriptling files an

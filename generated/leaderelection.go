@@ -4,7 +4,6 @@ package generated
 
 import (
 	"context"
-	"sync"
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
@@ -28,32 +27,13 @@ func newLeaderElectionClass() *object.Class {
 	}
 }
 
-// liveLeaderElection holds every LeaderElection created and not yet stopped, so that a runtime
-// reset can stop what scripts left running.
-var liveLeaderElection = struct {
-	sync.Mutex
-	set map[*object.Instance]*engine.LeaderElection
-}{set: map[*object.Instance]*engine.LeaderElection{}}
-
-func forgetLeaderElection(inst *object.Instance) {
-	liveLeaderElection.Lock()
-	delete(liveLeaderElection.set, inst)
-	liveLeaderElection.Unlock()
-}
+// liveLeaderElection holds every LeaderElection created and not yet cleaned up, so that a
+// runtime reset can clean up what scripts left behind.
+var liveLeaderElection liveSet[*engine.LeaderElection]
 
 // cleanupLeaderElection calls Stop on every live LeaderElection.
 func cleanupLeaderElection() {
-	liveLeaderElection.Lock()
-	items := liveLeaderElection.set
-	liveLeaderElection.set = map[*object.Instance]*engine.LeaderElection{}
-	liveLeaderElection.Unlock()
-	// Several instances may wrap one Go value: clean each value up once.
-	done := make(map[*engine.LeaderElection]bool, len(items))
-	for _, v := range items {
-		if done[v] {
-			continue
-		}
-		done[v] = true
+	for _, v := range liveLeaderElection.drain() {
 		v.Stop()
 	}
 }
@@ -94,9 +74,7 @@ func newLeaderElectionInstance(v *engine.LeaderElection) object.Object {
 		"send_to_peers": bindLeaderElection(inst, v, leaderElectionSendToPeersHelp, leaderElectionSendToPeersMethod),
 		"on_event":      bindLeaderElection(inst, v, leaderElectionOnEventHelp, leaderElectionOnEventMethod),
 	}
-	liveLeaderElection.Lock()
-	liveLeaderElection.set[inst] = v
-	liveLeaderElection.Unlock()
+	liveLeaderElection.add(inst, v)
 	return inst
 }
 
@@ -175,7 +153,7 @@ func leaderElectionStopMethod(ctx context.Context, inst *object.Instance, self *
 	}
 	self.Stop()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	forgetLeaderElection(inst)
+	liveLeaderElection.forget(inst)
 	return none
 }
 

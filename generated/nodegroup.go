@@ -4,7 +4,6 @@ package generated
 
 import (
 	"context"
-	"sync"
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
@@ -26,32 +25,13 @@ func newNodeGroupClass() *object.Class {
 	}
 }
 
-// liveNodeGroup holds every NodeGroup created and not yet stopped, so that a runtime
-// reset can stop what scripts left running.
-var liveNodeGroup = struct {
-	sync.Mutex
-	set map[*object.Instance]*engine.NodeGroup
-}{set: map[*object.Instance]*engine.NodeGroup{}}
-
-func forgetNodeGroup(inst *object.Instance) {
-	liveNodeGroup.Lock()
-	delete(liveNodeGroup.set, inst)
-	liveNodeGroup.Unlock()
-}
+// liveNodeGroup holds every NodeGroup created and not yet cleaned up, so that a
+// runtime reset can clean up what scripts left behind.
+var liveNodeGroup liveSet[*engine.NodeGroup]
 
 // cleanupNodeGroup calls Close on every live NodeGroup.
 func cleanupNodeGroup() {
-	liveNodeGroup.Lock()
-	items := liveNodeGroup.set
-	liveNodeGroup.set = map[*object.Instance]*engine.NodeGroup{}
-	liveNodeGroup.Unlock()
-	// Several instances may wrap one Go value: clean each value up once.
-	done := make(map[*engine.NodeGroup]bool, len(items))
-	for _, v := range items {
-		if done[v] {
-			continue
-		}
-		done[v] = true
+	for _, v := range liveNodeGroup.drain() {
 		v.Close()
 	}
 }
@@ -88,9 +68,7 @@ func newNodeGroupInstance(v *engine.NodeGroup) object.Object {
 		"send_to_peers": bindNodeGroup(inst, v, nodeGroupSendToPeersHelp, nodeGroupSendToPeersMethod),
 		"close":         bindNodeGroup(inst, v, nodeGroupCloseHelp, nodeGroupCloseMethod),
 	}
-	liveNodeGroup.Lock()
-	liveNodeGroup.set[inst] = v
-	liveNodeGroup.Unlock()
+	liveNodeGroup.add(inst, v)
 	return inst
 }
 
@@ -277,6 +255,6 @@ func nodeGroupCloseMethod(ctx context.Context, inst *object.Instance, self *engi
 	}
 	self.Close()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	forgetNodeGroup(inst)
+	liveNodeGroup.forget(inst)
 	return none
 }

@@ -310,7 +310,7 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 		b.WriteString("\tif err != nil {\n\t\treturn raiseError(fn, err)\n\t}\n")
 	}
 	if f.Class != nil && f.Class.Cleanup != "" && f.Class.Cleanup == f.Go {
-		fmt.Fprintf(&b, "\t// Stopped by the script: nothing is left for the runtime reset to clean up.\n\tforget%s(inst)\n", f.Class.Name)
+		fmt.Fprintf(&b, "\t// Stopped by the script: nothing is left for the runtime reset to clean up.\n\tlive%s.forget(inst)\n", f.Class.Name)
 	}
 	if rt.Optional {
 		e.used["none"] = true

@@ -89,33 +89,15 @@ func (e *emitter) class(c *spec.Class) string {
 	}
 	b.WriteString("\t\t},\n\t}\n}\n")
 	if c.Cleanup != "" {
+		e.used["liveSet"] = true
 		fmt.Fprintf(&b, `
-// live%[1]s holds every %[1]s created and not yet stopped, so that a runtime
-// reset can stop what scripts left running.
-var live%[1]s = struct {
-	sync.Mutex
-	set map[*object.Instance]%[2]s
-}{set: map[*object.Instance]%[2]s{}}
-
-func forget%[1]s(inst *object.Instance) {
-	live%[1]s.Lock()
-	delete(live%[1]s.set, inst)
-	live%[1]s.Unlock()
-}
+// live%[1]s holds every %[1]s created and not yet cleaned up, so that a
+// runtime reset can clean up what scripts left behind.
+var live%[1]s liveSet[%[2]s]
 
 // cleanup%[1]s calls %[3]s on every live %[1]s.
 func cleanup%[1]s() {
-	live%[1]s.Lock()
-	items := live%[1]s.set
-	live%[1]s.set = map[*object.Instance]%[2]s{}
-	live%[1]s.Unlock()
-	// Several instances may wrap one Go value: clean each value up once.
-	done := make(map[%[2]s]bool, len(items))
-	for _, v := range items {
-		if done[v] {
-			continue
-		}
-		done[v] = true
+	for _, v := range live%[1]s.drain() {
 `, c.Name, c.Go, c.Cleanup)
 		if m := methodByGo(c, c.Cleanup); m != nil && m.HasErrors() {
 			fmt.Fprintf(&b, "\t\tif err := v.%s(); err != nil {\n\t\t\tcurrentLogger().Error(\"runtime reset: %s failed\", \"error\", err)\n\t\t}\n", c.Cleanup, c.Cleanup)
@@ -153,7 +135,7 @@ func new%[1]sInstance(v %[2]s) object.Object {
 	}
 	b.WriteString("\t}\n")
 	if c.Cleanup != "" {
-		fmt.Fprintf(&b, "\tlive%[1]s.Lock()\n\tlive%[1]s.set[inst] = v\n\tlive%[1]s.Unlock()\n", c.Name)
+		fmt.Fprintf(&b, "\tlive%s.add(inst, v)\n", c.Name)
 	}
 	b.WriteString("\treturn inst\n}\n")
 	e.used["errors"] = true
