@@ -9,6 +9,10 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
+// The chart is drawn with gonum.org/v1/plot: axes, ticks, lines, markers
+// and a legend rendered to PNG are far more than a hand-written encoder
+// would be worth, and the library is used only by this command.
+
 // writeChart draws convergence and failure-detection time against N for
 // both sides and saves it as a PNG.
 func writeChart(path string, series map[string][]point) error {
