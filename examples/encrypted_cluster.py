@@ -24,6 +24,13 @@ cluster = secure_node()
 peer = secure_node()
 peer.join([cluster.local_node()["addr"]])
 
+# The joiner knows the cluster when join() returns; the node it joined learns
+# of the joiner a moment later. Wait for that before broadcasting from it.
+for attempt in range(400):
+    if cluster.num_alive() == 2:
+        break
+    cluster.wait(0.025)
+
 got = []
 peer.handle(128, lambda msg: got.append(msg["payload"]))
 cluster.send(128, "compressible " * 100, reliable=True)
@@ -31,6 +38,7 @@ for attempt in range(400):
     if got:
         break
     peer.wait(0.025)
+assert got, "the peer received nothing"
 print("peer received", len(got[0]), "characters over an encrypted link")
 
 peer.stop()
