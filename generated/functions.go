@@ -19,6 +19,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 		return exc
 	}
 	var cfg engine.Config
+	cfg.Logger = currentLogger()
 	cfg.BindAddr = "127.0.0.1:8000"
 	if v := arg(createParams, 0, args, kwargs.Kwargs); v != nil {
 		got, exc := argStr(fn, "bind_addr", v)

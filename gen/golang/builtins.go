@@ -83,6 +83,9 @@ func (e *emitter) builtin(f *spec.Function) string {
 	if f.Config != "" {
 		fmt.Fprintf(&b, "\tvar cfg %s\n", f.Config)
 		callArgs = []string{"cfg"}
+		if f.ConfigLogger != "" {
+			fmt.Fprintf(&b, "\tcfg.%s = currentLogger()\n", f.ConfigLogger)
+		}
 	}
 	for i, p := range f.Params {
 		target := local(p.Name)

@@ -287,7 +287,7 @@ func (r *reader) class(n *yaml.Node, what string) *Class {
 }
 
 func (r *reader) function(n *yaml.Node, what string) *Function {
-	f, _, ok := r.fields(n, what, "name", "go", "config", "summary", "doc", "params", "returns", "errors", "examples")
+	f, _, ok := r.fields(n, what, "name", "go", "config", "config_logger", "summary", "doc", "params", "returns", "errors", "examples")
 	if !ok {
 		return nil
 	}
@@ -296,6 +296,7 @@ func (r *reader) function(n *yaml.Node, what string) *Function {
 	fn.Go = r.required(f, n, what, "go")
 	fn.Summary = r.required(f, n, what, "summary")
 	fn.Config = r.optional(f, what, "config")
+	fn.ConfigLogger = r.optional(f, what, "config_logger")
 	fn.Doc = r.optional(f, what, "doc")
 	if pn, ok := f["params"]; ok {
 		items, _ := r.seq(pn, what+".params")

@@ -104,17 +104,20 @@ type Class struct {
 
 // Function is a module function or a class method.
 type Function struct {
-	Name     string
-	Go       string
-	Config   string
-	Summary  string
-	Doc      string
-	Params   []*Param
-	Returns  Returns
-	Raises   []Raise
-	Examples []string
-	Class    *Class // nil for module functions
-	Pos      Pos
+	Name   string
+	Go     string
+	Config string
+	// ConfigLogger names the config struct field (a *slog.Logger) that gets
+	// the logger passed to Register, so the Go side logs where the host does.
+	ConfigLogger string
+	Summary      string
+	Doc          string
+	Params       []*Param
+	Returns      Returns
+	Raises       []Raise
+	Examples     []string
+	Class        *Class // nil for module functions
+	Pos          Pos
 }
 
 // Returns describes a callable's result.

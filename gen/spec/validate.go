@@ -173,6 +173,13 @@ func (v *validator) function(f *Function) {
 	if f.Config != "" {
 		v.goName(f.Pos, f.Config, "config")
 	}
+	if f.ConfigLogger != "" {
+		if f.Config == "" {
+			v.errf(f.Pos, "%s: config_logger needs config (the struct whose field it names)", f.Owner())
+		} else if !isIdent(f.ConfigLogger) {
+			v.errf(f.Pos, "%s: config_logger %q must be a Go field name", f.Owner(), f.ConfigLogger)
+		}
+	}
 	seenDefault, seenKeywordOnly := false, false
 	for _, p := range f.Params {
 		if prev, ok := params[p.Name]; ok {

@@ -3,6 +3,7 @@ package fakeengine
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -13,9 +14,13 @@ type Options struct {
 	Secure  bool
 	Timeout time.Duration
 	Weight  float64
+	Logger  *slog.Logger
 }
 
 // Connect describes the options it got.
 func Connect(o Options) string {
+	if o.Logger != nil {
+		o.Logger.Info("connect", "host", o.Host)
+	}
 	return fmt.Sprintf("%s:%d secure=%v timeout=%v weight=%v", o.Host, o.Port, o.Secure, o.Timeout, o.Weight)
 }
