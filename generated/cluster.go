@@ -131,84 +131,52 @@ func newClusterInstance(v *engine.Cluster) object.Object {
 	inst := &object.Instance{Class: clusterClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":                clusterDoc,
-		"start":                  bindCluster(inst, v, clusterStartHelp, clusterStartMethod),
-		"join":                   bindCluster(inst, v, clusterJoinHelp, clusterJoinMethod),
-		"leave":                  bindCluster(inst, v, clusterLeaveHelp, clusterLeaveMethod),
-		"stop":                   bindCluster(inst, v, clusterStopHelp, clusterStopMethod),
-		"send":                   bindCluster(inst, v, clusterSendHelp, clusterSendMethod),
-		"send_tagged":            bindCluster(inst, v, clusterSendTaggedHelp, clusterSendTaggedMethod),
-		"send_to":                bindCluster(inst, v, clusterSendToHelp, clusterSendToMethod),
-		"handle":                 bindCluster(inst, v, clusterHandleHelp, clusterHandleMethod),
-		"on_state_change":        bindCluster(inst, v, clusterOnStateChangeHelp, clusterOnStateChangeMethod),
-		"nodes":                  bindCluster(inst, v, clusterNodesHelp, clusterNodesMethod),
-		"alive_nodes":            bindCluster(inst, v, clusterAliveNodesHelp, clusterAliveNodesMethod),
-		"local_node":             bindCluster(inst, v, clusterLocalNodeHelp, clusterLocalNodeMethod),
-		"num_nodes":              bindCluster(inst, v, clusterNumNodesHelp, clusterNumNodesMethod),
-		"num_alive":              bindCluster(inst, v, clusterNumAliveHelp, clusterNumAliveMethod),
-		"node_id":                bindCluster(inst, v, clusterNodeIdHelp, clusterNodeIdMethod),
-		"set_metadata":           bindCluster(inst, v, clusterSetMetadataHelp, clusterSetMetadataMethod),
-		"get_metadata":           bindCluster(inst, v, clusterGetMetadataHelp, clusterGetMetadataMethod),
-		"all_metadata":           bindCluster(inst, v, clusterAllMetadataHelp, clusterAllMetadataMethod),
-		"delete_metadata":        bindCluster(inst, v, clusterDeleteMetadataHelp, clusterDeleteMetadataMethod),
-		"stats":                  bindCluster(inst, v, clusterStatsHelp, clusterStatsMethod),
-		"handle_with_reply":      bindCluster(inst, v, clusterHandleWithReplyHelp, clusterHandleWithReplyMethod),
-		"send_request":           bindCluster(inst, v, clusterSendRequestHelp, clusterSendRequestMethod),
-		"unhandle":               bindCluster(inst, v, clusterUnhandleHelp, clusterUnhandleMethod),
-		"on_metadata_change":     bindCluster(inst, v, clusterOnMetadataChangeHelp, clusterOnMetadataChangeMethod),
-		"remove_handler":         bindCluster(inst, v, clusterRemoveHandlerHelp, clusterRemoveHandlerMethod),
-		"nodes_by_tag":           bindCluster(inst, v, clusterNodesByTagHelp, clusterNodesByTagMethod),
-		"get_node":               bindCluster(inst, v, clusterGetNodeHelp, clusterGetNodeMethod),
-		"num_suspect":            bindCluster(inst, v, clusterNumSuspectHelp, clusterNumSuspectMethod),
-		"num_dead":               bindCluster(inst, v, clusterNumDeadHelp, clusterNumDeadMethod),
-		"is_local":               bindCluster(inst, v, clusterIsLocalHelp, clusterIsLocalMethod),
-		"candidates":             bindCluster(inst, v, clusterCandidatesHelp, clusterCandidatesMethod),
-		"create_node_group":      bindCluster(inst, v, clusterCreateNodeGroupHelp, clusterCreateNodeGroupMethod),
-		"create_leader_election": bindCluster(inst, v, clusterCreateLeaderElectionHelp, clusterCreateLeaderElectionMethod),
-		"wait":                   bindCluster(inst, v, clusterWaitHelp, clusterWaitMethod),
-		"install_key":            bindCluster(inst, v, clusterInstallKeyHelp, clusterInstallKeyMethod),
-		"use_key":                bindCluster(inst, v, clusterUseKeyHelp, clusterUseKeyMethod),
-		"remove_key":             bindCluster(inst, v, clusterRemoveKeyHelp, clusterRemoveKeyMethod),
-		"list_keys":              bindCluster(inst, v, clusterListKeysHelp, clusterListKeysMethod),
+		"start":                  bind(inst, v, clusterStartHelp, clusterStartMethod),
+		"join":                   bind(inst, v, clusterJoinHelp, clusterJoinMethod),
+		"leave":                  bind(inst, v, clusterLeaveHelp, clusterLeaveMethod),
+		"stop":                   bind(inst, v, clusterStopHelp, clusterStopMethod),
+		"send":                   bind(inst, v, clusterSendHelp, clusterSendMethod),
+		"send_tagged":            bind(inst, v, clusterSendTaggedHelp, clusterSendTaggedMethod),
+		"send_to":                bind(inst, v, clusterSendToHelp, clusterSendToMethod),
+		"handle":                 bind(inst, v, clusterHandleHelp, clusterHandleMethod),
+		"on_state_change":        bind(inst, v, clusterOnStateChangeHelp, clusterOnStateChangeMethod),
+		"nodes":                  bind(inst, v, clusterNodesHelp, clusterNodesMethod),
+		"alive_nodes":            bind(inst, v, clusterAliveNodesHelp, clusterAliveNodesMethod),
+		"local_node":             bind(inst, v, clusterLocalNodeHelp, clusterLocalNodeMethod),
+		"num_nodes":              bind(inst, v, clusterNumNodesHelp, clusterNumNodesMethod),
+		"num_alive":              bind(inst, v, clusterNumAliveHelp, clusterNumAliveMethod),
+		"node_id":                bind(inst, v, clusterNodeIdHelp, clusterNodeIdMethod),
+		"set_metadata":           bind(inst, v, clusterSetMetadataHelp, clusterSetMetadataMethod),
+		"get_metadata":           bind(inst, v, clusterGetMetadataHelp, clusterGetMetadataMethod),
+		"all_metadata":           bind(inst, v, clusterAllMetadataHelp, clusterAllMetadataMethod),
+		"delete_metadata":        bind(inst, v, clusterDeleteMetadataHelp, clusterDeleteMetadataMethod),
+		"stats":                  bind(inst, v, clusterStatsHelp, clusterStatsMethod),
+		"handle_with_reply":      bind(inst, v, clusterHandleWithReplyHelp, clusterHandleWithReplyMethod),
+		"send_request":           bind(inst, v, clusterSendRequestHelp, clusterSendRequestMethod),
+		"unhandle":               bind(inst, v, clusterUnhandleHelp, clusterUnhandleMethod),
+		"on_metadata_change":     bind(inst, v, clusterOnMetadataChangeHelp, clusterOnMetadataChangeMethod),
+		"remove_handler":         bind(inst, v, clusterRemoveHandlerHelp, clusterRemoveHandlerMethod),
+		"nodes_by_tag":           bind(inst, v, clusterNodesByTagHelp, clusterNodesByTagMethod),
+		"get_node":               bind(inst, v, clusterGetNodeHelp, clusterGetNodeMethod),
+		"num_suspect":            bind(inst, v, clusterNumSuspectHelp, clusterNumSuspectMethod),
+		"num_dead":               bind(inst, v, clusterNumDeadHelp, clusterNumDeadMethod),
+		"is_local":               bind(inst, v, clusterIsLocalHelp, clusterIsLocalMethod),
+		"candidates":             bind(inst, v, clusterCandidatesHelp, clusterCandidatesMethod),
+		"create_node_group":      bind(inst, v, clusterCreateNodeGroupHelp, clusterCreateNodeGroupMethod),
+		"create_leader_election": bind(inst, v, clusterCreateLeaderElectionHelp, clusterCreateLeaderElectionMethod),
+		"wait":                   bind(inst, v, clusterWaitHelp, clusterWaitMethod),
+		"install_key":            bind(inst, v, clusterInstallKeyHelp, clusterInstallKeyMethod),
+		"use_key":                bind(inst, v, clusterUseKeyHelp, clusterUseKeyMethod),
+		"remove_key":             bind(inst, v, clusterRemoveKeyHelp, clusterRemoveKeyMethod),
+		"list_keys":              bind(inst, v, clusterListKeysHelp, clusterListKeysMethod),
 	}
 	liveCluster.add(inst, v)
 	return inst
 }
 
-// clusterFromObject returns the Go Cluster held by a script object.
-func clusterFromObject(fn, name string, v object.Object) (*engine.Cluster, *object.Exception) {
-	if inst, ok := v.(*object.Instance); ok {
-		if x, ok := inst.NativeData.(*engine.Cluster); ok {
-			return x, nil
-		}
-	}
-	return nil, typeError(fn, name, "a Cluster", v)
-}
-
-// clusterSelf returns the instance a method was called on and its Go value.
-func clusterSelf(fn string, args []object.Object) (*object.Instance, *engine.Cluster, *object.Exception) {
-	if len(args) == 0 {
-		return nil, nil, argTypeError("%s must be called on a Cluster", fn)
-	}
-	x, exc := clusterFromObject(fn, "self", args[0])
-	if exc != nil {
-		return nil, nil, exc
-	}
-	return args[0].(*object.Instance), x, nil
-}
-
-// bindCluster returns method as a builtin bound to inst, whose Go value is v.
-func bindCluster(inst *object.Instance, v *engine.Cluster, help string, method func(context.Context, *object.Instance, *engine.Cluster, object.Kwargs, []object.Object) object.Object) *object.Builtin {
-	return &object.Builtin{
-		HelpText: help,
-		Fn: func(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-			return method(ctx, inst, v, kwargs, args)
-		},
-	}
-}
-
 // callClusterStart implements Cluster.start() called through the class, with the instance first.
 func callClusterStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("start()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("start()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -235,7 +203,7 @@ var clusterJoinParams = []string{"peers"}
 
 // callClusterJoin implements Cluster.join() called through the class, with the instance first.
 func callClusterJoin(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("join()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("join()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -267,7 +235,7 @@ func clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 
 // callClusterLeave implements Cluster.leave() called through the class, with the instance first.
 func callClusterLeave(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("leave()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("leave()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -291,7 +259,7 @@ func clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 
 // callClusterStop implements Cluster.stop() called through the class, with the instance first.
 func callClusterStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("stop()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("stop()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -320,7 +288,7 @@ var clusterSendParams = []string{"message_type", "data", "reliable"}
 
 // callClusterSend implements Cluster.send() called through the class, with the instance first.
 func callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("send()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("send()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -378,7 +346,7 @@ var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable"
 
 // callClusterSendTagged implements Cluster.send_tagged() called through the class, with the instance first.
 func callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("send_tagged()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("send_tagged()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -444,7 +412,7 @@ var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable"
 
 // callClusterSendTo implements Cluster.send_to() called through the class, with the instance first.
 func callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("send_to()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("send_to()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -510,7 +478,7 @@ var clusterHandleParams = []string{"message_type", "handler"}
 
 // callClusterHandle implements Cluster.handle() called through the class, with the instance first.
 func callClusterHandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("handle()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("handle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -559,7 +527,7 @@ var clusterOnStateChangeParams = []string{"handler"}
 
 // callClusterOnStateChange implements Cluster.on_state_change() called through the class, with the instance first.
 func callClusterOnStateChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("on_state_change()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("on_state_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -588,7 +556,7 @@ func clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *e
 
 // callClusterNodes implements Cluster.nodes() called through the class, with the instance first.
 func callClusterNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("nodes()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -609,7 +577,7 @@ func clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 
 // callClusterAliveNodes implements Cluster.alive_nodes() called through the class, with the instance first.
 func callClusterAliveNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("alive_nodes()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("alive_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -630,7 +598,7 @@ func clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engi
 
 // callClusterLocalNode implements Cluster.local_node() called through the class, with the instance first.
 func callClusterLocalNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("local_node()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("local_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -651,7 +619,7 @@ func clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engin
 
 // callClusterNumNodes implements Cluster.num_nodes() called through the class, with the instance first.
 func callClusterNumNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("num_nodes()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("num_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -672,7 +640,7 @@ func clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine
 
 // callClusterNumAlive implements Cluster.num_alive() called through the class, with the instance first.
 func callClusterNumAlive(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("num_alive()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("num_alive()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -693,7 +661,7 @@ func clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine
 
 // callClusterNodeId implements Cluster.node_id() called through the class, with the instance first.
 func callClusterNodeId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("node_id()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("node_id()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -717,7 +685,7 @@ var clusterSetMetadataParams = []string{"key", "value"}
 
 // callClusterSetMetadata implements Cluster.set_metadata() called through the class, with the instance first.
 func callClusterSetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("set_metadata()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("set_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -760,7 +728,7 @@ var clusterGetMetadataParams = []string{"key"}
 
 // callClusterGetMetadata implements Cluster.get_metadata() called through the class, with the instance first.
 func callClusterGetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("get_metadata()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("get_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -792,7 +760,7 @@ func clusterGetMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 
 // callClusterAllMetadata implements Cluster.all_metadata() called through the class, with the instance first.
 func callClusterAllMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("all_metadata()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("all_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -816,7 +784,7 @@ var clusterDeleteMetadataParams = []string{"key"}
 
 // callClusterDeleteMetadata implements Cluster.delete_metadata() called through the class, with the instance first.
 func callClusterDeleteMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("delete_metadata()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("delete_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -848,7 +816,7 @@ func clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *
 
 // callClusterStats implements Cluster.stats() called through the class, with the instance first.
 func callClusterStats(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("stats()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("stats()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -872,7 +840,7 @@ var clusterHandleWithReplyParams = []string{"message_type", "handler"}
 
 // callClusterHandleWithReply implements Cluster.handle_with_reply() called through the class, with the instance first.
 func callClusterHandleWithReply(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("handle_with_reply()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("handle_with_reply()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -921,7 +889,7 @@ var clusterSendRequestParams = []string{"node_id", "message_type", "data", "time
 
 // callClusterSendRequest implements Cluster.send_request() called through the class, with the instance first.
 func callClusterSendRequest(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("send_request()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("send_request()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -990,7 +958,7 @@ var clusterUnhandleParams = []string{"message_type"}
 
 // callClusterUnhandle implements Cluster.unhandle() called through the class, with the instance first.
 func callClusterUnhandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("unhandle()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("unhandle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1031,7 +999,7 @@ var clusterOnMetadataChangeParams = []string{"handler"}
 
 // callClusterOnMetadataChange implements Cluster.on_metadata_change() called through the class, with the instance first.
 func callClusterOnMetadataChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("on_metadata_change()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("on_metadata_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1063,7 +1031,7 @@ var clusterRemoveHandlerParams = []string{"handler_id"}
 
 // callClusterRemoveHandler implements Cluster.remove_handler() called through the class, with the instance first.
 func callClusterRemoveHandler(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("remove_handler()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("remove_handler()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1095,7 +1063,7 @@ var clusterNodesByTagParams = []string{"tag"}
 
 // callClusterNodesByTag implements Cluster.nodes_by_tag() called through the class, with the instance first.
 func callClusterNodesByTag(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("nodes_by_tag()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("nodes_by_tag()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1130,7 +1098,7 @@ var clusterGetNodeParams = []string{"node_id"}
 
 // callClusterGetNode implements Cluster.get_node() called through the class, with the instance first.
 func callClusterGetNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("get_node()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("get_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1162,7 +1130,7 @@ func clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.
 
 // callClusterNumSuspect implements Cluster.num_suspect() called through the class, with the instance first.
 func callClusterNumSuspect(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("num_suspect()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("num_suspect()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1183,7 +1151,7 @@ func clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engi
 
 // callClusterNumDead implements Cluster.num_dead() called through the class, with the instance first.
 func callClusterNumDead(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("num_dead()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("num_dead()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1207,7 +1175,7 @@ var clusterIsLocalParams = []string{"node_id"}
 
 // callClusterIsLocal implements Cluster.is_local() called through the class, with the instance first.
 func callClusterIsLocal(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("is_local()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("is_local()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1239,7 +1207,7 @@ var clusterCandidatesParams = []string{"n"}
 
 // callClusterCandidates implements Cluster.candidates() called through the class, with the instance first.
 func callClusterCandidates(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("candidates()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("candidates()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1278,7 +1246,7 @@ var clusterCreateNodeGroupParams = []string{"criteria", "on_node_added", "on_nod
 
 // callClusterCreateNodeGroup implements Cluster.create_node_group() called through the class, with the instance first.
 func callClusterCreateNodeGroup(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("create_node_group()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("create_node_group()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1337,7 +1305,7 @@ var clusterCreateLeaderElectionParams = []string{"check_interval", "leader_timeo
 
 // callClusterCreateLeaderElection implements Cluster.create_leader_election() called through the class, with the instance first.
 func callClusterCreateLeaderElection(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("create_leader_election()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("create_leader_election()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1412,7 +1380,7 @@ var clusterWaitParams = []string{"timeout"}
 
 // callClusterWait implements Cluster.wait() called through the class, with the instance first.
 func callClusterWait(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("wait()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("wait()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1452,7 +1420,7 @@ var clusterInstallKeyParams = []string{"key"}
 
 // callClusterInstallKey implements Cluster.install_key() called through the class, with the instance first.
 func callClusterInstallKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("install_key()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("install_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1490,7 +1458,7 @@ var clusterUseKeyParams = []string{"key"}
 
 // callClusterUseKey implements Cluster.use_key() called through the class, with the instance first.
 func callClusterUseKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("use_key()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("use_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1528,7 +1496,7 @@ var clusterRemoveKeyParams = []string{"key"}
 
 // callClusterRemoveKey implements Cluster.remove_key() called through the class, with the instance first.
 func callClusterRemoveKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("remove_key()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("remove_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1563,7 +1531,7 @@ func clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engin
 
 // callClusterListKeys implements Cluster.list_keys() called through the class, with the instance first.
 func callClusterListKeys(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := clusterSelf("list_keys()", args)
+	inst, self, exc := nativeSelf[*engine.Cluster]("list_keys()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}

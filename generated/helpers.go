@@ -321,6 +321,41 @@ func toGo(fn, path string, v object.Object, depth int) (any, *object.Exception) 
 	return nil, typeError(fn, path, payloadTypes, v)
 }
 
+// native returns the Go value of class className that a script object wraps.
+func native[T any](fn, name, className string, v object.Object) (T, *object.Exception) {
+	if inst, ok := v.(*object.Instance); ok {
+		if x, ok := inst.NativeData.(T); ok {
+			return x, nil
+		}
+	}
+	var zero T
+	return zero, typeError(fn, name, "a "+className, v)
+}
+
+// nativeSelf returns the instance a method was called on through its class
+// (the instance comes first) and the Go value it wraps.
+func nativeSelf[T any](fn, className string, args []object.Object) (*object.Instance, T, *object.Exception) {
+	var zero T
+	if len(args) == 0 {
+		return nil, zero, argTypeError("%s must be called on a %s", fn, className)
+	}
+	x, exc := native[T](fn, "self", className, args[0])
+	if exc != nil {
+		return nil, zero, exc
+	}
+	return args[0].(*object.Instance), x, nil
+}
+
+// bind returns method as a builtin bound to inst, whose Go value is v.
+func bind[T any](inst *object.Instance, v T, help string, method func(context.Context, *object.Instance, T, object.Kwargs, []object.Object) object.Object) *object.Builtin {
+	return &object.Builtin{
+		HelpText: help,
+		Fn: func(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+			return method(ctx, inst, v, kwargs, args)
+		},
+	}
+}
+
 // liveSet holds the script objects of one class whose Go values have not
 // been cleaned up yet, so that a runtime reset can clean up what scripts
 // left behind.

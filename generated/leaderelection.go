@@ -66,53 +66,21 @@ func newLeaderElectionInstance(v *engine.LeaderElection) object.Object {
 	inst := &object.Instance{Class: leaderElectionClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       leaderElectionDoc,
-		"start":         bindLeaderElection(inst, v, leaderElectionStartHelp, leaderElectionStartMethod),
-		"stop":          bindLeaderElection(inst, v, leaderElectionStopHelp, leaderElectionStopMethod),
-		"is_leader":     bindLeaderElection(inst, v, leaderElectionIsLeaderHelp, leaderElectionIsLeaderMethod),
-		"has_leader":    bindLeaderElection(inst, v, leaderElectionHasLeaderHelp, leaderElectionHasLeaderMethod),
-		"get_leader_id": bindLeaderElection(inst, v, leaderElectionGetLeaderIdHelp, leaderElectionGetLeaderIdMethod),
-		"send_to_peers": bindLeaderElection(inst, v, leaderElectionSendToPeersHelp, leaderElectionSendToPeersMethod),
-		"on_event":      bindLeaderElection(inst, v, leaderElectionOnEventHelp, leaderElectionOnEventMethod),
+		"start":         bind(inst, v, leaderElectionStartHelp, leaderElectionStartMethod),
+		"stop":          bind(inst, v, leaderElectionStopHelp, leaderElectionStopMethod),
+		"is_leader":     bind(inst, v, leaderElectionIsLeaderHelp, leaderElectionIsLeaderMethod),
+		"has_leader":    bind(inst, v, leaderElectionHasLeaderHelp, leaderElectionHasLeaderMethod),
+		"get_leader_id": bind(inst, v, leaderElectionGetLeaderIdHelp, leaderElectionGetLeaderIdMethod),
+		"send_to_peers": bind(inst, v, leaderElectionSendToPeersHelp, leaderElectionSendToPeersMethod),
+		"on_event":      bind(inst, v, leaderElectionOnEventHelp, leaderElectionOnEventMethod),
 	}
 	liveLeaderElection.add(inst, v)
 	return inst
 }
 
-// leaderElectionFromObject returns the Go LeaderElection held by a script object.
-func leaderElectionFromObject(fn, name string, v object.Object) (*engine.LeaderElection, *object.Exception) {
-	if inst, ok := v.(*object.Instance); ok {
-		if x, ok := inst.NativeData.(*engine.LeaderElection); ok {
-			return x, nil
-		}
-	}
-	return nil, typeError(fn, name, "a LeaderElection", v)
-}
-
-// leaderElectionSelf returns the instance a method was called on and its Go value.
-func leaderElectionSelf(fn string, args []object.Object) (*object.Instance, *engine.LeaderElection, *object.Exception) {
-	if len(args) == 0 {
-		return nil, nil, argTypeError("%s must be called on a LeaderElection", fn)
-	}
-	x, exc := leaderElectionFromObject(fn, "self", args[0])
-	if exc != nil {
-		return nil, nil, exc
-	}
-	return args[0].(*object.Instance), x, nil
-}
-
-// bindLeaderElection returns method as a builtin bound to inst, whose Go value is v.
-func bindLeaderElection(inst *object.Instance, v *engine.LeaderElection, help string, method func(context.Context, *object.Instance, *engine.LeaderElection, object.Kwargs, []object.Object) object.Object) *object.Builtin {
-	return &object.Builtin{
-		HelpText: help,
-		Fn: func(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-			return method(ctx, inst, v, kwargs, args)
-		},
-	}
-}
-
 // callLeaderElectionStart implements LeaderElection.start() called through the class, with the instance first.
 func callLeaderElectionStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := leaderElectionSelf("start()", args)
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("start()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -136,7 +104,7 @@ func leaderElectionStartMethod(ctx context.Context, _ *object.Instance, self *en
 
 // callLeaderElectionStop implements LeaderElection.stop() called through the class, with the instance first.
 func callLeaderElectionStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := leaderElectionSelf("stop()", args)
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("stop()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -159,7 +127,7 @@ func leaderElectionStopMethod(ctx context.Context, inst *object.Instance, self *
 
 // callLeaderElectionIsLeader implements LeaderElection.is_leader() called through the class, with the instance first.
 func callLeaderElectionIsLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := leaderElectionSelf("is_leader()", args)
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("is_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -180,7 +148,7 @@ func leaderElectionIsLeaderMethod(ctx context.Context, _ *object.Instance, self 
 
 // callLeaderElectionHasLeader implements LeaderElection.has_leader() called through the class, with the instance first.
 func callLeaderElectionHasLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := leaderElectionSelf("has_leader()", args)
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("has_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -201,7 +169,7 @@ func leaderElectionHasLeaderMethod(ctx context.Context, _ *object.Instance, self
 
 // callLeaderElectionGetLeaderId implements LeaderElection.get_leader_id() called through the class, with the instance first.
 func callLeaderElectionGetLeaderId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := leaderElectionSelf("get_leader_id()", args)
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("get_leader_id()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -228,7 +196,7 @@ var leaderElectionSendToPeersParams = []string{"message_type", "data", "reliable
 
 // callLeaderElectionSendToPeers implements LeaderElection.send_to_peers() called through the class, with the instance first.
 func callLeaderElectionSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := leaderElectionSelf("send_to_peers()", args)
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("send_to_peers()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -286,7 +254,7 @@ var leaderElectionOnEventParams = []string{"event_type", "handler"}
 
 // callLeaderElectionOnEvent implements LeaderElection.on_event() called through the class, with the instance first.
 func callLeaderElectionOnEvent(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := leaderElectionSelf("on_event()", args)
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("on_event()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}

@@ -62,51 +62,19 @@ func newNodeGroupInstance(v *engine.NodeGroup) object.Object {
 	inst := &object.Instance{Class: nodeGroupClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       nodeGroupDoc,
-		"nodes":         bindNodeGroup(inst, v, nodeGroupNodesHelp, nodeGroupNodesMethod),
-		"contains":      bindNodeGroup(inst, v, nodeGroupContainsHelp, nodeGroupContainsMethod),
-		"count":         bindNodeGroup(inst, v, nodeGroupCountHelp, nodeGroupCountMethod),
-		"send_to_peers": bindNodeGroup(inst, v, nodeGroupSendToPeersHelp, nodeGroupSendToPeersMethod),
-		"close":         bindNodeGroup(inst, v, nodeGroupCloseHelp, nodeGroupCloseMethod),
+		"nodes":         bind(inst, v, nodeGroupNodesHelp, nodeGroupNodesMethod),
+		"contains":      bind(inst, v, nodeGroupContainsHelp, nodeGroupContainsMethod),
+		"count":         bind(inst, v, nodeGroupCountHelp, nodeGroupCountMethod),
+		"send_to_peers": bind(inst, v, nodeGroupSendToPeersHelp, nodeGroupSendToPeersMethod),
+		"close":         bind(inst, v, nodeGroupCloseHelp, nodeGroupCloseMethod),
 	}
 	liveNodeGroup.add(inst, v)
 	return inst
 }
 
-// nodeGroupFromObject returns the Go NodeGroup held by a script object.
-func nodeGroupFromObject(fn, name string, v object.Object) (*engine.NodeGroup, *object.Exception) {
-	if inst, ok := v.(*object.Instance); ok {
-		if x, ok := inst.NativeData.(*engine.NodeGroup); ok {
-			return x, nil
-		}
-	}
-	return nil, typeError(fn, name, "a NodeGroup", v)
-}
-
-// nodeGroupSelf returns the instance a method was called on and its Go value.
-func nodeGroupSelf(fn string, args []object.Object) (*object.Instance, *engine.NodeGroup, *object.Exception) {
-	if len(args) == 0 {
-		return nil, nil, argTypeError("%s must be called on a NodeGroup", fn)
-	}
-	x, exc := nodeGroupFromObject(fn, "self", args[0])
-	if exc != nil {
-		return nil, nil, exc
-	}
-	return args[0].(*object.Instance), x, nil
-}
-
-// bindNodeGroup returns method as a builtin bound to inst, whose Go value is v.
-func bindNodeGroup(inst *object.Instance, v *engine.NodeGroup, help string, method func(context.Context, *object.Instance, *engine.NodeGroup, object.Kwargs, []object.Object) object.Object) *object.Builtin {
-	return &object.Builtin{
-		HelpText: help,
-		Fn: func(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-			return method(ctx, inst, v, kwargs, args)
-		},
-	}
-}
-
 // callNodeGroupNodes implements NodeGroup.nodes() called through the class, with the instance first.
 func callNodeGroupNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nodeGroupSelf("nodes()", args)
+	inst, self, exc := nativeSelf[*engine.NodeGroup]("nodes()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -130,7 +98,7 @@ var nodeGroupContainsParams = []string{"node_id"}
 
 // callNodeGroupContains implements NodeGroup.contains() called through the class, with the instance first.
 func callNodeGroupContains(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nodeGroupSelf("contains()", args)
+	inst, self, exc := nativeSelf[*engine.NodeGroup]("contains()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -159,7 +127,7 @@ func nodeGroupContainsMethod(ctx context.Context, _ *object.Instance, self *engi
 
 // callNodeGroupCount implements NodeGroup.count() called through the class, with the instance first.
 func callNodeGroupCount(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nodeGroupSelf("count()", args)
+	inst, self, exc := nativeSelf[*engine.NodeGroup]("count()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -183,7 +151,7 @@ var nodeGroupSendToPeersParams = []string{"message_type", "data", "reliable"}
 
 // callNodeGroupSendToPeers implements NodeGroup.send_to_peers() called through the class, with the instance first.
 func callNodeGroupSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nodeGroupSelf("send_to_peers()", args)
+	inst, self, exc := nativeSelf[*engine.NodeGroup]("send_to_peers()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -238,7 +206,7 @@ func nodeGroupSendToPeersMethod(ctx context.Context, _ *object.Instance, self *e
 
 // callNodeGroupClose implements NodeGroup.close() called through the class, with the instance first.
 func callNodeGroupClose(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nodeGroupSelf("close()", args)
+	inst, self, exc := nativeSelf[*engine.NodeGroup]("close()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}

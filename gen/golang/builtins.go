@@ -52,7 +52,6 @@ func (e *emitter) builtin(f *spec.Function) string {
 	}
 	c := f.Class
 	if c != nil {
-		lc := camel(c.Name, false)
 		isCleanup := c.Cleanup != "" && c.Cleanup == f.Go
 		instVar := "_"
 		if isCleanup {
@@ -60,7 +59,7 @@ func (e *emitter) builtin(f *spec.Function) string {
 		}
 		fmt.Fprintf(&b, "\n// %s implements %s called through the class, with the instance first.\n", builtinName(f), e.scriptName(f))
 		fmt.Fprintf(&b, "func %s(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {\n", builtinName(f))
-		fmt.Fprintf(&b, "\tinst, self, exc := %sSelf(%s, args)\n\tif exc != nil {\n\t\treturn exc\n\t}\n", lc, quote(f.Owner()))
+		fmt.Fprintf(&b, "\tinst, self, exc := nativeSelf[%s](%s, %s, args)\n\tif exc != nil {\n\t\treturn exc\n\t}\n", c.Go, quote(f.Owner()), quote(c.Name))
 		fmt.Fprintf(&b, "\treturn %s(ctx, inst, self, kwargs, args[1:])\n}\n", methodName(f))
 		fmt.Fprintf(&b, "\n// %s implements %s on inst, whose Go value is self.\n", methodName(f), e.scriptName(f))
 		fmt.Fprintf(&b, "func %s(ctx context.Context, %s *object.Instance, self %s, kwargs object.Kwargs, args []object.Object) object.Object {\n", methodName(f), instVar, c.Go)
@@ -246,7 +245,8 @@ func (e *emitter) convert(f *spec.Function, p *spec.Param, target, ind string) s
 		}
 		fmt.Fprintf(&b, "%sgot, exc := %s(ctx, fn, v, %s)\n%s%s%s = got\n", ind, callbackName(f, p), onError, ret, ind, target)
 	case spec.ClassKind:
-		fmt.Fprintf(&b, "%sgot, exc := %sFromObject(fn, %s, v)\n%s%s%s = got\n", ind, camel(t.Class.Name, false), name, ret, ind, target)
+		e.used["native"] = true
+		fmt.Fprintf(&b, "%sgot, exc := native[%s](fn, %s, %s, v)\n%s%s%s = got\n", ind, t.Class.Go, name, quote(t.Class.Name), ret, ind, target)
 	}
 	return b.String()
 }

@@ -131,47 +131,14 @@ func new%[1]sInstance(v %[2]s) object.Object {
 		"__doc__": %[3]sDoc,
 `, c.Name, c.Go, lc)
 	for _, m := range c.Methods {
-		fmt.Fprintf(&b, "\t\t%s: bind%s(inst, v, %s, %s),\n", quote(m.Name), c.Name, helpConst(m), methodName(m))
+		fmt.Fprintf(&b, "\t\t%s: bind(inst, v, %s, %s),\n", quote(m.Name), helpConst(m), methodName(m))
 	}
 	b.WriteString("\t}\n")
 	if c.Cleanup != "" {
 		fmt.Fprintf(&b, "\tlive%s.add(inst, v)\n", c.Name)
 	}
 	b.WriteString("\treturn inst\n}\n")
-	e.used["errors"] = true
-	fmt.Fprintf(&b, `
-// %[1]sFromObject returns the Go %[2]s held by a script object.
-func %[1]sFromObject(fn, name string, v object.Object) (%[3]s, *object.Exception) {
-	if inst, ok := v.(*object.Instance); ok {
-		if x, ok := inst.NativeData.(%[3]s); ok {
-			return x, nil
-		}
-	}
-	return nil, typeError(fn, name, "a %[2]s", v)
-}
-
-// %[1]sSelf returns the instance a method was called on and its Go value.
-func %[1]sSelf(fn string, args []object.Object) (*object.Instance, %[3]s, *object.Exception) {
-	if len(args) == 0 {
-		return nil, nil, argTypeError("%%s must be called on a %[2]s", fn)
-	}
-	x, exc := %[1]sFromObject(fn, "self", args[0])
-	if exc != nil {
-		return nil, nil, exc
-	}
-	return args[0].(*object.Instance), x, nil
-}
-
-// bind%[2]s returns method as a builtin bound to inst, whose Go value is v.
-func bind%[2]s(inst *object.Instance, v %[3]s, help string, method func(context.Context, *object.Instance, %[3]s, object.Kwargs, []object.Object) object.Object) *object.Builtin {
-	return &object.Builtin{
-		HelpText: help,
-		Fn: func(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-			return method(ctx, inst, v, kwargs, args)
-		},
-	}
-}
-`, lc, c.Name, c.Go)
+	e.used["native"] = true
 	for _, m := range c.Methods {
 		b.WriteString(e.builtin(m))
 	}
