@@ -191,29 +191,21 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 		mc.Transport = s.Transport
 	}
 	mc.DeadNodeReclaimTime = defaultDeadNodeReclaim
-	if s.DeadNodeReclaimTime > 0 {
-		mc.DeadNodeReclaimTime = s.DeadNodeReclaimTime
-	}
-	if s.ProbeInterval > 0 {
-		mc.ProbeInterval = s.ProbeInterval
-	}
-	if s.ProbeTimeout > 0 {
-		mc.ProbeTimeout = s.ProbeTimeout
-	}
-	if s.GossipInterval > 0 {
-		mc.GossipInterval = s.GossipInterval
-	}
-	if s.PushPullInterval > 0 {
-		mc.PushPullInterval = s.PushPullInterval
-	}
-	if s.SuspicionMult > 0 {
-		mc.SuspicionMult = s.SuspicionMult
-	}
-	if s.RetransmitMult > 0 {
-		mc.RetransmitMult = s.RetransmitMult
-	}
-	if s.GossipNodes > 0 {
-		mc.GossipNodes = s.GossipNodes
-	}
+	override(&mc.DeadNodeReclaimTime, s.DeadNodeReclaimTime)
+	override(&mc.ProbeInterval, s.ProbeInterval)
+	override(&mc.ProbeTimeout, s.ProbeTimeout)
+	override(&mc.GossipInterval, s.GossipInterval)
+	override(&mc.PushPullInterval, s.PushPullInterval)
+	override(&mc.SuspicionMult, s.SuspicionMult)
+	override(&mc.RetransmitMult, s.RetransmitMult)
+	override(&mc.GossipNodes, s.GossipNodes)
 	return mc, nil
+}
+
+// override replaces a profile value with the caller's when one was given
+// (a zero value means "keep the profile's").
+func override[T int | time.Duration](dst *T, v T) {
+	if v > 0 {
+		*dst = v
+	}
 }

@@ -84,33 +84,15 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxFrameSize <= 0 {
-		c.MaxFrameSize = DefaultMaxFrameSize
-	}
-	if c.DialTimeout <= 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.PeekTimeout <= 0 {
-		c.PeekTimeout = DefaultPeekTimeout
-	}
-	if c.QueueFrames <= 0 {
-		c.QueueFrames = DefaultQueueFrames
-	}
-	if c.QueueBytes <= 0 {
-		c.QueueBytes = DefaultQueueBytes
-	}
-	if c.WriteBufferSize <= 0 {
-		c.WriteBufferSize = DefaultWriteBufferSize
-	}
-	if c.ReadBufferSize <= 0 {
-		c.ReadBufferSize = DefaultReadBufferSize
-	}
+	defaultTo(&c.IdleTimeout, DefaultIdleTimeout)
+	defaultTo(&c.MaxFrameSize, DefaultMaxFrameSize)
+	defaultTo(&c.DialTimeout, DefaultDialTimeout)
+	defaultTo(&c.WriteTimeout, DefaultWriteTimeout)
+	defaultTo(&c.PeekTimeout, DefaultPeekTimeout)
+	defaultTo(&c.QueueFrames, DefaultQueueFrames)
+	defaultTo(&c.QueueBytes, DefaultQueueBytes)
+	defaultTo(&c.WriteBufferSize, DefaultWriteBufferSize)
+	defaultTo(&c.ReadBufferSize, DefaultReadBufferSize)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -130,4 +112,11 @@ type Stats struct {
 	DecryptFailures   uint64 // frames that failed to decrypt (connection closed)
 	OversizeFrames    uint64 // frame claims above MaxFrameSize (connection closed)
 	IdleClosed        uint64 // outbound connections closed for idleness
+}
+
+// defaultTo sets an unset (zero or negative) setting to its default.
+func defaultTo[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
