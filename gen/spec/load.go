@@ -66,38 +66,27 @@ func (r *reader) spec(s *Spec, root *yaml.Node) {
 			s.Errors = append(s.Errors, m)
 		}
 	}
-	if n, ok := f["constants"]; ok {
-		items, _ := r.seq(n, "constants")
-		for i, it := range items {
-			if c := r.constant(it, fmt.Sprintf("constants[%d]", i)); c != nil {
-				s.Constants = append(s.Constants, c)
-			}
+	s.Constants = readSeq(r, f, "constants", r.constant)
+	s.Types = readSeq(r, f, "types", r.record)
+	s.Functions = readSeq(r, f, "functions", r.function)
+	s.Classes = readSeq(r, f, "classes", r.class)
+}
+
+// readSeq reads the sequence under key with read, one item at a time,
+// keeping the items that parsed; read reports its own problems.
+func readSeq[T any](r *reader, f map[string]*yaml.Node, key string, read func(*yaml.Node, string) *T) []*T {
+	n, ok := f[key]
+	if !ok {
+		return nil
+	}
+	items, _ := r.seq(n, key)
+	var out []*T
+	for i, it := range items {
+		if v := read(it, fmt.Sprintf("%s[%d]", key, i)); v != nil {
+			out = append(out, v)
 		}
 	}
-	if n, ok := f["types"]; ok {
-		items, _ := r.seq(n, "types")
-		for i, it := range items {
-			if t := r.record(it, fmt.Sprintf("types[%d]", i)); t != nil {
-				s.Types = append(s.Types, t)
-			}
-		}
-	}
-	if n, ok := f["functions"]; ok {
-		items, _ := r.seq(n, "functions")
-		for i, it := range items {
-			if fn := r.function(it, fmt.Sprintf("functions[%d]", i)); fn != nil {
-				s.Functions = append(s.Functions, fn)
-			}
-		}
-	}
-	if n, ok := f["classes"]; ok {
-		items, _ := r.seq(n, "classes")
-		for i, it := range items {
-			if c := r.class(it, fmt.Sprintf("classes[%d]", i)); c != nil {
-				s.Classes = append(s.Classes, c)
-			}
-		}
-	}
+	return out
 }
 
 // required returns the string under key, reporting it when missing.
