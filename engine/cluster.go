@@ -30,19 +30,22 @@ type Cluster struct {
 	tokenKey []byte // HMAC key derived from the bearer token, nil without one
 	proof    []byte // our join proof, nil without a token
 
-	lifeMu    sync.Mutex // serialises Start, Leave and Stop
-	state     atomic.Int32
-	left      atomic.Bool // Leave has run
-	leaving   atomic.Bool // header announces a graceful leave
-	ml        *memberlist.Memberlist
-	mlr       *mlReader
-	tr        *streams.Transport
-	instance  uint64 // random per Start; lets peers tell restarts apart
-	advertise string // "host:port" with the real port
-	stopCh    chan struct{}
-	wg        sync.WaitGroup // the engine's own goroutines
-	bcast     *memberlist.TransmitLimitedQueue
-	kickHdr   chan struct{} // asks the header updater to re-announce us
+	lifeMu  sync.Mutex // serialises Start, Leave and Stop
+	state   atomic.Int32
+	left    atomic.Bool // Leave has run
+	leaving atomic.Bool // header announces a graceful leave
+	ml      *memberlist.Memberlist
+	mlr     *mlReader
+	// The effective gossip and push/pull periods (profile plus overrides),
+	// taken from the memberlist config at Start.
+	gossipEvery, pushPullEvery time.Duration
+	tr                         *streams.Transport
+	instance                   uint64 // random per Start; lets peers tell restarts apart
+	advertise                  string // "host:port" with the real port
+	stopCh                     chan struct{}
+	wg                         sync.WaitGroup // the engine's own goroutines
+	bcast                      *memberlist.TransmitLimitedQueue
+	kickHdr                    chan struct{} // asks the header updater to re-announce us
 
 	queue         *eventQueue
 	dispatching   atomic.Bool
@@ -114,6 +117,7 @@ func (c *Cluster) Start() error {
 	if err != nil {
 		return err
 	}
+	c.gossipEvery, c.pushPullEvery = mc.GossipInterval, mc.PushPullInterval
 	c.bcast = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return max(1, int(c.peers.alive.Load())) },
 		RetransmitMult: mc.RetransmitMult,
@@ -209,7 +213,7 @@ func (c *Cluster) leaveLocked() error {
 	if c.peers.alive.Load() > 1 {
 		// memberlist only waits for the first transmission; stay reachable a
 		// few gossip rounds so the leave spreads and probes get answered.
-		linger := min(10*c.gossipInterval(), time.Until(deadline))
+		linger := min(10*c.gossipEvery, time.Until(deadline))
 		select {
 		case <-time.After(max(linger, 0)):
 		case <-c.stopCh:
@@ -219,20 +223,6 @@ func (c *Cluster) leaveLocked() error {
 		return fmt.Errorf("%w: leave was not confirmed: %v", ErrTimeout, err)
 	}
 	return nil
-}
-
-// gossipInterval is the effective gossip period.
-func (c *Cluster) gossipInterval() time.Duration {
-	if c.cfg.GossipInterval > 0 {
-		return c.cfg.GossipInterval
-	}
-	switch c.cfg.Profile {
-	case ProfileLocal:
-		return 100 * time.Millisecond
-	case ProfileWAN:
-		return 500 * time.Millisecond
-	}
-	return 200 * time.Millisecond
 }
 
 // Stop leaves (if still a member), closes sockets and stops every goroutine.

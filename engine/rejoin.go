@@ -38,30 +38,16 @@ type lostPeer struct {
 	since    time.Time
 }
 
-// rejoinInterval is the period of rejoin attempts: the effective push/pull
-// interval, the pace at which memberlist itself reconciles state.
-func (c *Cluster) rejoinInterval() time.Duration {
-	if c.cfg.PushPullInterval > 0 {
-		return c.cfg.PushPullInterval
-	}
-	switch c.cfg.Profile {
-	case ProfileLocal:
-		return 15 * time.Second
-	case ProfileWAN:
-		return 60 * time.Second
-	}
-	return 30 * time.Second
-}
-
 // rejoinLoop watches the peer table for dead peers and periodically joins
 // their addresses again. The table is watched at the scanner's pace so that
 // a peer dead for less than GossipToTheDeadTime is still noticed before
-// memberlist forgets it; the joins themselves run once per rejoinInterval.
+// memberlist forgets it; the joins themselves run once per push/pull interval.
 func (c *Cluster) rejoinLoop() {
 	defer c.wg.Done()
 	tick := time.NewTicker(c.cfg.scanInterval)
 	defer tick.Stop()
-	interval := c.rejoinInterval()
+	// Rejoin at the pace memberlist itself reconciles state: push/pull.
+	interval := c.pushPullEvery
 	lost := make(map[string]lostPeer)
 	last := time.Now()
 	for {
