@@ -63,6 +63,8 @@ type Cluster struct {
 	stats counters
 
 	keyOps keyOps // key rotation requests in flight and recently seen (keys.go)
+
+	form formation // push/pull repair after joins (formation.go)
 }
 
 // New validates cfg and builds a node; it does not open sockets until Start.
@@ -173,6 +175,7 @@ func (c *Cluster) Join(peers []string) (int, error) {
 	n, err := c.ml.Join(peers)
 	if n > 0 {
 		c.peers.refresh(c)
+		c.requestRepair() // formation.go: a lost alive broadcast must not stall formation
 		return n, nil
 	}
 	reason := "no peer answered"

@@ -126,6 +126,7 @@ func (t *peerTable) update(c *Cluster, snap []mlNode) {
 		}
 	}
 	slices.SortFunc(changed, func(a, b *peerInfo) int { return cmpString(a.id, b.id) })
+	c.noticeJoins(prev, changed) // formation.go: repairs news of joins that gossip lost
 	for _, p := range changed {
 		c.log.Debug("node state", "peer", p.id, "state", p.state)
 		// A suspect node often refutes the suspicion (a slow ack on a loaded
