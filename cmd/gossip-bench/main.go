@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	gossip-bench [-quick] [-json] [-rounds n] [-chart file.png] [-only words] [-sizes 8,32,128]
+//	gossip-bench [-quick] [-json] [-rounds n] [-chart file.png] [-only words] [-sizes 8,32,128] [-burn]
 package main
 
 import (
@@ -42,6 +42,7 @@ const (
 // bench holds the run settings and the results so far.
 type bench struct {
 	quick   bool
+	burn    bool // also run the convergence rounds under a CPU burner
 	rounds  int
 	only    string
 	figures []figure
@@ -55,12 +56,17 @@ type point struct{ n, v float64 }
 var convSizes []int
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == burnChildFlag {
+		burn()
+		return
+	}
 	quick := flag.Bool("quick", false, "run a tiny version of every scenario (a smoke test)")
 	asJSON := flag.Bool("json", false, "print the results as JSON")
 	rounds := flag.Int("rounds", 0, "rounds per scenario (default 3, 1 with -quick)")
 	chart := flag.String("chart", "", "write a PNG chart of convergence and failure detection to this file")
 	only := flag.String("only", "", "run only scenarios whose name contains one of these comma-separated words")
 	sizes := flag.String("sizes", "8,32,128", "cluster sizes for the convergence scenario")
+	burner := flag.Bool("burn", false, "also run the convergence rounds with a CPU burner keeping every core busy")
 	flag.Parse()
 	for _, f := range strings.Split(*sizes, ",") {
 		var n int
@@ -72,7 +78,7 @@ func main() {
 	}
 
 	thoroughJoins = *quick
-	b := &bench{quick: *quick, rounds: *rounds, only: *only, series: map[string][]point{}}
+	b := &bench{quick: *quick, burn: *burner, rounds: *rounds, only: *only, series: map[string][]point{}}
 	if b.rounds <= 0 {
 		b.rounds = 3
 		if b.quick {

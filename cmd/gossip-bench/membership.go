@@ -3,14 +3,18 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 )
 
 // Figures 1 and 10: convergence after joins and heap per idle node.
 // Nodes are started unjoined (not timed), then all join the first one at
-// once; the time runs until every node sees all N alive. The heap is
-// measured at the largest N after an idle period, with a GC before and
-// after, divided by N.
+// once; the time runs until every node sees all N alive. Both the median
+// and the worst round are reported: a lost gossip message stalls a round
+// until a push/pull repairs it, which only the worst round shows. With
+// -burn the rounds run again under the CPU burner (burner.go), where such
+// losses happen. The heap is measured at the largest N after an idle
+// period, with a GC before and after, divided by N (unloaded only).
 func runConvergence(b *bench) error {
 	sizes := convSizes
 	idle := 20 * time.Second // longer than the engine's stream idle timeout
@@ -26,14 +30,39 @@ func runConvergence(b *bench) error {
 		if err != nil {
 			return fmt.Errorf("cluster size %d: %w", n, err)
 		}
-		b.add(fmt.Sprintf("convergence after joins, N=%d", n), "s", cost, ours[0], base[0])
+		b.addConvergence(fmt.Sprintf("N=%d", n), ours[0], base[0])
 		b.series["convergence ours"] = append(b.series["convergence ours"], point{float64(n), median(ours[0])})
 		b.series["convergence memberlist"] = append(b.series["convergence memberlist"], point{float64(n), median(base[0])})
 		if last {
 			b.add(fmt.Sprintf("heap per idle node, N=%d", n), "KiB", cost, ours[1], base[1])
 		}
 	}
+	if !b.burn {
+		return nil
+	}
+	stop, err := startBurner()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	b.log("  CPU burner on")
+	for _, n := range sizes {
+		ours, base, err := b.compare(func(s side) ([]float64, error) {
+			secs, _, err := convergeOnce(s, n, false, 0)
+			return []float64{secs}, err
+		})
+		if err != nil {
+			return fmt.Errorf("cluster size %d, CPU burner: %w", n, err)
+		}
+		b.addConvergence(fmt.Sprintf("CPU burner, N=%d", n), ours[0], base[0])
+	}
 	return nil
+}
+
+// addConvergence records the median and the worst round of convergence.
+func (b *bench) addConvergence(what string, ours, base []float64) {
+	b.add("convergence after joins, "+what, "s", cost, ours, base)
+	b.add("worst convergence after joins, "+what, "s", cost, []float64{slices.Max(ours)}, []float64{slices.Max(base)})
 }
 
 // convTimeout bounds one convergence measurement; it outlasts memberlist's
