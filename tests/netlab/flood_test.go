@@ -46,7 +46,7 @@ func randomBytes(r *rand.Rand, n int) []byte {
 	return b
 }
 
-// flood sends forged envelopes and plain garbage to target, about 20,000
+// flood sends forged envelopes and plain garbage to target, about 50,000
 // datagrams a second, until killed. Errors of a single send (nobody
 // listening while the node restarts) are expected and ignored.
 func flood(target string) error {
@@ -64,7 +64,7 @@ func flood(target string) error {
 			pkt = forgedEnvelope(r, forgedTypes[r.IntN(len(forgedTypes))])
 		}
 		_, _ = conn.Write(pkt)
-		if i%20 == 19 {
+		if i%50 == 49 {
 			time.Sleep(time.Millisecond)
 		}
 	}
