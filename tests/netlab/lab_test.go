@@ -14,10 +14,12 @@ import (
 const (
 	// privateSubnet is the lab's usual range (RFC 1918).
 	privateSubnet = "10.213.0."
-	// documentationSubnet (TEST-NET-1, RFC 5737) is routable-looking but
-	// never used on a real network: a host with only such an IPv4 address
-	// has no "private" IPv4 address for a wildcard bind to fall back on.
-	documentationSubnet = "192.0.2."
+	// documentationSubnet (TEST-NET-2, RFC 5737) is reserved for
+	// documentation and never used on a real network: a host with only such
+	// an IPv4 address has no "private" IPv4 address for a wildcard bind to
+	// fall back on. TEST-NET-2 rather than TEST-NET-1 because some CI
+	// machines number their own interface from TEST-NET-1.
+	documentationSubnet = "198.51.100."
 	subnetBits          = "/24"
 	hostOctetBase       = 10
 	strangerOctet       = 200
