@@ -37,7 +37,8 @@ import (
 // repairBudget per push/pull period (beyond that memberlist's own push/pull
 // is the next repair), and when no request is pending no goroutine or timer
 // exists at all, so a stable membership costs nothing. A join storm costs
-// each member two or three push/pulls.
+// each member three to six push/pulls (8 nodes, TestFormation*), against
+// memberlist's own one per push/pull period.
 
 // Repair timing in gossip periods (200 ms on the LAN profile).
 const (
