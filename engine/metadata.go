@@ -313,7 +313,17 @@ func (c *Cluster) pullStaleMetadata() {
 		if e := c.meta.remote[p.id]; e != nil {
 			have = e.version
 		}
-		due := p.header.metaVersion > have && now.Sub(c.meta.lastPull[p.id]) >= pullInterval
+		last, asked := c.meta.lastPull[p.id]
+		due := p.header.metaVersion > have && now.Sub(last) >= pullInterval
+		if due && !asked && have == 0 {
+			// A node just learnt of: its map is usually on its way by
+			// broadcast. Pulling at once from every new node made a join
+			// storm send two datagrams per pair of nodes, which loaded
+			// hosts dropped together with the join gossip. Wait one
+			// pullInterval first.
+			due = false
+			c.meta.lastPull[p.id] = now
+		}
 		if due {
 			c.meta.lastPull[p.id] = now
 		}
