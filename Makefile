@@ -1,7 +1,7 @@
 # Everyday targets. `make check` is what CI runs besides the tests.
 GO ?= go
 
-.PHONY: all generate check fmt vet staticcheck drift test demo bench fuzz
+.PHONY: all generate check fmt vet staticcheck drift test demo bench fuzz lab
 
 all: check test
 
@@ -40,3 +40,9 @@ bench:
 # Every fuzz target for FUZZTIME each (default 10s).
 fuzz:
 	./.ci/fuzz
+
+# The network lab: hosts in network namespaces, faults from nftables and
+# signals (root and nft needed); the longer variants of the CI scenarios.
+# See docs/reliability.md.
+lab:
+	NETLAB_SCALE=full $(GO) test -count=1 -v -timeout 40m ./tests/netlab/

@@ -16,8 +16,13 @@ import (
 )
 
 // Lifecycle states of a Cluster.
+//
+// stateStarting covers memberlist.Create: memberlist's packet and stream
+// handlers already run inside it, so delegates can fire before ml and mlr
+// are set. Only stateRunning lets them in (running()).
 const (
 	stateNew int32 = iota
+	stateStarting
 	stateRunning
 	stateStopped
 )
@@ -34,8 +39,14 @@ type Cluster struct {
 	state   atomic.Int32
 	left    atomic.Bool // Leave has run
 	leaving atomic.Bool // header announces a graceful leave
-	ml      *memberlist.Memberlist
-	mlr     *mlReader
+	// ml and mlr are written once, in Start, before the state becomes
+	// stateRunning, and never cleared: the atomic state store publishes
+	// them. Read them only after running() returned true (delegates and
+	// receive paths do) or on goroutines Start launched after setting them.
+	// After Stop they point at a shut-down memberlist, whose calls fail
+	// with an error, except Leave, which lifeMu and running() keep away.
+	ml  *memberlist.Memberlist
+	mlr *mlReader
 	// The effective gossip and push/pull periods (profile plus overrides),
 	// taken from the memberlist config at Start.
 	gossipEvery, pushPullEvery time.Duration
@@ -127,9 +138,16 @@ func (c *Cluster) Start() error {
 		return fmt.Errorf("%w: cannot listen on %s: %v", ErrInvalidArgument, c.cfg.BindAddr, err)
 	}
 	mc.Transport, c.tr = tr, tr
-	// Delegates may fire inside Create; they check c.state, so mark running
-	// first and undo on failure.
-	c.state.Store(stateRunning)
+	// Known before Create, so nothing writes it while delegates may run.
+	c.advertise, err = c.finalAdvertise(tr, mc)
+	if err != nil {
+		_ = tr.Shutdown()
+		return err
+	}
+	// Delegates fire inside Create (NodeMeta, and NotifyMsg for whatever a
+	// stranger sends): in stateStarting they drop traffic until ml and mlr
+	// are set and published by the store of stateRunning below.
+	c.state.Store(stateStarting)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		c.state.Store(stateNew)
@@ -143,19 +161,15 @@ func (c *Cluster) Start() error {
 		return err
 	}
 	c.ml, c.mlr = ml, mlr
-	for _, n := range mlr.snapshot() {
-		if n.Name == c.id {
-			c.advertise = joinHostPort(n.Addr.String(), n.Port)
-		}
-	}
 	c.peers.update(c, mlr.snapshot())
+	c.state.Store(stateRunning)
 	c.wg.Add(3)
 	go c.scanLoop()
 	go c.headerLoop()
 	// rejoin.go: heals partitions that memberlist has already forgotten.
 	go c.rejoinLoop()
 	c.publishMeta() // metadata set before Start
-	c.log.Debug("cluster started", "addr", c.advertise)
+	c.log.Info("advertising", "bind", c.cfg.BindAddr, "addr", c.advertise)
 	return nil
 }
 

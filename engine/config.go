@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net"
@@ -44,8 +45,12 @@ type settings struct {
 	bindPort      int
 	advertiseHost string
 	advertisePort int
-	key           []byte // encryption key, nil when off
-	scanInterval  time.Duration
+	// bind and advertiseIP are the resolved addresses (bindaddr.go); with
+	// an injected Transport they stay unset and the hosts pass through.
+	bind         bindPlan
+	advertiseIP  net.IP
+	key          []byte // encryption key, nil when off
+	scanInterval time.Duration
 
 	// keyring holds the encryption keys, nil when off. It is built once here
 	// and shared by memberlist and the streams transport, so key rotation
@@ -66,6 +71,16 @@ func validate(cfg Config) (*settings, error) {
 	if s.AdvertiseAddr != "" {
 		if s.advertiseHost, s.advertisePort, err = splitAddr(s.AdvertiseAddr, "advertise_addr"); err != nil {
 			return nil, err
+		}
+	}
+	if s.Transport == nil {
+		if s.bind, err = sysNet.resolveBind(s.bindHost, s.BindAddr); err != nil {
+			return nil, err
+		}
+		if s.AdvertiseAddr != "" {
+			if s.advertiseIP, err = sysNet.resolveAdvertise(s.advertiseHost, s.AdvertiseAddr, s.bind); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if s.NodeID == "" {
@@ -168,9 +183,26 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 	mc.Name = s.NodeID
 	mc.BindAddr = s.bindHost
 	mc.BindPort = s.bindPort
-	if s.AdvertiseAddr != "" {
-		mc.AdvertiseAddr = s.advertiseHost
-		mc.AdvertisePort = s.advertisePort
+	switch {
+	case s.Transport != nil:
+		// The injected transport owns addressing: pass the hosts through.
+		if s.AdvertiseAddr != "" {
+			mc.AdvertiseAddr = s.advertiseHost
+			mc.AdvertisePort = s.advertisePort
+		}
+	default:
+		// Always name the advertised address, so memberlist never picks
+		// one itself (possibly of a family the bind address cannot serve).
+		mc.BindAddr = s.bind.listenAddr()
+		mc.AdvertiseAddr = s.bind.ip.String()
+		switch {
+		case s.advertiseIP != nil:
+			mc.AdvertiseAddr = s.advertiseIP.String()
+		case s.bind.wildcard():
+			mc.AdvertiseAddr = sysNet.wildcardAdvertise(s.bind.family).String()
+		}
+		// A zero port is replaced by the bound one in buildTransport.
+		mc.AdvertisePort = cmp.Or(s.advertisePort, s.bindPort)
 	}
 	d := &delegate{c: c}
 	mc.Delegate = d

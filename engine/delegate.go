@@ -34,9 +34,13 @@ func (d *delegate) NodeMeta(limit int) []byte {
 }
 
 // NotifyMsg receives envelopes (user messages, metadata). buf is only valid
-// during the call, so it is copied before anything keeps it.
+// during the call, so it is copied before anything keeps it. memberlist
+// delivers packets from anyone, from inside Create until well after
+// Shutdown; outside stateRunning the node has no members, so whatever
+// arrives is dropped and counted as from a non-member.
 func (d *delegate) NotifyMsg(buf []byte) {
 	if !d.c.running() {
+		d.c.stats.notMember.Add(1)
 		return
 	}
 	d.c.receive(append([]byte(nil), buf...), false)

@@ -17,9 +17,11 @@ func (e membershipEvents) NotifyUpdate(*memberlist.Node) { e.c.peers.markStale()
 
 // refreshIfStale brings the peer table up to date when membership changed
 // since the last refresh. It takes memberlist's node lock, so it must never
-// be called from inside a memberlist delegate.
+// be called from inside a memberlist delegate. Before Start has published
+// the memberlist reader (and after Stop) it does nothing and leaves the flag
+// set: a change seen while starting is not lost.
 func (c *Cluster) refreshIfStale() {
-	if c.peers.stale.Swap(false) && c.running() {
+	if c.running() && c.peers.stale.Swap(false) {
 		c.peers.refresh(c)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func (c *Cluster) buildTransport(mc *memberlist.Config) (*streams.Transport, err
 		if mc.BindPort == 0 {
 			port := nt.GetAutoBindPort()
 			mc.BindPort = port
-			if c.cfg.AdvertiseAddr == "" || c.cfg.advertisePort == 0 {
+			if c.cfg.advertisePort == 0 {
 				mc.AdvertisePort = port
 			}
 		}
@@ -98,7 +99,21 @@ func (c *Cluster) buildTransport(mc *memberlist.Config) (*streams.Transport, err
 // frame is owned by the handler, so it is not copied.
 func (c *Cluster) receiveStream(_ net.Addr, frame []byte) {
 	if !c.running() {
+		// Not started yet (inside memberlist.Create) or stopped: see
+		// delegate.NotifyMsg.
+		c.stats.notMember.Add(1)
 		return
 	}
 	c.receive(frame, true)
+}
+
+// finalAdvertise is the "host:port" memberlist will advertise, asked of the
+// transport the way memberlist's Create asks it, so that it is known before
+// Create starts the packet handler.
+func (c *Cluster) finalAdvertise(tr memberlist.Transport, mc *memberlist.Config) (string, error) {
+	ip, port, err := tr.FinalAdvertiseAddr(mc.AdvertiseAddr, mc.AdvertisePort)
+	if err != nil {
+		return "", fmt.Errorf("%w: no address to advertise for bind_addr %q: %v", ErrInvalidArgument, c.cfg.BindAddr, err)
+	}
+	return joinHostPort(ip.String(), uint16(port)), nil
 }

@@ -15,6 +15,10 @@ E("TypeError", lambda: gossip.create(compression="yes"), ["create()", "compressi
 E("ValueError", lambda: gossip.create(profile="fast"), ["create()", "profile", "fast"])
 E("ValueError", lambda: gossip.create(probe_interval="soon"), ["create()", "probe_interval", "soon"])
 E("ValueError", lambda: gossip.create(bind_addr="no-port"), ["create()", "no-port"])
+E("ValueError", lambda: gossip.create(bind_addr="no.such.host.invalid:0"),
+  ["create()", "bind_addr", "no.such.host.invalid:0", "does not resolve"])
+E("ValueError", lambda: gossip.create(advertise_addr="no.such.host.invalid:7000"),
+  ["create()", "advertise_addr", "no.such.host.invalid:7000", "does not resolve"])
 
 c = gossip.create(bind_addr="127.0.0.1:0")
 E("ValueError", lambda: c.send(5, "x"), ["send()", "message_type must be >= 128, got 5"])
