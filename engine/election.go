@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -14,68 +12,62 @@ import (
 // Leader election.
 //
 // Eligible nodes are the alive nodes whose metadata matches the election's
-// criteria. Every node remembers the eligible nodes it has seen alive (its
-// electorate): one that leaves gracefully is dropped at once, one that
-// fails stays for forgetAfter, so a partitioned minority keeps counting
-// the nodes it can no longer see.
+// criteria. Each node keeps an electorate: the eligible nodes it has seen
+// alive (election_electorate.go). A node that leaves gracefully, or stays
+// alive but stops matching the criteria, is dropped at once: it announced
+// it, and it no longer claims. A node that fails stays, because from inside
+// a partition a failed node and an unreachable one look the same. A node
+// drops a member not seen alive for the forget window only while it itself
+// sees a strict majority of its current electorate alive: a minority side
+// can never shrink its electorate into a majority, while the majority side
+// recovers from permanent crashes, one forget window at a time. So a
+// 2-node electorate that loses one node by a crash has no leader until that
+// node comes back or leaves gracefully (the survivor sees 1 of 2), and a
+// 50/50 partition has no leader on either side for as long as it lasts.
 //
-// Candidate: every check interval, a node that is eligible, sees a strict
-// majority of its electorate alive (and at least MinClusterSize nodes) and
-// has not heard a claim within the last leader timeout from an alive
-// eligible node with a lower id, claims: it sends a claim to every alive
-// peer and votes for itself. So the lowest id taking part leads; nodes not
-// running the election stay silent and are passed over, though they still
-// count toward the majority and still vote. When several claim at once
-// (at start-up), all but the lowest hear a lower claim by the next round
-// and resign, releasing their votes. To keep start-up from electing a
-// short-lived leader, a node that sees a lower eligible id waits one
-// leader timeout after Start before its first claim, so it hears the
-// lower node's claims first if it makes any.
-//
-// Votes are leases. Every node (whether or not it runs an election) grants
-// its vote for an election to one claimant at a time, for the claimant's
-// leader timeout from when the claim arrived, renewed by each later claim;
-// it refuses other claimants until the grant expires or its holder
-// resigns. A claimant is leader while the votes acknowledged for claims it
+// Terms (election_claim.go, election_votes.go). Every claim carries a term.
+// A node starting a claim asks for one more than the highest term it has
+// seen. Every node (whether or not it runs an election) holds one vote per
+// election: it grants it to at most one claimant per term, never for a term
+// lower than the highest it has granted, and, as a lease, refuses every
+// other claimant until the holder's lease (the claimant's leader timeout
+// from the claim's arrival, renewed by each later claim) has run out or the
+// holder resigned. Every answer carries the voter's highest term, so a
+// claimant learns of newer terms and starts a new claim above them. A
+// claimant is leader while the votes acknowledged for claims of its term
 // sent within the last leader timeout (its own included) are a strict
-// majority of its electorate and at least MinClusterSize. Because a voter's
-// grant outlasts the claimant's count of it, two nodes with the same
-// electorate can never both hold a majority: under a partition at most one
-// side has a leader, and an isolated leader stops being leader within one
-// leader timeout of losing its votes, before the other side's votes for it
-// run out. Electorates that differ (a partition lasting longer than
-// forgetAfter, nodes joining during one) weaken this; MinClusterSize set to
-// a majority of the full cluster keeps the guarantee regardless.
+// majority of its electorate and at least MinClusterSize. Two majorities of
+// one electorate share a voter, and that voter grants a term to one holder
+// only: no two nodes lead in the same term. And because a voter's lease
+// outlasts the claimant's count of it, no two nodes lead at the same
+// instant either: an isolated or paused leader stops being leader by its
+// own clock within one leader timeout of its last acknowledged claim,
+// before its voters may vote for anyone else. This assumes the nodes'
+// clocks run at the same rate (not that they agree); a node restarted with
+// the same id has forgotten its votes, so it grants none for one lease
+// after the first claim it hears.
 //
-// A claimant that sees a lower eligible id, or loses sight of a majority,
-// stops claiming and resigns so voters can move on at once. Claims carry
-// whether the sender currently holds a majority; the other nodes take the
-// latest such claim as the leader for one leader timeout, which is what
-// HasLeader and GetLeaderID report there. Events are queued for Dispatch
-// whenever the leader known to this node changes.
-
-// Internal message types of leader election; below MinUserMessageType.
-const (
-	msgElectClaim  = 42 // key, seq, timeout ms, holds-majority flag
-	msgElectAck    = 43 // key, seq, granted
-	msgElectResign = 44 // key
-)
-
-// Election event types passed to OnEvent handlers.
-const (
-	EventElected      = "elected"       // a leader became known (its id)
-	EventLost         = "lost"          // the known leader is gone (its id)
-	EventBecameLeader = "became_leader" // this node became leader
-	EventSteppedDown  = "stepped_down"  // this node stopped being leader
-)
-
-var electionEvents = []string{EventElected, EventLost, EventBecameLeader, EventSteppedDown}
-
-// grant is a node's vote in one election.
-type grant struct {
-	holder string
-	until  time.Time
-}
+// Who claims: a node that is eligible, sees a strict majority of its
+// electorate alive (and at least MinClusterSize nodes), and does not defer.
+// A node that is not leader defers to a leader it hears of, and to a lower
+// alive eligible id that claimed within the last leader timeout; at start
+// it waits one leader timeout before claiming when it sees a lower id, so
+// the lowest id wins a cluster's first election, and when the leader goes
+// away it waits one check interval per lower alive id, so the lowest id
+// taking part wins a failover too. A leader does not yield to
+// a lower id (that would only move leadership after a pause or a heal); it
+// steps down when it learns of a newer term than its own. Claims carry the
+// term and whether the sender holds a majority; the other nodes take the
+// latest leader claim as the leader for one leader timeout, which is what
+// HasLeader, GetLeaderID and GetTerm report there.
+//
+// Limits: electorates that differ between nodes weaken the majority rule. A
+// node that joins during a partition knows only the side it joined (and
+// the failed nodes memberlist still lists), and a member forgotten by the
+// majority side that comes back while the cluster is split another way is
+// counted again at once. MinClusterSize set to more than half of all
+// eligible nodes keeps the single-leader guarantee in those cases too. Terms
+// are kept in memory: when every node restarts, terms start again from 1.
 
 // LeaderElection elects one leader among the eligible nodes.
 type LeaderElection struct {
@@ -85,24 +77,37 @@ type LeaderElection struct {
 	check    time.Duration
 	timeout  time.Duration
 	minSize  int
-	forget   time.Duration
+	forget   time.Duration // how long a failed member stays in the electorate at least
 
-	mu         sync.Mutex
-	handlers   map[string][]func(string, string)
-	running    bool
-	stopCh     chan struct{}
-	done       chan struct{}
-	known      map[string]time.Time // electorate: eligible id -> last seen alive
-	claiming   bool
-	seq        uint64
-	sentAt     map[uint64]time.Time
-	acks       map[string]time.Time // voter -> send time of its latest acked claim
-	selfVote   time.Time
-	started    time.Time
-	heard      map[string]time.Time // claimant -> when its latest claim arrived
-	obsLeader  string               // leader announced by claims, on other nodes
-	obsUntil   time.Time
-	lastLeader string // leader as last reported by events
+	mu       sync.Mutex
+	handlers map[string][]func(string, string, int)
+	running  bool
+	stopCh   chan struct{}
+	done     chan struct{}
+	started  time.Time
+
+	known     map[string]time.Time // electorate: eligible id -> last seen alive
+	forgotten map[string]bool      // dropped as long dead; back only when seen alive
+	peerSize  map[string]sizeSeen  // electorate sizes voters reported
+
+	claiming bool
+	term     uint64 // term of the current claim
+	stale    bool   // a newer leader or term exists: no longer leader, next claim takes a new term
+	behind   bool   // a voter moved to a newer term: once no longer leader, take a new term
+	highest  uint64 // highest term seen anywhere
+	seq      uint64
+	sentAt   map[uint64]time.Time // claims of the current term sent within a lease
+	acks     map[string]time.Time // voter -> send time of its latest granted claim
+	selfVote time.Time
+
+	heard       map[string]time.Time  // claimant -> when its latest claim arrived
+	latest      map[string]claimOrder // claimant -> its latest claim or resignation seen
+	obsLeader   string                // leader announced by claims, on other nodes
+	obsTerm     uint64
+	obsUntil    time.Time
+	lastLeader  string // leader as last reported by events
+	lastTerm    uint64
+	vacantSince time.Time // when another node's leadership known here ended
 }
 
 // CreateLeaderElection prepares an election among the nodes whose
@@ -115,6 +120,8 @@ func (c *Cluster) CreateLeaderElection(checkInterval, leaderTimeout time.Duratio
 		return nil, fmt.Errorf("%w: check_interval must be positive, got %v", ErrInvalidArgument, checkInterval)
 	case leaderTimeout <= checkInterval:
 		return nil, fmt.Errorf("%w: leader_timeout (%v) must be longer than check_interval (%v)", ErrInvalidArgument, leaderTimeout, checkInterval)
+	case leaderTimeout > maxClaimTimeout:
+		return nil, fmt.Errorf("%w: leader_timeout must be at most %v, got %v", ErrInvalidArgument, maxClaimTimeout, leaderTimeout)
 	case minClusterSize < 1:
 		return nil, fmt.Errorf("%w: min_cluster_size must be at least 1, got %d", ErrInvalidArgument, minClusterSize)
 	}
@@ -125,7 +132,7 @@ func (c *Cluster) CreateLeaderElection(checkInterval, leaderTimeout time.Duratio
 		c: c, key: electionKey(criteria), criteria: maps.Clone(criteria),
 		check: checkInterval, timeout: leaderTimeout, minSize: minClusterSize,
 		forget:   max(time.Minute, 20*leaderTimeout),
-		handlers: map[string][]func(string, string){},
+		handlers: map[string][]func(string, string, int){},
 	}, nil
 }
 
@@ -146,21 +153,6 @@ func electionKey(criteria map[string]string) string {
 // Dispatch runs the cluster's queued handlers, election events included.
 func (e *LeaderElection) Dispatch() { e.c.Dispatch() }
 
-// OnEvent registers fn for eventType ("elected", "lost", "became_leader"
-// or "stepped_down"); fn gets the event type and the leader's node id.
-func (e *LeaderElection) OnEvent(eventType string, fn func(eventType string, nodeID string)) error {
-	if !slices.Contains(electionEvents, eventType) {
-		return fmt.Errorf("%w: event_type must be one of %s, got %q", ErrInvalidArgument, strings.Join(electionEvents, ", "), eventType)
-	}
-	if fn == nil {
-		return errNilHandler("handler")
-	}
-	e.mu.Lock()
-	e.handlers[eventType] = append(e.handlers[eventType], fn)
-	e.mu.Unlock()
-	return nil
-}
-
 // Start begins taking part; starting a running election does nothing.
 func (e *LeaderElection) Start() error {
 	if !e.c.running() || e.c.left.Load() {
@@ -174,9 +166,12 @@ func (e *LeaderElection) Start() error {
 	e.running = true
 	e.stopCh, e.done = make(chan struct{}), make(chan struct{})
 	e.known = map[string]time.Time{}
+	e.forgotten = map[string]bool{}
+	e.peerSize = map[string]sizeSeen{}
 	e.sentAt = map[uint64]time.Time{}
 	e.acks = map[string]time.Time{}
 	e.heard = map[string]time.Time{}
+	e.latest = map[string]claimOrder{}
 	e.started = time.Now()
 	e.mu.Unlock()
 	x := &e.c.x
@@ -231,158 +226,9 @@ func (e *LeaderElection) loop(stop, done chan struct{}) {
 	}
 }
 
-// tick refreshes the electorate, claims or resigns, and reports changes.
-func (e *LeaderElection) tick() {
-	c := e.c
-	now := time.Now()
-	nodes := c.Nodes()
-	e.mu.Lock()
-	var alive []string
-	for _, n := range nodes {
-		eligible := matchCriteria(e.criteria, n.Metadata)
-		switch {
-		case n.State == string(StateAlive) && eligible:
-			e.known[n.ID] = now
-			alive = append(alive, n.ID)
-		case n.State == string(StateLeaving) || n.State == string(StateAlive):
-			delete(e.known, n.ID) // left, or no longer eligible
-		}
-	}
-	for id, seen := range e.known {
-		if now.Sub(seen) > e.forget {
-			delete(e.known, id)
-		}
-	}
-	quorum := len(alive)*2 > len(e.known) && len(alive) >= e.minSize
-	lower := slices.ContainsFunc(alive, func(id string) bool {
-		t, ok := e.heard[id]
-		return id < c.id && (ok && now.Sub(t) < e.timeout || now.Sub(e.started) < e.timeout)
-	})
-	want := quorum && !lower && slices.Contains(alive, c.id) && c.running() && !c.left.Load()
-	send := func() {}
-	if want {
-		send = e.claimLocked(now)
-	} else if e.claiming {
-		send = e.stopClaimingLocked()
-	}
-	if e.obsLeader != "" && !slices.Contains(alive, e.obsLeader) {
-		e.obsLeader = ""
-	}
-	e.updateLocked(now)
-	e.mu.Unlock()
-	send()
-}
-
-// claimLocked starts a claim round and returns the function that sends it.
-func (e *LeaderElection) claimLocked(now time.Time) func() {
-	e.claiming = true
-	e.seq++
-	e.sentAt[e.seq] = now
-	for s, t := range e.sentAt {
-		if now.Sub(t) > e.timeout {
-			delete(e.sentAt, s)
-		}
-	}
-	if e.c.grantVote(e.key, e.c.id, e.timeout, now) {
-		e.selfVote = now
-	}
-	body := appendString(nil, e.key)
-	body = binary.AppendUvarint(body, e.seq)
-	body = binary.AppendUvarint(body, uint64(e.timeout/time.Millisecond))
-	flag := byte(0)
-	if e.leaderLocked(now) {
-		flag = 1
-	}
-	body = append(body, flag)
-	return func() { e.c.sendControlAll(msgElectClaim, body) }
-}
-
-// stopClaimingLocked gives up a claim and returns the function that
-// tells the voters.
-func (e *LeaderElection) stopClaimingLocked() func() {
-	if !e.claiming {
-		return func() {}
-	}
-	e.claiming = false
-	clear(e.acks)
-	e.selfVote = time.Time{}
-	e.c.releaseVote(e.key, e.c.id)
-	body := appendString(nil, e.key)
-	return func() { e.c.sendControlAll(msgElectResign, body) }
-}
-
-// leaderLocked reports whether this node holds a majority of votes now.
-func (e *LeaderElection) leaderLocked(now time.Time) bool {
-	if !e.claiming || !e.running {
-		return false
-	}
-	var times []time.Time
-	if !e.selfVote.IsZero() {
-		times = append(times, e.selfVote)
-	}
-	for id, t := range e.acks {
-		if _, ok := e.known[id]; ok && id != e.c.id {
-			times = append(times, t)
-		}
-	}
-	need := max(len(e.known)/2+1, e.minSize)
-	if len(times) < need {
-		return false
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i].After(times[j]) })
-	return now.Before(times[need-1].Add(e.timeout))
-}
-
-// currentLocked is the leader as known here now, "" for none.
-func (e *LeaderElection) currentLocked(now time.Time) string {
-	if e.leaderLocked(now) {
-		return e.c.id
-	}
-	if !e.running || e.obsLeader == "" || e.obsLeader == e.c.id || !now.Before(e.obsUntil) {
-		return ""
-	}
-	if p := e.c.peers.get(e.obsLeader); p == nil || p.state != StateAlive {
-		return ""
-	}
-	return e.obsLeader
-}
-
-// updateLocked queues events when the known leader changed.
-func (e *LeaderElection) updateLocked(now time.Time) {
-	cur := e.currentLocked(now)
-	old := e.lastLeader
-	if cur == old {
-		return
-	}
-	e.lastLeader = cur
-	self := e.c.id
-	if old == self {
-		e.emit(EventSteppedDown, self)
-	}
-	if old != "" {
-		e.emit(EventLost, old)
-	}
-	if cur != "" {
-		e.emit(EventElected, cur)
-	}
-	if cur == self {
-		e.emit(EventBecameLeader, self)
-	}
-}
-
-// emit queues the handlers of one event for Dispatch.
-func (e *LeaderElection) emit(kind, nodeID string) {
-	e.c.queue.push(event{kind: evCall, fn: func() {
-		e.mu.Lock()
-		fns := slices.Clone(e.handlers[kind])
-		e.mu.Unlock()
-		for _, fn := range fns {
-			e.c.safeCall(func() { fn(kind, nodeID) })
-		}
-	}}, pushForce)
-}
-
-// IsLeader reports whether this node is the leader now.
+// IsLeader reports whether this node is the leader now. It is computed
+// from the clock at the call, so a node that was paused past its lease
+// answers false before it has heard from anyone.
 func (e *LeaderElection) IsLeader() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -397,7 +243,7 @@ func (e *LeaderElection) GetLeaderID() (string, bool) {
 	defer e.mu.Unlock()
 	now := time.Now()
 	e.updateLocked(now)
-	id := e.currentLocked(now)
+	id, _ := e.currentLocked(now)
 	return id, id != ""
 }
 
@@ -407,6 +253,19 @@ func (e *LeaderElection) HasLeader() bool {
 	return ok
 }
 
+// GetTerm returns the term of the leader known to this node, or the
+// highest term it has seen when no leader is known; 0 before any.
+func (e *LeaderElection) GetTerm() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	e.updateLocked(now)
+	if id, term := e.currentLocked(now); id != "" {
+		return int(term)
+	}
+	return int(e.highest)
+}
+
 // SendToPeers sends payload to every alive eligible node but this one.
 func (e *LeaderElection) SendToPeers(msgType int, payload any, reliable bool) error {
 	return e.c.sendMany(msgType, payload, reliable, "", func(p *peerInfo) bool {
@@ -414,159 +273,16 @@ func (e *LeaderElection) SendToPeers(msgType int, payload any, reliable bool) er
 	})
 }
 
-// onAck records a vote for one of our claims.
-func (e *LeaderElection) onAck(from string, seq uint64, granted bool) {
-	e.mu.Lock()
-	sentAt, ok := e.sentAt[seq]
-	if !e.claiming || !ok || !granted {
-		e.mu.Unlock()
-		return
-	}
-	if sentAt.After(e.acks[from]) {
-		e.acks[from] = sentAt
-	}
-	now := time.Now()
-	was := e.lastLeader == e.c.id
-	e.updateLocked(now)
-	send := func() {}
-	if !was && e.lastLeader == e.c.id {
-		send = e.claimLocked(now) // announce at once rather than next tick
-	}
-	e.mu.Unlock()
-	send()
-}
-
-// observeClaim notes a claim from another node.
-func (e *LeaderElection) observeClaim(from string, leader bool, d time.Duration) {
+// view is, under one lock, whether this node leads, the leader it knows
+// ("" for none) and the term GetTerm reports.
+func (e *LeaderElection) view() (leading bool, leader string, term uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := time.Now()
-	if e.heard != nil {
-		e.heard[from] = now
-	}
-	switch {
-	case leader:
-		e.obsLeader, e.obsUntil = from, now.Add(d)
-	case from == e.obsLeader:
-		e.obsLeader = ""
-	}
 	e.updateLocked(now)
-}
-
-// observeResign notes that a node gave up its claim.
-func (e *LeaderElection) observeResign(from string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.heard, from)
-	if from == e.obsLeader {
-		e.obsLeader = ""
+	leader, term = e.currentLocked(now)
+	if leader == "" {
+		term = e.highest
 	}
-	e.updateLocked(time.Now())
-}
-
-// grantVote gives this node's vote in election key to who for d, unless
-// it is held by another node whose grant has not expired.
-func (c *Cluster) grantVote(key, who string, d time.Duration, now time.Time) bool {
-	c.x.voteMu.Lock()
-	defer c.x.voteMu.Unlock()
-	if c.x.grants == nil {
-		c.x.grants = map[string]*grant{}
-	}
-	g := c.x.grants[key]
-	if g != nil && g.holder != who && now.Before(g.until) {
-		return false
-	}
-	c.x.grants[key] = &grant{holder: who, until: now.Add(d)}
-	return true
-}
-
-// releaseVote frees the vote in election key if who holds it.
-func (c *Cluster) releaseVote(key, who string) {
-	c.x.voteMu.Lock()
-	defer c.x.voteMu.Unlock()
-	if g := c.x.grants[key]; g != nil && g.holder == who {
-		delete(c.x.grants, key)
-	}
-}
-
-// electionsFor returns the running elections of key on this node.
-func (c *Cluster) electionsFor(key string) []*LeaderElection {
-	c.x.voteMu.Lock()
-	defer c.x.voteMu.Unlock()
-	return slices.Clone(c.x.elections[key])
-}
-
-// maxClaimTimeout bounds the lease a claim can ask for.
-const maxClaimTimeout = time.Hour
-
-// receiveElection handles claims, votes and resignations.
-func (c *Cluster) receiveElection(e *envelope) {
-	c.refreshIfStale()
-	p := c.peers.get(e.sender)
-	if p == nil || e.sender == c.id {
-		return // not a member
-	}
-	r := reader{b: e.payload}
-	key := r.string()
-	switch e.msgType {
-	case msgElectClaim:
-		seq := r.uvarint()
-		ms := r.uvarint()
-		flag := r.bytes(1)
-		if r.err != nil || ms == 0 || ms > uint64(maxClaimTimeout/time.Millisecond) {
-			c.stats.decodeErrors.Add(1)
-			return
-		}
-		d := time.Duration(ms) * time.Millisecond
-		granted := c.grantVote(key, e.sender, d, time.Now())
-		ack := appendString(nil, key)
-		ack = binary.AppendUvarint(ack, seq)
-		if granted {
-			ack = append(ack, 1)
-		} else {
-			ack = append(ack, 0)
-		}
-		c.sendControl(p, msgElectAck, ack)
-		for _, el := range c.electionsFor(key) {
-			el.observeClaim(e.sender, flag[0] == 1, d)
-		}
-	case msgElectAck:
-		seq := r.uvarint()
-		g := r.bytes(1)
-		if r.err != nil {
-			c.stats.decodeErrors.Add(1)
-			return
-		}
-		for _, el := range c.electionsFor(key) {
-			el.onAck(e.sender, seq, g[0] == 1)
-		}
-	case msgElectResign:
-		if r.err != nil {
-			c.stats.decodeErrors.Add(1)
-			return
-		}
-		c.releaseVote(key, e.sender)
-		for _, el := range c.electionsFor(key) {
-			el.observeResign(e.sender)
-		}
-	}
-}
-
-// sendControl sends a small internal message to p as one datagram; it is
-// repeated by its protocol, so a loss only delays.
-func (c *Cluster) sendControl(p *peerInfo, msgType int, body []byte) {
-	if !c.running() || c.left.Load() {
-		return
-	}
-	env := encodeEnvelope(&envelope{msgType: msgType, sender: c.id, payload: body}, c.tokenKey)
-	if err := c.ml.SendBestEffort(p.mlNode(), env); err != nil {
-		c.log.Debug("control message not sent", "peer", p.id, "err", err)
-	}
-}
-
-// sendControlAll sends a control message to every alive peer.
-func (c *Cluster) sendControlAll(msgType int, body []byte) {
-	for _, p := range c.alivePeers(nil) {
-		c.sendControl(p, msgType, body)
-	}
+	return leader == e.c.id, leader, term
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/scriptling-contrib/gossip/engine/streams"
+	"github.com/scriptling-contrib/gossip/internal/testnet"
 )
 
 // A node must survive anything a stranger or a peer sends at every point of
@@ -158,25 +159,14 @@ func (f *flooder) halt() {
 	f.wg.Wait()
 }
 
-// freeLoopbackPort returns a port that was free for both TCP and UDP on
-// 127.0.0.1 a moment ago, for tests that must reuse one fixed port.
+// freeLoopbackPort returns a loopback port free for TCP and UDP, or fails t.
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return port
-		}
+	port, err := testnet.FreeLoopbackPort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no port free for both TCP and UDP")
-	return 0
+	return port
 }
 
 // startOnPort starts a node bound to 127.0.0.1:port, retrying briefly when

@@ -125,15 +125,15 @@ func clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v objec
 
 // leaderElectionOnEventHandler wraps the script callable given to on_event() as handler.
 // onError, when not nil, is called each time the callable raises.
-func leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
+func leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string, int), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
 	}
-	return func(eventType string, nodeId string) {
-		if _, text, ok := c.call(object.NewString(string(eventType)), object.NewString(string(nodeId))); !ok {
+	return func(eventType string, nodeId string, term int) {
+		if _, text, ok := c.call(c.accepted(2, object.NewString(string(eventType)), object.NewString(string(nodeId)), object.NewInteger(int64(term)))...); !ok {
 			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "error", text)
+			currentLogger().Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "term", term, "error", text)
 			if onError != nil {
 				onError()
 			}

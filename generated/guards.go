@@ -73,7 +73,8 @@ var (
 	_ func(*engine.LeaderElection) bool                                                                           = (*engine.LeaderElection).IsLeader
 	_ func(*engine.LeaderElection) bool                                                                           = (*engine.LeaderElection).HasLeader
 	_ func(*engine.LeaderElection) (string, bool)                                                                 = (*engine.LeaderElection).GetLeaderID
+	_ func(*engine.LeaderElection) int                                                                            = (*engine.LeaderElection).GetTerm
 	_ func(*engine.LeaderElection, int, any, bool) error                                                          = (*engine.LeaderElection).SendToPeers
-	_ func(*engine.LeaderElection, string, func(string, string)) error                                            = (*engine.LeaderElection).OnEvent
+	_ func(*engine.LeaderElection, string, func(string, string, int)) error                                       = (*engine.LeaderElection).OnEvent
 	_                                                                                                             = (*engine.LeaderElection).Dispatch
 )

@@ -520,3 +520,34 @@ func (c *scriptCall) call(args ...object.Object) (object.Object, string, bool) {
 	}
 	return res, "", true
 }
+
+// accepted drops the trailing optional arguments (those after the first
+// required) that the callable cannot take, so that a callable written for
+// a shorter signature keeps working. A script function or lambda takes as
+// many as it has positional parameters, or all of them with *args; a
+// builtin's arity cannot be known, so it gets only the required ones.
+func (c *scriptCall) accepted(required int, args ...object.Object) []object.Object {
+	n := required
+	switch f := c.fn.(type) {
+	case *object.Function:
+		n = positionalParams(len(f.Parameters), f.KeywordOnlyStart, f.Variadic != nil, len(args))
+	case *object.LambdaFunction:
+		n = positionalParams(len(f.Parameters), f.KeywordOnlyStart, f.Variadic != nil, len(args))
+	}
+	if c.self != nil {
+		n-- // a bound method's first parameter is self
+	}
+	return args[:min(max(n, required), len(args))]
+}
+
+// positionalParams is how many positional arguments a function with these
+// parameters takes; with *args, all of the given ones.
+func positionalParams(params, keywordOnlyStart int, variadic bool, given int) int {
+	switch {
+	case variadic:
+		return given + 1 // one more than given, so that a bound method's self is allowed for
+	case keywordOnlyStart > 0:
+		return keywordOnlyStart - 1
+	}
+	return params
+}

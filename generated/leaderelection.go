@@ -21,6 +21,7 @@ func newLeaderElectionClass() *object.Class {
 			"is_leader":     &object.Builtin{Fn: callLeaderElectionIsLeader, HelpText: leaderElectionIsLeaderHelp},
 			"has_leader":    &object.Builtin{Fn: callLeaderElectionHasLeader, HelpText: leaderElectionHasLeaderHelp},
 			"get_leader_id": &object.Builtin{Fn: callLeaderElectionGetLeaderId, HelpText: leaderElectionGetLeaderIdHelp},
+			"get_term":      &object.Builtin{Fn: callLeaderElectionGetTerm, HelpText: leaderElectionGetTermHelp},
 			"send_to_peers": &object.Builtin{Fn: callLeaderElectionSendToPeers, HelpText: leaderElectionSendToPeersHelp},
 			"on_event":      &object.Builtin{Fn: callLeaderElectionOnEvent, HelpText: leaderElectionOnEventHelp},
 		},
@@ -39,17 +40,18 @@ func cleanupLeaderElection() {
 }
 
 // leaderElectionDoc is the LeaderElection description, every instance's __doc__.
-var leaderElectionDoc object.Object = object.NewString("LeaderElection - A leader election, returned by create_leader_election().\n\nMethods:\n  start() - Start taking part in the election\n  stop() - Stop taking part\n  is_leader() - Check whether this node is the leader\n  has_leader() - Check whether a leader is known\n  get_leader_id() - Get the leader's node id\n  send_to_peers(message_type, data, reliable=False) - Send to every eligible node but this one\n  on_event(event_type, handler) - Register an election event handler")
+var leaderElectionDoc object.Object = object.NewString("LeaderElection - A leader election, returned by create_leader_election().\n\nMethods:\n  start() - Start taking part in the election\n  stop() - Stop taking part\n  is_leader() - Check whether this node is the leader\n  has_leader() - Check whether a leader is known\n  get_leader_id() - Get the leader's node id\n  get_term() - Get the term of the known leadership\n  send_to_peers(message_type, data, reliable=False) - Send to every eligible node but this one\n  on_event(event_type, handler) - Register an election event handler")
 
 // help() texts of the LeaderElection methods.
 const (
 	leaderElectionStartHelp       = "start() - Start taking part in the election\n\nStarting a running election does nothing.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the cluster is not running\n\nExample:\n  election.start()"
 	leaderElectionStopHelp        = "stop() - Stop taking part\n\nA leader resigns at once, so the others can elect a new one without waiting for its lease to run out. The election can be started again.\n\nReturns:\n  None\n\nExample:\n  election.stop()"
-	leaderElectionIsLeaderHelp    = "is_leader() - Check whether this node is the leader\n\nReturns:\n  bool"
+	leaderElectionIsLeaderHelp    = "is_leader() - Check whether this node is the leader\n\nComputed from the clock at the call: a node whose votes ran out (because it\nwas partitioned, or paused past leader_timeout) answers False at once, before\nit has heard from anyone.\n\nReturns:\n  bool"
 	leaderElectionHasLeaderHelp   = "has_leader() - Check whether a leader is known\n\nReturns:\n  bool"
 	leaderElectionGetLeaderIdHelp = "get_leader_id() - Get the leader's node id\n\nReturns:\n  str or None: The leader's id, or None when no leader is known\n\nExample:\n  leader = election.get_leader_id()\n  if leader != None:\n      print(cluster.get_node(leader)[\"addr\"])"
+	leaderElectionGetTermHelp     = "get_term() - Get the term of the known leadership\n\nThe term of the leader known to this node (its own when it leads), or the\nhighest term this node has seen when no leader is known; 0 before any. Terms\nonly grow, and no two nodes lead in the same term, so the term fences side\neffects: pass it along with every write the leader makes, and have the\nreceiver reject a term lower than the highest it has seen.\n\nReturns:\n  int\n\nExample:\n  if election.is_leader():\n      store.write(key, value, fence=election.get_term())"
 	leaderElectionSendToPeersHelp = "send_to_peers(message_type, data, reliable=False) - Send to every eligible node but this one\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  if election.is_leader():\n      election.send_to_peers(128, {\"config\": 7}, reliable=True)"
-	leaderElectionOnEventHelp     = "on_event(event_type, handler) - Register an election event handler\n\nEvents: \"elected\" (a leader became known; node_id is the leader),\n\"lost\" (the known leader is gone; node_id is that leader),\n\"became_leader\" and \"stepped_down\" (this node started or stopped being\nthe leader; node_id is this node). Handlers run on the script's goroutine and\nmay call any election method.\n\nParameters:\n  event_type (str): Event to handle\n  handler (callable): Function(event_type, node_id)\n\nReturns:\n  None\n\nRaises:\n  ValueError: the event type is unknown\n\nExample:\n  election.on_event(\"elected\", lambda event, node_id: print(\"leader is\", node_id))"
+	leaderElectionOnEventHelp     = "on_event(event_type, handler) - Register an election event handler\n\nEvents: \"elected\" (a leader became known; node_id is the leader),\n\"lost\" (the known leader is gone; node_id is that leader),\n\"became_leader\" and \"stepped_down\" (this node started or stopped being\nthe leader; node_id is this node). A leadership is a leader and a term: a\nnode elected again in a newer term is \"lost\" and \"elected\" again. A handler\nthat takes a third argument gets the term of the leadership the event is\nabout; one that takes two gets the event type and node id only. Handlers run\non the script's goroutine and may call any election method.\n\nParameters:\n  event_type (str): Event to handle\n  handler (callable): Function(event_type, node_id) or Function(event_type, node_id, term)\n\nReturns:\n  None\n\nRaises:\n  ValueError: the event type is unknown\n\nExample:\n  election.on_event(\"elected\", lambda event, node_id, term: print(\"leader is\", node_id, \"in term\", term))"
 )
 
 // newLeaderElectionInstance wraps a Go LeaderElection for scripts.
@@ -71,6 +73,7 @@ func newLeaderElectionInstance(v *engine.LeaderElection) object.Object {
 		"is_leader":     bind(inst, v, leaderElectionIsLeaderHelp, leaderElectionIsLeaderMethod),
 		"has_leader":    bind(inst, v, leaderElectionHasLeaderHelp, leaderElectionHasLeaderMethod),
 		"get_leader_id": bind(inst, v, leaderElectionGetLeaderIdHelp, leaderElectionGetLeaderIdMethod),
+		"get_term":      bind(inst, v, leaderElectionGetTermHelp, leaderElectionGetTermMethod),
 		"send_to_peers": bind(inst, v, leaderElectionSendToPeersHelp, leaderElectionSendToPeersMethod),
 		"on_event":      bind(inst, v, leaderElectionOnEventHelp, leaderElectionOnEventMethod),
 	}
@@ -191,6 +194,27 @@ func leaderElectionGetLeaderIdMethod(ctx context.Context, _ *object.Instance, se
 	return object.NewString(string(result))
 }
 
+// callLeaderElectionGetTerm implements LeaderElection.get_term() called through the class, with the instance first.
+func callLeaderElectionGetTerm(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	inst, self, exc := nativeSelf[*engine.LeaderElection]("get_term()", "LeaderElection", args)
+	if exc != nil {
+		return exc
+	}
+	return leaderElectionGetTermMethod(ctx, inst, self, kwargs, args[1:])
+}
+
+// leaderElectionGetTermMethod implements LeaderElection.get_term() on inst, whose Go value is self.
+func leaderElectionGetTermMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+	const fn = "get_term()"
+	// Run queued event handlers on the script's goroutine first.
+	self.Dispatch()
+	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	result := self.GetTerm()
+	return object.NewInteger(int64(result))
+}
+
 // leaderElectionSendToPeersParams lists the parameters of send_to_peers() in positional order.
 var leaderElectionSendToPeersParams = []string{"message_type", "data", "reliable"}
 
@@ -280,7 +304,7 @@ func leaderElectionOnEventMethod(ctx context.Context, _ *object.Instance, self *
 		}
 		eventType = got
 	}
-	var handler func(string, string)
+	var handler func(string, string, int)
 	if v := arg(leaderElectionOnEventParams, 1, args, kwargs.Kwargs); v != nil {
 		got, exc := leaderElectionOnEventHandler(ctx, fn, v, nil)
 		if exc != nil {

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scriptling-contrib/gossip/internal/testnet"
 )
 
 // startStopScript starts and stops a node on argv[1] argv[2] times. Each
@@ -112,22 +114,12 @@ func TestStartStopUnderFlood(t *testing.T) {
 	t.Logf("%d start/stop cycles on %s under a flood of %d datagrams: %s forged messages counted", cycles, addr, sent.Load(), m[2])
 }
 
-// freeUDPTCPPort returns a loopback port that was free for TCP and UDP.
+// freeUDPTCPPort returns a loopback port free for TCP and UDP, or fails t.
 func freeUDPTCPPort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return port
-		}
+	port, err := testnet.FreeLoopbackPort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no loopback port free for both TCP and UDP")
-	return 0
+	return port
 }

@@ -209,6 +209,11 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 	}
 	b.WriteString(" {\n")
 	callExpr := "c.call(" + strings.Join(objs, ", ") + ")"
+	if req := sig.Required(); req < len(sig.Params) {
+		// Optional trailing arguments go only to callables that accept them.
+		e.used["scriptCallArity"] = true
+		callExpr = fmt.Sprintf("c.call(c.accepted(%d, %s)...)", req, strings.Join(objs, ", "))
+	}
 	if !returns {
 		fmt.Fprintf(&b, "\t\tif _, text, ok := %s; !ok {\n", callExpr)
 		b.WriteString("\t\t\t// There is no caller to raise to: log it and carry on.\n")

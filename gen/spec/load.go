@@ -404,11 +404,14 @@ func (r *reader) param(n *yaml.Node, what string) *Param {
 				items, _ := r.seq(pn, what+".signature.params")
 				for i, it := range items {
 					sw := fmt.Sprintf("%s.signature.params[%d]", what, i)
-					pf, _, ok := r.fields(it, sw, "name", "type")
+					pf, _, ok := r.fields(it, sw, "name", "type", "optional")
 					if !ok {
 						continue
 					}
 					sp := SigParam{Name: r.required(pf, it, sw, "name")}
+					if on, ok := pf["optional"]; ok {
+						sp.Optional = r.boolean(on, sw+".optional")
+					}
 					if tn, ok := pf["type"]; ok {
 						sp.Type = r.typeExpr(tn, sw+".type")
 					} else {

@@ -169,6 +169,19 @@ type Signature struct {
 type SigParam struct {
 	Name string
 	Type *Type
+	// Optional arguments are passed only to callables that accept them,
+	// so that callables written before the argument was added keep working.
+	Optional bool
+}
+
+// Required is how many leading parameters every callable is passed.
+func (s *Signature) Required() int {
+	for i, p := range s.Params {
+		if p.Optional {
+			return i
+		}
+	}
+	return len(s.Params)
 }
 
 // Kind classifies a type expression.

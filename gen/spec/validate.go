@@ -269,7 +269,10 @@ func (v *validator) param(f *Function, p *Param) {
 		v.errf(p.Pos, "%s: signature is only allowed on callable parameters", where)
 	}
 	if p.Signature != nil {
-		for _, sp := range p.Signature.Params {
+		for i, sp := range p.Signature.Params {
+			if !sp.Optional && i > p.Signature.Required() {
+				v.errf(p.Pos, "%s: signature parameter %s is required but follows an optional one", where, sp.Name)
+			}
 			if v.resolve(p.Pos, where+": signature parameter "+sp.Name, sp.Type) && sp.Type != nil && (!fieldType(sp.Type) && sp.Type.Kind != ClassKind) {
 				v.errf(p.Pos, "%s: signature parameter %s has unsupported type %s", where, sp.Name, sp.Type.Expr)
 			}

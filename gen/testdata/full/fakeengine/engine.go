@@ -100,7 +100,7 @@ type Counter struct {
 	count   int
 	closed  bool
 	pending []func()
-	handler func(int, Item)
+	handler func(int, Item, int)
 	keep    func(string) (bool, error)
 	partner *Counter
 }
@@ -160,7 +160,7 @@ func (c *Counter) Add(step int) (int, error) {
 	c.count += step
 	if h := c.handler; h != nil {
 		n := c.count
-		c.pending = append(c.pending, func() { h(n, Item{Key: c.name, Count: n}) })
+		c.pending = append(c.pending, func() { h(n, Item{Key: c.name, Count: n}, step) })
 	}
 	return c.count, nil
 }
@@ -182,7 +182,7 @@ func (c *Counter) Items() []Item {
 }
 
 // OnChange registers the change handler.
-func (c *Counter) OnChange(h func(int, Item)) {
+func (c *Counter) OnChange(h func(int, Item, int)) {
 	c.mu.Lock()
 	c.handler = h
 	c.mu.Unlock()
