@@ -16,7 +16,7 @@ import (
 // Layout:
 //
 //	[0]     headerVersion
-//	[1]     flags (hdrToken, hdrLeaving)
+//	[1]     flags (hdrToken, hdrLeaving, hdrEmptyMeta)
 //	[2:10]  instance, big endian: random per Start, changes on restart
 //	uvarint metadata version
 //	uvarint len + app version
@@ -27,6 +27,13 @@ const (
 	headerVersion = 1
 	hdrToken      = 1 << 0 // a join proof follows
 	hdrLeaving    = 1 << 1 // the node is leaving gracefully
+	// hdrEmptyMeta: the metadata map at metaVersion is empty. Peers then
+	// store the empty map without pulling it: every node starts with an
+	// empty map under a fresh version, so without this flag a join storm
+	// made every node pull every other node's (empty) map, two datagrams
+	// per pair of nodes landing while the join gossip was still spreading.
+	// Older peers ignore the bit and pull as before.
+	hdrEmptyMeta = 1 << 2
 )
 
 var errBadHeader = errors.New("malformed node header")
@@ -36,6 +43,7 @@ type nodeHeader struct {
 	leaving     bool
 	instance    uint64
 	metaVersion uint64
+	emptyMeta   bool // the map at metaVersion is empty
 	appVersion  string
 	proof       []byte // nil without a token
 	tags        []string
@@ -49,6 +57,9 @@ func (h *nodeHeader) encode(dst []byte) []byte {
 	}
 	if h.leaving {
 		flags |= hdrLeaving
+	}
+	if h.emptyMeta {
+		flags |= hdrEmptyMeta
 	}
 	dst = append(dst, headerVersion, flags)
 	dst = binary.BigEndian.AppendUint64(dst, h.instance)
@@ -69,7 +80,7 @@ func decodeHeader(b []byte) (*nodeHeader, error) {
 	if len(b) < 10 || b[0] != headerVersion {
 		return nil, errBadHeader
 	}
-	h := &nodeHeader{leaving: b[1]&hdrLeaving != 0, instance: binary.BigEndian.Uint64(b[2:10])}
+	h := &nodeHeader{leaving: b[1]&hdrLeaving != 0, emptyMeta: b[1]&hdrEmptyMeta != 0, instance: binary.BigEndian.Uint64(b[2:10])}
 	r := reader{b: b[10:]}
 	h.metaVersion = r.uvarint()
 	h.appVersion = r.string()

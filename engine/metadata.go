@@ -52,6 +52,9 @@ type metaStore struct {
 	lastPull map[string]time.Time
 }
 
+// emptyMapEnc is the codec encoding of an empty map.
+var emptyMapEnc, _ = codec.EncodeValue(map[string]any{})
+
 func (s *metaStore) init() {
 	s.local = metaEntry{version: uint64(time.Now().UnixNano()), values: map[string]any{}}
 	s.local.enc, _ = codec.EncodeValue(s.local.values)
@@ -59,10 +62,10 @@ func (s *metaStore) init() {
 	s.lastPull = make(map[string]time.Time)
 }
 
-func (s *metaStore) localVersion() uint64 {
+func (s *metaStore) localVersion() (version uint64, empty bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.local.version
+	return s.local.version, len(s.local.values) == 0
 }
 
 // valuesOf returns a copy of owner's known map (never nil).
@@ -315,6 +318,12 @@ func (c *Cluster) pullStaleMetadata() {
 		}
 		last, asked := c.meta.lastPull[p.id]
 		due := p.header.metaVersion > have && now.Sub(last) >= pullInterval
+		if p.header.metaVersion > have && p.header.emptyMeta {
+			// The header says the map is empty: nothing to pull.
+			c.meta.mu.Unlock()
+			c.storeEntry(p.id, &metaEntry{version: p.header.metaVersion, values: map[string]any{}, enc: emptyMapEnc})
+			continue
+		}
 		if due && !asked && have == 0 {
 			// A node just learnt of: its map is usually on its way by
 			// broadcast. Pulling at once from every new node made a join
@@ -329,6 +338,7 @@ func (c *Cluster) pullStaleMetadata() {
 		}
 		c.meta.mu.Unlock()
 		if due {
+			c.stats.metaPulls.Add(1)
 			// Best effort: the next scan asks again while the header still
 			// announces a newer version.
 			_ = c.sendUnreliable(p, msgMetaPull, "", nil, 0)

@@ -91,3 +91,55 @@ func TestMetadataValidation(t *testing.T) {
 	}
 	_ = c.Stop()
 }
+
+// A node whose map is empty says so in its header, and peers store the
+// empty map without pulling it: a join storm of nodes that never set
+// metadata sends no pull at all.
+func TestEmptyMetadataNotPulled(t *testing.T) {
+	h, err := decodeHeader((&nodeHeader{instance: 7, metaVersion: 9, emptyMeta: true}).encode(nil))
+	if err != nil || !h.emptyMeta || h.metaVersion != 9 {
+		t.Fatalf("header round trip: %+v, %v", h, err)
+	}
+	nodes := startCluster(t, 4, nil)
+	holdsAll := func() bool {
+		for _, c := range nodes {
+			for _, o := range nodes {
+				if o == c {
+					continue
+				}
+				v, _ := o.meta.localVersion()
+				c.meta.mu.RLock()
+				e := c.meta.remote[o.id]
+				c.meta.mu.RUnlock()
+				if e == nil || e.version != v || len(e.values) != 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	waitFor(t, 10*time.Second, "every node to hold every peer's empty map", holdsAll)
+	// Forget n1's map on n0 as if it had never arrived, with a pull due:
+	// the scan stores the empty map from the header instead of pulling.
+	a, b := nodes[0], nodes[1]
+	a.meta.mu.Lock()
+	delete(a.meta.remote, b.id)
+	a.meta.lastPull[b.id] = time.Now().Add(-time.Hour)
+	a.meta.mu.Unlock()
+	a.pullStaleMetadata()
+	waitFor(t, 10*time.Second, "the empty map stored again", holdsAll)
+	for _, c := range nodes {
+		if n := c.stats.metaPulls.Load(); n != 0 {
+			t.Errorf("%s pulled metadata %d times; empty maps need no pull", c.id, n)
+		}
+	}
+	// A map emptied again replaces the stale non-empty one everywhere.
+	if err := nodes[0].SetMetadata("role", "db"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the set key", func() bool { return metaOf(nodes[1], nodes[0].id)["role"] == "db" })
+	if err := nodes[0].DeleteMetadata("role"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the emptied map", holdsAll)
+}

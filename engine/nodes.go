@@ -207,10 +207,12 @@ func (c *Cluster) kickHeader() {
 
 // localHeader is the header this node announces.
 func (c *Cluster) localHeader() *nodeHeader {
+	version, empty := c.meta.localVersion()
 	return &nodeHeader{
 		leaving:     c.leaving.Load(),
 		instance:    c.instance,
-		metaVersion: c.meta.localVersion(),
+		metaVersion: version,
+		emptyMeta:   empty,
 		appVersion:  c.cfg.AppVersion,
 		proof:       c.proof,
 		tags:        c.cfg.Tags,

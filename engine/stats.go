@@ -30,6 +30,7 @@ type counters struct {
 	unreliableSent, unreliableReceived, unreliableFailed, unreliableDropped             atomic.Uint64
 	noHandler, tagDropped, decodeErrors, authFailures, handlerErrors, metaUpdates       atomic.Uint64
 	notMember, decryptFailures                                                          atomic.Uint64
+	metaPulls                                                                           atomic.Uint64 // for tests
 }
 
 // Stats returns a snapshot of the counters.
