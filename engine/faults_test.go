@@ -55,6 +55,14 @@ func newFaultNet(t *testing.T) *faultnet.Network {
 // until every node sees all of them alive.
 func faultCluster(t *testing.T, fn *faultnet.Network, n int) ([]*Cluster, []string) {
 	t.Helper()
+	return joinedCluster(t, fn, n, faultConfig, 15*time.Second)
+}
+
+// joinedCluster starts n nodes (ids f0, f1, ...) on fn with the config
+// that cfg gives, joins each to the first, and waits up to bound until
+// every node sees all of them alive.
+func joinedCluster(t *testing.T, fn *faultnet.Network, n int, cfg func(string, *faultnet.Transport) Config, bound time.Duration) ([]*Cluster, []string) {
+	t.Helper()
 	nodes := make([]*Cluster, n)
 	addrs := make([]string, n)
 	for i := range nodes {
@@ -63,21 +71,14 @@ func faultCluster(t *testing.T, fn *faultnet.Network, n int) ([]*Cluster, []stri
 			t.Fatal(err)
 		}
 		addrs[i] = tr.Addr()
-		nodes[i] = startNode(t, faultConfig(fmt.Sprintf("f%d", i), tr))
+		nodes[i] = startNode(t, cfg(fmt.Sprintf("f%d", i), tr))
 		if i > 0 {
 			if _, err := nodes[i].Join([]string{addrs[0]}); err != nil {
 				t.Fatalf("join f%d: %v", i, err)
 			}
 		}
 	}
-	waitFor(t, 15*time.Second, "all nodes alive everywhere", func() bool {
-		for _, c := range nodes {
-			if c.NumAlive() != n {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, bound, "all nodes alive everywhere", func() bool { return allSee(nodes, n) })
 	return nodes, addrs
 }
 

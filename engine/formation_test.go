@@ -130,30 +130,7 @@ func TestFormationStopsWithPendingRepair(t *testing.T) {
 // push/pull period, and waits until all see each other.
 func formationCluster(t *testing.T, fn *faultnet.Network, n int) ([]*Cluster, []string) {
 	t.Helper()
-	nodes := make([]*Cluster, n)
-	addrs := make([]string, n)
-	for i := range nodes {
-		tr, err := fn.NewTransportAuto()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = tr.Addr()
-		nodes[i] = startNode(t, formationConfig(fmt.Sprintf("f%d", i), tr))
-		if i > 0 {
-			if _, err := nodes[i].Join([]string{addrs[0]}); err != nil {
-				t.Fatalf("join f%d: %v", i, err)
-			}
-		}
-	}
-	waitFor(t, formationBound, "all nodes alive everywhere", func() bool {
-		for _, c := range nodes {
-			if c.NumAlive() != n {
-				return false
-			}
-		}
-		return true
-	})
-	return nodes, addrs
+	return joinedCluster(t, fn, n, formationConfig, formationBound)
 }
 
 // allSee reports whether every node sees n nodes alive.
