@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -104,4 +105,17 @@ func describeDoubles(ds []doubleLeader) string {
 		fmt.Fprintf(&b, "\n\t%s (first at %s)", k, seen[k].Format(time.StampMilli))
 	}
 	return b.String()
+}
+
+// electedLab starts a lab of k hosts that all run the election and waits
+// until they agree on a leader; it returns the lab, the leader and its term
+// (nil when the election reports none).
+func electedLab(t *testing.T, k int) (*Lab, *Host, *int64) {
+	t.Helper()
+	l := newLab(t, k)
+	configure := func(h *Host) NodeConfig { return electionConfig(h, l.Hosts) }
+	startCluster(l, l.Hosts, configure, time.Minute)
+	l.waitFor(30*time.Second, "a leader all hosts agree on", func() bool { _, _, ok := agreedLeader(l.Hosts); return ok })
+	leader, term, _ := agreedLeader(l.Hosts)
+	return l, leader, term
 }

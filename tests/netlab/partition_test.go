@@ -13,11 +13,7 @@ import (
 // in the same term.
 func TestPartition(t *testing.T) {
 	const hosts = 6
-	l := newLab(t, hosts)
-	configure := func(h *Host) NodeConfig { return electionConfig(h, l.Hosts) }
-	startCluster(l, l.Hosts, configure, time.Minute)
-	l.waitFor(30*time.Second, "a leader all hosts agree on", func() bool { _, _, ok := agreedLeader(l.Hosts); return ok })
-	before, term, _ := agreedLeader(l.Hosts)
+	l, before, term := electedLab(t, hosts)
 	t.Logf("before the split: %s leads in term %s", before.Name, termText(term))
 
 	a, b := l.Hosts[:hosts/2], l.Hosts[hosts/2:]

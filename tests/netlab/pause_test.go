@@ -12,11 +12,7 @@ import (
 // the classic lease breaker.
 func TestPause(t *testing.T) {
 	const hosts = 5
-	l := newLab(t, hosts)
-	configure := func(h *Host) NodeConfig { return electionConfig(h, l.Hosts) }
-	startCluster(l, l.Hosts, configure, time.Minute)
-	l.waitFor(30*time.Second, "a leader all hosts agree on", func() bool { _, _, ok := agreedLeader(l.Hosts); return ok })
-	leader, term, _ := agreedLeader(l.Hosts)
+	l, leader, term := electedLab(t, hosts)
 	if term == nil {
 		t.Fatalf("%s leads but the election reports no term (election.get_term()): nothing can fence its side effects", leader.Name)
 	}
