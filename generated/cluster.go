@@ -73,7 +73,7 @@ func cleanupCluster() {
 }
 
 // clusterDoc is the Cluster description, every instance's __doc__.
-var clusterDoc object.Object = object.NewString("Cluster - A gossip cluster node, returned by create().\n\nMethods:\n  start() - Start the cluster node\n  join(peers) - Join an existing cluster\n  leave() - Gracefully leave the cluster\n  stop() - Stop the cluster and clean up\n  send(message_type, data, reliable=False) - Broadcast to all nodes\n  send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n  send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n  handle(message_type, handler) - Register a message handler\n  on_state_change(handler) - Register a state change handler\n  nodes() - Get all known nodes\n  alive_nodes() - Get all alive nodes\n  local_node() - Get local node info\n  num_nodes() - Get total node count\n  num_alive() - Get alive node count\n  node_id() - Get local node UUID\n  set_metadata(key, value) - Set local metadata\n  get_metadata(key) - Get local metadata value\n  all_metadata() - Get all local metadata\n  delete_metadata(key) - Delete a metadata key\n  stats() - Get message and error counters\n  handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n  send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n  unhandle(message_type) - Remove the handler of a message type\n  on_metadata_change(handler) - Register a metadata change handler\n  remove_handler(handler_id) - Remove a state or metadata change handler\n  nodes_by_tag(tag) - Get the alive nodes carrying a tag\n  get_node(node_id) - Get one node by id\n  num_suspect() - Get the number of suspect nodes\n  num_dead() - Get the number of failed nodes\n  is_local(node_id) - Check whether a node id is this node's\n  candidates(n=3) - Get a random subset of the alive peers\n  create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n  create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n  wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n  install_key(key) - Install an extra encryption key on every node\n  use_key(key) - Make an installed key the primary key on every node\n  remove_key(key) - Remove an encryption key from every node\n  list_keys() - List the encryption keys installed across the cluster")
+var clusterDoc object.Object = object.NewString("Cluster - A gossip cluster node, returned by create().\n\nMethods:\n  start() - Start the cluster node\n  join(peers) - Join an existing cluster\n  leave() - Gracefully leave the cluster\n  stop() - Stop the cluster and clean up\n  send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes\n  send_tagged(tag, message_type, data, reliable=False, *, timeout=None) - Send to nodes with a matching tag\n  send_to(node_id, message_type, data, reliable=False, *, timeout=None) - Send to a specific node\n  handle(message_type, handler) - Register a message handler\n  on_state_change(handler) - Register a state change handler\n  nodes() - Get all known nodes\n  alive_nodes() - Get all alive nodes\n  local_node() - Get local node info\n  num_nodes() - Get total node count\n  num_alive() - Get alive node count\n  node_id() - Get local node UUID\n  set_metadata(key, value) - Set local metadata\n  get_metadata(key) - Get local metadata value\n  all_metadata() - Get all local metadata\n  delete_metadata(key) - Delete a metadata key\n  stats() - Get message and error counters\n  handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n  send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n  unhandle(message_type) - Remove the handler of a message type\n  on_metadata_change(handler) - Register a metadata change handler\n  remove_handler(handler_id) - Remove a state or metadata change handler\n  nodes_by_tag(tag) - Get the alive nodes carrying a tag\n  get_node(node_id) - Get one node by id\n  num_suspect() - Get the number of suspect nodes\n  num_dead() - Get the number of failed nodes\n  is_local(node_id) - Check whether a node id is this node's\n  candidates(n=3) - Get a random subset of the alive peers\n  create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n  create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n  wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n  install_key(key) - Install an extra encryption key on every node\n  use_key(key) - Make an installed key the primary key on every node\n  remove_key(key) - Remove an encryption key from every node\n  list_keys() - List the encryption keys installed across the cluster")
 
 // help() texts of the Cluster methods.
 const (
@@ -81,9 +81,9 @@ const (
 	clusterJoinHelp                 = "join(peers) - Join an existing cluster\n\nContacts the peers; succeeds when at least one answered. When join()\nreturns, this node knows the cluster; the nodes it contacted learn of\nthis node a moment later (they merge its state after replying), so a\nscript that sends from one of them straight away should first wait\nfor its num_alive() to count the new node.\n\nParameters:\n  peers (str|list[str]): One or more peer addresses to join\n\nReturns:\n  int: Number of peers contacted\n\nRaises:\n  RuntimeError: no peer could be reached (the error names them) or a peer refused the node\n\nExample:\n  cluster.join(\"127.0.0.1:8001\")\n  cluster.join([\"127.0.0.1:8001\", \"127.0.0.1:8002\"])"
 	clusterLeaveHelp                = "leave() - Gracefully leave the cluster\n\nOther nodes will be notified and see this node as \"leaving\".\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node is not running\n\nExample:\n  cluster.leave()"
 	clusterStopHelp                 = "stop() - Stop the cluster and clean up\n\nLeaves if still a member, closes every socket and stops every routine. Calling it again does nothing.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: shutting down failed\n\nExample:\n  cluster.stop()"
-	clusterSendHelp                 = "send(message_type, data, reliable=False) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
-	clusterSendTaggedHelp           = "send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
-	clusterSendToHelp               = "send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running or the send failed\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
+	clusterSendHelp                 = "send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
+	clusterSendTaggedHelp           = "send_tagged(tag, message_type, data, reliable=False, *, timeout=None) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
+	clusterSendToHelp               = "send_to(node_id, message_type, data, reliable=False, *, timeout=None) - Send to a specific node\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running or the send failed\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
 	clusterHandleHelp               = "handle(message_type, handler) - Register a message handler\n\nThe handler receives a dict with type (int), sender (a node dict with id,\naddr, state, metadata, tags) and payload (the decoded payload). Registering\nagain for the same type replaces the handler.\n\nParameters:\n  message_type (int): Message type to handle (must be >= 128)\n  handler (callable): Function called with a message dict\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  def on_message(msg):\n      print(f\"From {msg['sender']['id']}: {msg['payload']}\")\n\n  cluster.handle(128, on_message)"
 	clusterOnStateChangeHelp        = "on_state_change(handler) - Register a state change handler\n\nThe handler gets the node id and its new state: \"alive\" (also when a node joins), \"suspect\", \"dead\" or \"leaving\".\n\nParameters:\n  handler (callable): Function(node_id, new_state)\n\nReturns:\n  int: Handler id for remove_handler()\n\nExample:\n  def on_change(node_id, state):\n      print(f\"Node {node_id} is now {state}\")\n\n  cluster.on_state_change(on_change)"
 	clusterNodesHelp                = "nodes() - Get all known nodes\n\nReturns:\n  list[Node]: List of node dicts with id, addr, state, metadata, tags, app_version\n\nExample:\n  for node in cluster.nodes():\n      print(f\"{node['id']}: {node['state']} at {node['addr']}\")"
@@ -226,8 +226,11 @@ func clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 		}
 		peers = got
 	}
-	result, err := self.Join(peers)
+	result, err := self.Join(ctx, peers)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return object.NewInteger(int64(result))
@@ -284,7 +287,7 @@ func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.
 }
 
 // clusterSendParams lists the parameters of send() in positional order.
-var clusterSendParams = []string{"message_type", "data", "reliable"}
+var clusterSendParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callClusterSend implements Cluster.send() called through the class, with the instance first.
 func callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -334,15 +337,34 @@ func clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 		}
 		reliable = got
 	}
-	err := self.Send(messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(clusterSendParams, 3, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.Send(ctx, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none
 }
 
 // clusterSendTaggedParams lists the parameters of send_tagged() in positional order.
-var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable"}
+var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTagged implements Cluster.send_tagged() called through the class, with the instance first.
 func callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -400,15 +422,34 @@ func clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engi
 		}
 		reliable = got
 	}
-	err := self.SendTagged(tag, messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(clusterSendTaggedParams, 4, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.SendTagged(ctx, tag, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none
 }
 
 // clusterSendToParams lists the parameters of send_to() in positional order.
-var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable"}
+var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTo implements Cluster.send_to() called through the class, with the instance first.
 func callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -466,8 +507,27 @@ func clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.C
 		}
 		reliable = got
 	}
-	err := self.SendTo(nodeId, messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(clusterSendToParams, 4, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.SendTo(ctx, nodeId, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none
@@ -946,8 +1006,11 @@ func clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *eng
 		}
 		timeout = got
 	}
-	result, err := self.SendRequest(nodeId, messageType, data, timeout)
+	result, err := self.SendRequest(ctx, nodeId, messageType, data, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return fromAny(result)
@@ -1411,7 +1474,13 @@ func clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 			timeout = got
 		}
 	}
-	self.Wait(timeout)
+	err := self.Wait(ctx, timeout)
+	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
+		return raiseError(fn, err)
+	}
 	return none
 }
 
