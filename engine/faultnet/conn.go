@@ -1,7 +1,6 @@
 package faultnet
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -12,7 +11,8 @@ import (
 
 // ErrConnReset is the error returned by reads and writes on a stream that was
 // broken by the network: a partition between its endpoints, the shutdown of
-// one of its endpoints, or Network.Close.
+// one of its endpoints, a cut (StreamFaults.Cut, CutStreams, CutAllStreams)
+// or Network.Close.
 var ErrConnReset = errors.New("faultnet: connection reset by network")
 
 // deadline is a resettable deadline in the style of net.Pipe: wait returns a
@@ -84,20 +84,35 @@ func (d *deadline) wait() <-chan struct{} {
 	return d.cancel
 }
 
-// pipe is one direction of a stream: a bounded byte buffer with a single
-// writer end and a single reader end.
-type pipe struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	limit   int
-	wclosed bool  // the writing end was closed: the reader sees EOF once drained
-	rclosed bool  // the reading end was closed: writes fail
-	err     error // the stream was broken: reads and writes fail at once
-	changed chan struct{}
+// segment is a run of bytes written to a pipe that becomes readable at
+// readyAt (the zero time: at once).
+type segment struct {
+	data    []byte
+	readyAt time.Time
 }
 
-func newPipe(limit int) *pipe {
-	return &pipe{limit: limit, changed: make(chan struct{})}
+// pipe is one direction of a stream: a bounded byte queue with a single
+// writer end (node from) and a single reader end (node to). Bytes in flight
+// (delayed) and bytes ready to read both count against the limit, as a TCP
+// window counts both, so a stalled or slow direction ends up blocking its
+// writer.
+type pipe struct {
+	from, to string // addresses of the writing and the reading node
+
+	mu        sync.Mutex
+	segs      []segment // in write order; readyAt never decreases
+	queued    int       // bytes in segs
+	lastReady time.Time // readyAt of the last segment queued
+	limit     int
+	stalled   bool  // nothing is delivered to the reader until resumed
+	wclosed   bool  // the writing end was closed: the reader sees EOF once drained
+	rclosed   bool  // the reading end was closed: writes fail
+	err       error // the stream was broken: reads and writes fail at once
+	changed   chan struct{}
+}
+
+func newPipe(from, to string, limit int, stalled bool) *pipe {
+	return &pipe{from: from, to: to, limit: limit, stalled: stalled, changed: make(chan struct{})}
 }
 
 // signal wakes every goroutine blocked on the pipe. Callers hold p.mu.
@@ -106,9 +121,49 @@ func (p *pipe) signal() {
 	p.changed = make(chan struct{})
 }
 
+// take copies ready bytes into b and reports how many. Callers hold p.mu.
+func (p *pipe) take(b []byte, now time.Time) int {
+	n := 0
+	for n < len(b) && len(p.segs) > 0 && !p.segs[0].readyAt.After(now) {
+		k := copy(b[n:], p.segs[0].data)
+		n += k
+		if k == len(p.segs[0].data) {
+			p.segs[0] = segment{}
+			p.segs = p.segs[1:]
+		} else {
+			p.segs[0].data = p.segs[0].data[k:]
+		}
+	}
+	p.queued -= n
+	if p.queued == 0 {
+		p.segs = nil // let the backing array go
+	}
+	return n
+}
+
+// enqueue appends a copy of chunk, readable after delay but never before
+// the bytes queued earlier. Callers hold p.mu.
+func (p *pipe) enqueue(chunk []byte, delay time.Duration) {
+	var ready time.Time
+	if delay > 0 {
+		ready = time.Now().Add(delay)
+	}
+	if ready.Before(p.lastReady) {
+		ready = p.lastReady
+	}
+	p.lastReady = ready
+	p.queued += len(chunk)
+	if last := len(p.segs) - 1; last >= 0 && p.segs[last].readyAt.Equal(ready) {
+		p.segs[last].data = append(p.segs[last].data, chunk...)
+		return
+	}
+	p.segs = append(p.segs, segment{data: append([]byte(nil), chunk...), readyAt: ready})
+}
+
 func (p *pipe) read(b []byte, dl *deadline) (int, error) {
 	for {
 		timeout := dl.wait()
+		var wake time.Duration // > 0: the first queued bytes are ready after it
 		p.mu.Lock()
 		switch {
 		case p.rclosed:
@@ -121,54 +176,73 @@ func (p *pipe) read(b []byte, dl *deadline) (int, error) {
 		case isClosed(timeout):
 			p.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
-		case p.buf.Len() > 0:
-			n, _ := p.buf.Read(b)
-			p.signal()
-			p.mu.Unlock()
-			return n, nil
 		case len(b) == 0:
 			p.mu.Unlock()
 			return 0, nil
-		case p.wclosed:
+		case p.queued > 0 && !p.stalled:
+			now := time.Now()
+			if n := p.take(b, now); n > 0 {
+				p.signal()
+				p.mu.Unlock()
+				return n, nil
+			}
+			wake = p.segs[0].readyAt.Sub(now)
+		case p.queued == 0 && p.wclosed:
 			p.mu.Unlock()
 			return 0, io.EOF
 		}
 		changed := p.changed
 		p.mu.Unlock()
 
+		var ready <-chan time.Time
+		var timer *time.Timer
+		if wake > 0 {
+			timer = time.NewTimer(wake)
+			ready = timer.C
+		}
 		select {
 		case <-changed:
 		case <-timeout:
+		case <-ready:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
 
-func (p *pipe) write(b []byte, dl *deadline) (int, error) {
+// check returns the error a write must fail with, if any. Callers hold p.mu.
+func (p *pipe) check(timeout <-chan struct{}) error {
+	switch {
+	case p.wclosed:
+		return net.ErrClosed
+	case p.err != nil:
+		return p.err
+	case p.rclosed:
+		return io.ErrClosedPipe
+	case isClosed(timeout):
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+// write queues b, each part readable after delay, blocking while the pipe
+// is full.
+func (p *pipe) write(b []byte, dl *deadline, delay time.Duration) (int, error) {
 	written := 0
 	for {
 		timeout := dl.wait()
 		p.mu.Lock()
-		switch {
-		case p.wclosed:
-			p.mu.Unlock()
-			return written, net.ErrClosed
-		case p.err != nil:
-			err := p.err
+		if err := p.check(timeout); err != nil {
 			p.mu.Unlock()
 			return written, err
-		case p.rclosed:
-			p.mu.Unlock()
-			return written, io.ErrClosedPipe
-		case isClosed(timeout):
-			p.mu.Unlock()
-			return written, os.ErrDeadlineExceeded
 		}
-		if room := p.limit - p.buf.Len(); room > 0 {
+		if room := p.limit - p.queued; room > 0 && written < len(b) {
 			chunk := b[written:]
 			if len(chunk) > room {
 				chunk = chunk[:room]
 			}
-			p.buf.Write(chunk)
+			p.enqueue(chunk, delay)
 			written += len(chunk)
 			p.signal()
 		}
@@ -186,12 +260,34 @@ func (p *pipe) write(b []byte, dl *deadline) (int, error) {
 	}
 }
 
+// discard is a write whose bytes are lost in the network: it fails as a
+// write would, and otherwise reports success at once.
+func (p *pipe) discard(b []byte, dl *deadline) (int, error) {
+	timeout := dl.wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.check(timeout); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// setStalled stops or resumes delivery to the reader.
+func (p *pipe) setStalled(stalled bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled != stalled {
+		p.stalled = stalled
+		p.signal()
+	}
+}
+
 func (p *pipe) closeReader() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.rclosed {
 		p.rclosed = true
-		p.buf.Reset()
+		p.segs, p.queued = nil, 0
 		p.signal()
 	}
 }
@@ -210,7 +306,7 @@ func (p *pipe) breakWith(err error) {
 	defer p.mu.Unlock()
 	if p.err == nil {
 		p.err = err
-		p.buf.Reset()
+		p.segs, p.queued = nil, 0
 		p.signal()
 	}
 }
@@ -227,13 +323,14 @@ type stream struct {
 	closed int // number of ends closed by their owner
 }
 
+// newStream returns a stream from -> to. Callers hold n.mu.
 func newStream(n *Network, from, to *Transport, limit int) *stream {
 	s := &stream{
 		net:  n,
 		from: from.addr,
 		to:   to.addr,
-		a2b:  newPipe(limit),
-		b2a:  newPipe(limit),
+		a2b:  newPipe(from.addr, to.addr, limit, n.isStalledLocked(from.addr, to.addr)),
+		b2a:  newPipe(to.addr, from.addr, limit, n.isStalledLocked(to.addr, from.addr)),
 	}
 	s.client = &Conn{
 		s:      s,
@@ -276,7 +373,8 @@ func (s *stream) endClosed() bool {
 // and whose net.Error Timeout method reports true.
 //
 // Each direction buffers up to the network's stream buffer size, so writes
-// do not wait for the peer to read unless the buffer is full.
+// do not wait for the peer to read unless the buffer is full. Bytes delayed
+// by StreamFaults or held by StallStreams count against that buffer.
 type Conn struct {
 	s             *stream
 	rx, tx        *pipe
@@ -300,10 +398,20 @@ func (c *Conn) Read(b []byte) (int, error) {
 	return n, c.opError("read", err)
 }
 
-// Write implements net.Conn.
+// Write implements net.Conn. The network's stream faults (see StreamFaults)
+// may discard, duplicate, corrupt or delay the bytes of the call, or reset
+// the stream instead of writing.
 func (c *Conn) Write(b []byte) (int, error) {
-	n, err := c.tx.write(b, c.wdl)
-	return n, c.opError("write", err)
+	f := c.s.net.writeFault(c.s, c.tx, b)
+	var n int
+	var err error
+	if f.drop {
+		n, err = c.tx.discard(b, c.wdl)
+	} else {
+		n, err = c.tx.write(f.payload, c.wdl, f.delay)
+	}
+	// A duplicated payload is twice as long as what the caller wrote.
+	return min(n, len(b)), c.opError("write", err)
 }
 
 // Close implements net.Conn. The peer reads the remaining buffered data and
