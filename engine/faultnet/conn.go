@@ -1,6 +1,7 @@
 package faultnet
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -84,10 +85,10 @@ func (d *deadline) wait() <-chan struct{} {
 	return d.cancel
 }
 
-// segment is a run of bytes written to a pipe that becomes readable at
-// readyAt (the zero time: at once).
-type segment struct {
-	data    []byte
+// mark says that the pipe's bytes up to stream offset end become readable
+// at readyAt (the zero time: at once).
+type mark struct {
+	end     int64
 	readyAt time.Time
 }
 
@@ -99,16 +100,16 @@ type segment struct {
 type pipe struct {
 	from, to string // addresses of the writing and the reading node
 
-	mu        sync.Mutex
-	segs      []segment // in write order; readyAt never decreases
-	queued    int       // bytes in segs
-	lastReady time.Time // readyAt of the last segment queued
-	limit     int
-	stalled   bool  // nothing is delivered to the reader until resumed
-	wclosed   bool  // the writing end was closed: the reader sees EOF once drained
-	rclosed   bool  // the reading end was closed: writes fail
-	err       error // the stream was broken: reads and writes fail at once
-	changed   chan struct{}
+	mu      sync.Mutex
+	buf     bytes.Buffer // bytes written and not yet read, in order
+	off     int64        // stream offset of buf's first byte
+	marks   []mark       // when buf's bytes become readable; end and readyAt increase
+	limit   int
+	stalled bool  // nothing is delivered to the reader until resumed
+	wclosed bool  // the writing end was closed: the reader sees EOF once drained
+	rclosed bool  // the reading end was closed: writes fail
+	err     error // the stream was broken: reads and writes fail at once
+	changed chan struct{}
 }
 
 func newPipe(from, to string, limit int, stalled bool) *pipe {
@@ -121,43 +122,45 @@ func (p *pipe) signal() {
 	p.changed = make(chan struct{})
 }
 
-// take copies ready bytes into b and reports how many. Callers hold p.mu.
-func (p *pipe) take(b []byte, now time.Time) int {
-	n := 0
-	for n < len(b) && len(p.segs) > 0 && !p.segs[0].readyAt.After(now) {
-		k := copy(b[n:], p.segs[0].data)
-		n += k
-		if k == len(p.segs[0].data) {
-			p.segs[0] = segment{}
-			p.segs = p.segs[1:]
-		} else {
-			p.segs[0].data = p.segs[0].data[k:]
+// take copies ready bytes into b and reports how many; when none is ready
+// it also reports how long until some is (zero if nothing is queued).
+// Callers hold p.mu.
+func (p *pipe) take(b []byte, now time.Time) (int, time.Duration) {
+	ready := p.off
+	for _, m := range p.marks {
+		if m.readyAt.After(now) {
+			break
 		}
+		ready = m.end
 	}
-	p.queued -= n
-	if p.queued == 0 {
-		p.segs = nil // let the backing array go
+	if ready == p.off {
+		if len(p.marks) == 0 {
+			return 0, 0
+		}
+		return 0, p.marks[0].readyAt.Sub(now)
 	}
-	return n
+	n, _ := p.buf.Read(b[:min(int64(len(b)), ready-p.off)])
+	p.off += int64(n)
+	for len(p.marks) > 0 && p.marks[0].end <= p.off {
+		p.marks = p.marks[1:]
+	}
+	return n, 0
 }
 
-// enqueue appends a copy of chunk, readable after delay but never before
-// the bytes queued earlier. Callers hold p.mu.
+// enqueue appends chunk, readable after delay but never before the bytes
+// queued earlier. Callers hold p.mu.
 func (p *pipe) enqueue(chunk []byte, delay time.Duration) {
 	var ready time.Time
 	if delay > 0 {
 		ready = time.Now().Add(delay)
 	}
-	if ready.Before(p.lastReady) {
-		ready = p.lastReady
-	}
-	p.lastReady = ready
-	p.queued += len(chunk)
-	if last := len(p.segs) - 1; last >= 0 && p.segs[last].readyAt.Equal(ready) {
-		p.segs[last].data = append(p.segs[last].data, chunk...)
+	p.buf.Write(chunk)
+	end := p.off + int64(p.buf.Len())
+	if last := len(p.marks) - 1; last >= 0 && !ready.After(p.marks[last].readyAt) {
+		p.marks[last].end = end // readable with the bytes before it
 		return
 	}
-	p.segs = append(p.segs, segment{data: append([]byte(nil), chunk...), readyAt: ready})
+	p.marks = append(p.marks, mark{end: end, readyAt: ready})
 }
 
 func (p *pipe) read(b []byte, dl *deadline) (int, error) {
@@ -179,15 +182,15 @@ func (p *pipe) read(b []byte, dl *deadline) (int, error) {
 		case len(b) == 0:
 			p.mu.Unlock()
 			return 0, nil
-		case p.queued > 0 && !p.stalled:
-			now := time.Now()
-			if n := p.take(b, now); n > 0 {
+		case p.buf.Len() > 0 && !p.stalled:
+			n, wait := p.take(b, time.Now())
+			if n > 0 {
 				p.signal()
 				p.mu.Unlock()
 				return n, nil
 			}
-			wake = p.segs[0].readyAt.Sub(now)
-		case p.queued == 0 && p.wclosed:
+			wake = max(wait, time.Nanosecond)
+		case p.buf.Len() == 0 && p.wclosed:
 			p.mu.Unlock()
 			return 0, io.EOF
 		}
@@ -237,7 +240,7 @@ func (p *pipe) write(b []byte, dl *deadline, delay time.Duration) (int, error) {
 			p.mu.Unlock()
 			return written, err
 		}
-		if room := p.limit - p.queued; room > 0 && written < len(b) {
+		if room := p.limit - p.buf.Len(); room > 0 && written < len(b) {
 			chunk := b[written:]
 			if len(chunk) > room {
 				chunk = chunk[:room]
@@ -287,7 +290,8 @@ func (p *pipe) closeReader() {
 	defer p.mu.Unlock()
 	if !p.rclosed {
 		p.rclosed = true
-		p.segs, p.queued = nil, 0
+		p.buf.Reset()
+		p.marks = nil
 		p.signal()
 	}
 }
@@ -306,7 +310,8 @@ func (p *pipe) breakWith(err error) {
 	defer p.mu.Unlock()
 	if p.err == nil {
 		p.err = err
-		p.segs, p.queued = nil, 0
+		p.buf.Reset()
+		p.marks = nil
 		p.signal()
 	}
 }
