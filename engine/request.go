@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -95,7 +96,7 @@ func (c *Cluster) replyHandler(msgType int) func(Message) (any, error) {
 // handler for msgType and ErrRemote when that handler failed. While it
 // waits, queued handlers run as in Wait (see the package comment above).
 // A request to this node runs its own handler directly.
-func (c *Cluster) SendRequest(nodeID string, msgType int, payload any, timeout time.Duration) (any, error) {
+func (c *Cluster) SendRequest(ctx context.Context, nodeID string, msgType int, payload any, timeout time.Duration) (any, error) {
 	if timeout <= 0 {
 		return nil, fmt.Errorf("%w: timeout must be positive, got %v", ErrInvalidArgument, timeout)
 	}
@@ -136,15 +137,18 @@ func (c *Cluster) SendRequest(nodeID string, msgType int, payload any, timeout t
 	req = append(req, flags)
 	req = append(req, body...)
 	sent := make(chan error, 1)
-	if err := c.senders.enqueue(c, nodeID, outMsg{msgType: msgRequest, payload: req, done: sent}); err != nil {
+	if err := c.senders.enqueue(ctx, c, nodeID, outMsg{msgType: msgRequest, payload: req, done: sent}); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("request to node %q: %w", nodeID, err)
+		}
 		return nil, err
 	}
-	return c.awaitReply(pr, sent, msgType, timeout)
+	return c.awaitReply(ctx, pr, sent, msgType, timeout)
 }
 
 // awaitReply dispatches this goroutine's nodes until the reply, a failure
 // or the deadline.
-func (c *Cluster) awaitReply(pr *pendingRequest, sent chan error, msgType int, timeout time.Duration) (any, error) {
+func (c *Cluster) awaitReply(ctx context.Context, pr *pendingRequest, sent chan error, msgType int, timeout time.Duration) (any, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	siblings := dispatchGroup(goid())
@@ -175,6 +179,8 @@ func (c *Cluster) awaitReply(pr *pendingRequest, sent chan error, msgType int, t
 			}
 		case <-c.stopCh:
 			return nil, errNotRunning()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("request to node %q: %w", pr.node, ctx.Err())
 		case <-deadline.C:
 		}
 	}
@@ -284,7 +290,7 @@ func (c *Cluster) sendReply(to string, id uint64, status byte, body []byte, flag
 	b := binary.AppendUvarint(nil, id)
 	b = append(b, status, flags)
 	b = append(b, body...)
-	if err := c.senders.enqueue(c, to, outMsg{msgType: msgReply, payload: b}); err != nil {
+	if err := c.senders.enqueue(context.Background(), c, to, outMsg{msgType: msgReply, payload: b}); err != nil {
 		c.log.Debug("reply not sent", "to", to, "err", err)
 	}
 }
