@@ -60,7 +60,7 @@ type Cluster struct {
 	kickHdr                    chan struct{} // asks the header updater to re-announce us
 
 	queue         *eventQueue
-	dispatching   atomic.Bool
+	pump          *Pump // runs queue's handlers with those of its sibling nodes
 	handlersMu    sync.RWMutex
 	handlers      map[int]func(Message)
 	stateHandlers []func(string, string)
@@ -92,9 +92,14 @@ func New(cfg Config) (*Cluster, error) {
 		tokenKey: tokenKey(s.BearerToken),
 		stopCh:   make(chan struct{}),
 		kickHdr:  make(chan struct{}, 1),
-		queue:    newEventQueue(s.EventQueueSize),
 		handlers: make(map[int]func(Message)),
+		pump:     s.Pump,
 	}
+	if c.pump == nil {
+		c.pump = NewPump()
+	}
+	c.queue = newEventQueue(s.EventQueueSize, c.pump.wake)
+	c.pump.add(c)
 	if c.tokenKey != nil {
 		c.proof = joinProof(c.tokenKey, c.id)
 	}

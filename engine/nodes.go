@@ -174,6 +174,7 @@ func (c *Cluster) scanLoop() {
 		c.peers.refresh(c)
 		c.pullStaleMetadata()
 		c.receiver.sweep(c)
+		c.checkStall()
 	}
 }
 

@@ -99,6 +99,10 @@ type Config struct {
 	EventQueueSize int
 	// LeaveTimeout bounds how long Leave waits for the leave to propagate; 0 means 2s.
 	LeaveTimeout time.Duration
+	// Pump, when set, runs this node's handlers together with those of the
+	// other nodes sharing it (a script's nodes share its interpreter's
+	// pump); nil gives the node a pump of its own.
+	Pump *Pump
 	// SendTimeout is how long a reliable send may block when a call passes
 	// a negative timeout: waiting for room in a destination's window, and
 	// for SendTo the destination's acknowledgement; 0 means 10s.

@@ -10,63 +10,50 @@ import (
 	"github.com/scriptling-contrib/gossip/engine"
 )
 
-// clusterClass is the Cluster class; newLibrary sets it.
-var clusterClass *object.Class
-
-func newClusterClass() *object.Class {
+// newClusterClass makes the Cluster class of one interpreter.
+func (in *interpreter) newClusterClass() *object.Class {
 	return &object.Class{
 		Name: "Cluster",
 		Methods: map[string]object.Object{
-			"start":                  &object.Builtin{Fn: callClusterStart, HelpText: clusterStartHelp},
-			"join":                   &object.Builtin{Fn: callClusterJoin, HelpText: clusterJoinHelp},
-			"leave":                  &object.Builtin{Fn: callClusterLeave, HelpText: clusterLeaveHelp},
-			"stop":                   &object.Builtin{Fn: callClusterStop, HelpText: clusterStopHelp},
-			"send":                   &object.Builtin{Fn: callClusterSend, HelpText: clusterSendHelp},
-			"send_tagged":            &object.Builtin{Fn: callClusterSendTagged, HelpText: clusterSendTaggedHelp},
-			"send_to":                &object.Builtin{Fn: callClusterSendTo, HelpText: clusterSendToHelp},
-			"handle":                 &object.Builtin{Fn: callClusterHandle, HelpText: clusterHandleHelp},
-			"on_state_change":        &object.Builtin{Fn: callClusterOnStateChange, HelpText: clusterOnStateChangeHelp},
-			"nodes":                  &object.Builtin{Fn: callClusterNodes, HelpText: clusterNodesHelp},
-			"alive_nodes":            &object.Builtin{Fn: callClusterAliveNodes, HelpText: clusterAliveNodesHelp},
-			"local_node":             &object.Builtin{Fn: callClusterLocalNode, HelpText: clusterLocalNodeHelp},
-			"num_nodes":              &object.Builtin{Fn: callClusterNumNodes, HelpText: clusterNumNodesHelp},
-			"num_alive":              &object.Builtin{Fn: callClusterNumAlive, HelpText: clusterNumAliveHelp},
-			"node_id":                &object.Builtin{Fn: callClusterNodeId, HelpText: clusterNodeIdHelp},
-			"set_metadata":           &object.Builtin{Fn: callClusterSetMetadata, HelpText: clusterSetMetadataHelp},
-			"get_metadata":           &object.Builtin{Fn: callClusterGetMetadata, HelpText: clusterGetMetadataHelp},
-			"all_metadata":           &object.Builtin{Fn: callClusterAllMetadata, HelpText: clusterAllMetadataHelp},
-			"delete_metadata":        &object.Builtin{Fn: callClusterDeleteMetadata, HelpText: clusterDeleteMetadataHelp},
-			"stats":                  &object.Builtin{Fn: callClusterStats, HelpText: clusterStatsHelp},
-			"handle_with_reply":      &object.Builtin{Fn: callClusterHandleWithReply, HelpText: clusterHandleWithReplyHelp},
-			"send_request":           &object.Builtin{Fn: callClusterSendRequest, HelpText: clusterSendRequestHelp},
-			"unhandle":               &object.Builtin{Fn: callClusterUnhandle, HelpText: clusterUnhandleHelp},
-			"on_metadata_change":     &object.Builtin{Fn: callClusterOnMetadataChange, HelpText: clusterOnMetadataChangeHelp},
-			"remove_handler":         &object.Builtin{Fn: callClusterRemoveHandler, HelpText: clusterRemoveHandlerHelp},
-			"nodes_by_tag":           &object.Builtin{Fn: callClusterNodesByTag, HelpText: clusterNodesByTagHelp},
-			"get_node":               &object.Builtin{Fn: callClusterGetNode, HelpText: clusterGetNodeHelp},
-			"num_suspect":            &object.Builtin{Fn: callClusterNumSuspect, HelpText: clusterNumSuspectHelp},
-			"num_dead":               &object.Builtin{Fn: callClusterNumDead, HelpText: clusterNumDeadHelp},
-			"is_local":               &object.Builtin{Fn: callClusterIsLocal, HelpText: clusterIsLocalHelp},
-			"candidates":             &object.Builtin{Fn: callClusterCandidates, HelpText: clusterCandidatesHelp},
-			"create_node_group":      &object.Builtin{Fn: callClusterCreateNodeGroup, HelpText: clusterCreateNodeGroupHelp},
-			"create_leader_election": &object.Builtin{Fn: callClusterCreateLeaderElection, HelpText: clusterCreateLeaderElectionHelp},
-			"wait":                   &object.Builtin{Fn: callClusterWait, HelpText: clusterWaitHelp},
-			"install_key":            &object.Builtin{Fn: callClusterInstallKey, HelpText: clusterInstallKeyHelp},
-			"use_key":                &object.Builtin{Fn: callClusterUseKey, HelpText: clusterUseKeyHelp},
-			"remove_key":             &object.Builtin{Fn: callClusterRemoveKey, HelpText: clusterRemoveKeyHelp},
-			"list_keys":              &object.Builtin{Fn: callClusterListKeys, HelpText: clusterListKeysHelp},
+			"start":                  &object.Builtin{Fn: in.callClusterStart, HelpText: clusterStartHelp},
+			"join":                   &object.Builtin{Fn: in.callClusterJoin, HelpText: clusterJoinHelp},
+			"leave":                  &object.Builtin{Fn: in.callClusterLeave, HelpText: clusterLeaveHelp},
+			"stop":                   &object.Builtin{Fn: in.callClusterStop, HelpText: clusterStopHelp},
+			"send":                   &object.Builtin{Fn: in.callClusterSend, HelpText: clusterSendHelp},
+			"send_tagged":            &object.Builtin{Fn: in.callClusterSendTagged, HelpText: clusterSendTaggedHelp},
+			"send_to":                &object.Builtin{Fn: in.callClusterSendTo, HelpText: clusterSendToHelp},
+			"handle":                 &object.Builtin{Fn: in.callClusterHandle, HelpText: clusterHandleHelp},
+			"on_state_change":        &object.Builtin{Fn: in.callClusterOnStateChange, HelpText: clusterOnStateChangeHelp},
+			"nodes":                  &object.Builtin{Fn: in.callClusterNodes, HelpText: clusterNodesHelp},
+			"alive_nodes":            &object.Builtin{Fn: in.callClusterAliveNodes, HelpText: clusterAliveNodesHelp},
+			"local_node":             &object.Builtin{Fn: in.callClusterLocalNode, HelpText: clusterLocalNodeHelp},
+			"num_nodes":              &object.Builtin{Fn: in.callClusterNumNodes, HelpText: clusterNumNodesHelp},
+			"num_alive":              &object.Builtin{Fn: in.callClusterNumAlive, HelpText: clusterNumAliveHelp},
+			"node_id":                &object.Builtin{Fn: in.callClusterNodeId, HelpText: clusterNodeIdHelp},
+			"set_metadata":           &object.Builtin{Fn: in.callClusterSetMetadata, HelpText: clusterSetMetadataHelp},
+			"get_metadata":           &object.Builtin{Fn: in.callClusterGetMetadata, HelpText: clusterGetMetadataHelp},
+			"all_metadata":           &object.Builtin{Fn: in.callClusterAllMetadata, HelpText: clusterAllMetadataHelp},
+			"delete_metadata":        &object.Builtin{Fn: in.callClusterDeleteMetadata, HelpText: clusterDeleteMetadataHelp},
+			"stats":                  &object.Builtin{Fn: in.callClusterStats, HelpText: clusterStatsHelp},
+			"handle_with_reply":      &object.Builtin{Fn: in.callClusterHandleWithReply, HelpText: clusterHandleWithReplyHelp},
+			"send_request":           &object.Builtin{Fn: in.callClusterSendRequest, HelpText: clusterSendRequestHelp},
+			"unhandle":               &object.Builtin{Fn: in.callClusterUnhandle, HelpText: clusterUnhandleHelp},
+			"on_metadata_change":     &object.Builtin{Fn: in.callClusterOnMetadataChange, HelpText: clusterOnMetadataChangeHelp},
+			"remove_handler":         &object.Builtin{Fn: in.callClusterRemoveHandler, HelpText: clusterRemoveHandlerHelp},
+			"nodes_by_tag":           &object.Builtin{Fn: in.callClusterNodesByTag, HelpText: clusterNodesByTagHelp},
+			"get_node":               &object.Builtin{Fn: in.callClusterGetNode, HelpText: clusterGetNodeHelp},
+			"num_suspect":            &object.Builtin{Fn: in.callClusterNumSuspect, HelpText: clusterNumSuspectHelp},
+			"num_dead":               &object.Builtin{Fn: in.callClusterNumDead, HelpText: clusterNumDeadHelp},
+			"is_local":               &object.Builtin{Fn: in.callClusterIsLocal, HelpText: clusterIsLocalHelp},
+			"candidates":             &object.Builtin{Fn: in.callClusterCandidates, HelpText: clusterCandidatesHelp},
+			"create_node_group":      &object.Builtin{Fn: in.callClusterCreateNodeGroup, HelpText: clusterCreateNodeGroupHelp},
+			"create_leader_election": &object.Builtin{Fn: in.callClusterCreateLeaderElection, HelpText: clusterCreateLeaderElectionHelp},
+			"wait":                   &object.Builtin{Fn: in.callClusterWait, HelpText: clusterWaitHelp},
+			"install_key":            &object.Builtin{Fn: in.callClusterInstallKey, HelpText: clusterInstallKeyHelp},
+			"use_key":                &object.Builtin{Fn: in.callClusterUseKey, HelpText: clusterUseKeyHelp},
+			"remove_key":             &object.Builtin{Fn: in.callClusterRemoveKey, HelpText: clusterRemoveKeyHelp},
+			"list_keys":              &object.Builtin{Fn: in.callClusterListKeys, HelpText: clusterListKeysHelp},
 		},
-	}
-}
-
-// liveCluster holds every Cluster created and not yet cleaned up, so that a
-// runtime reset can clean up what scripts left behind.
-var liveCluster liveSet[*engine.Cluster]
-
-// cleanupCluster calls Stop on every live Cluster.
-func cleanupCluster() {
-	for _, v := range liveCluster.drain() {
-		v.Stop()
 	}
 }
 
@@ -125,67 +112,68 @@ const (
 // for the bound method Scriptling makes from a class method), and
 // f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
 // class entry so that help(obj) does not list it among the methods.
-func newClusterInstance(v *engine.Cluster) object.Object {
-	inst := &object.Instance{Class: clusterClass, NativeData: v}
+func (in *interpreter) newClusterInstance(v *engine.Cluster) object.Object {
+	inst := &object.Instance{Class: in.clusterClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":                clusterDoc,
-		"start":                  bind(inst, v, clusterStartHelp, clusterStartMethod),
-		"join":                   bind(inst, v, clusterJoinHelp, clusterJoinMethod),
-		"leave":                  bind(inst, v, clusterLeaveHelp, clusterLeaveMethod),
-		"stop":                   bind(inst, v, clusterStopHelp, clusterStopMethod),
-		"send":                   bind(inst, v, clusterSendHelp, clusterSendMethod),
-		"send_tagged":            bind(inst, v, clusterSendTaggedHelp, clusterSendTaggedMethod),
-		"send_to":                bind(inst, v, clusterSendToHelp, clusterSendToMethod),
-		"handle":                 bind(inst, v, clusterHandleHelp, clusterHandleMethod),
-		"on_state_change":        bind(inst, v, clusterOnStateChangeHelp, clusterOnStateChangeMethod),
-		"nodes":                  bind(inst, v, clusterNodesHelp, clusterNodesMethod),
-		"alive_nodes":            bind(inst, v, clusterAliveNodesHelp, clusterAliveNodesMethod),
-		"local_node":             bind(inst, v, clusterLocalNodeHelp, clusterLocalNodeMethod),
-		"num_nodes":              bind(inst, v, clusterNumNodesHelp, clusterNumNodesMethod),
-		"num_alive":              bind(inst, v, clusterNumAliveHelp, clusterNumAliveMethod),
-		"node_id":                bind(inst, v, clusterNodeIdHelp, clusterNodeIdMethod),
-		"set_metadata":           bind(inst, v, clusterSetMetadataHelp, clusterSetMetadataMethod),
-		"get_metadata":           bind(inst, v, clusterGetMetadataHelp, clusterGetMetadataMethod),
-		"all_metadata":           bind(inst, v, clusterAllMetadataHelp, clusterAllMetadataMethod),
-		"delete_metadata":        bind(inst, v, clusterDeleteMetadataHelp, clusterDeleteMetadataMethod),
-		"stats":                  bind(inst, v, clusterStatsHelp, clusterStatsMethod),
-		"handle_with_reply":      bind(inst, v, clusterHandleWithReplyHelp, clusterHandleWithReplyMethod),
-		"send_request":           bind(inst, v, clusterSendRequestHelp, clusterSendRequestMethod),
-		"unhandle":               bind(inst, v, clusterUnhandleHelp, clusterUnhandleMethod),
-		"on_metadata_change":     bind(inst, v, clusterOnMetadataChangeHelp, clusterOnMetadataChangeMethod),
-		"remove_handler":         bind(inst, v, clusterRemoveHandlerHelp, clusterRemoveHandlerMethod),
-		"nodes_by_tag":           bind(inst, v, clusterNodesByTagHelp, clusterNodesByTagMethod),
-		"get_node":               bind(inst, v, clusterGetNodeHelp, clusterGetNodeMethod),
-		"num_suspect":            bind(inst, v, clusterNumSuspectHelp, clusterNumSuspectMethod),
-		"num_dead":               bind(inst, v, clusterNumDeadHelp, clusterNumDeadMethod),
-		"is_local":               bind(inst, v, clusterIsLocalHelp, clusterIsLocalMethod),
-		"candidates":             bind(inst, v, clusterCandidatesHelp, clusterCandidatesMethod),
-		"create_node_group":      bind(inst, v, clusterCreateNodeGroupHelp, clusterCreateNodeGroupMethod),
-		"create_leader_election": bind(inst, v, clusterCreateLeaderElectionHelp, clusterCreateLeaderElectionMethod),
-		"wait":                   bind(inst, v, clusterWaitHelp, clusterWaitMethod),
-		"install_key":            bind(inst, v, clusterInstallKeyHelp, clusterInstallKeyMethod),
-		"use_key":                bind(inst, v, clusterUseKeyHelp, clusterUseKeyMethod),
-		"remove_key":             bind(inst, v, clusterRemoveKeyHelp, clusterRemoveKeyMethod),
-		"list_keys":              bind(inst, v, clusterListKeysHelp, clusterListKeysMethod),
+		"start":                  bind(inst, v, clusterStartHelp, in.clusterStartMethod),
+		"join":                   bind(inst, v, clusterJoinHelp, in.clusterJoinMethod),
+		"leave":                  bind(inst, v, clusterLeaveHelp, in.clusterLeaveMethod),
+		"stop":                   bind(inst, v, clusterStopHelp, in.clusterStopMethod),
+		"send":                   bind(inst, v, clusterSendHelp, in.clusterSendMethod),
+		"send_tagged":            bind(inst, v, clusterSendTaggedHelp, in.clusterSendTaggedMethod),
+		"send_to":                bind(inst, v, clusterSendToHelp, in.clusterSendToMethod),
+		"handle":                 bind(inst, v, clusterHandleHelp, in.clusterHandleMethod),
+		"on_state_change":        bind(inst, v, clusterOnStateChangeHelp, in.clusterOnStateChangeMethod),
+		"nodes":                  bind(inst, v, clusterNodesHelp, in.clusterNodesMethod),
+		"alive_nodes":            bind(inst, v, clusterAliveNodesHelp, in.clusterAliveNodesMethod),
+		"local_node":             bind(inst, v, clusterLocalNodeHelp, in.clusterLocalNodeMethod),
+		"num_nodes":              bind(inst, v, clusterNumNodesHelp, in.clusterNumNodesMethod),
+		"num_alive":              bind(inst, v, clusterNumAliveHelp, in.clusterNumAliveMethod),
+		"node_id":                bind(inst, v, clusterNodeIdHelp, in.clusterNodeIdMethod),
+		"set_metadata":           bind(inst, v, clusterSetMetadataHelp, in.clusterSetMetadataMethod),
+		"get_metadata":           bind(inst, v, clusterGetMetadataHelp, in.clusterGetMetadataMethod),
+		"all_metadata":           bind(inst, v, clusterAllMetadataHelp, in.clusterAllMetadataMethod),
+		"delete_metadata":        bind(inst, v, clusterDeleteMetadataHelp, in.clusterDeleteMetadataMethod),
+		"stats":                  bind(inst, v, clusterStatsHelp, in.clusterStatsMethod),
+		"handle_with_reply":      bind(inst, v, clusterHandleWithReplyHelp, in.clusterHandleWithReplyMethod),
+		"send_request":           bind(inst, v, clusterSendRequestHelp, in.clusterSendRequestMethod),
+		"unhandle":               bind(inst, v, clusterUnhandleHelp, in.clusterUnhandleMethod),
+		"on_metadata_change":     bind(inst, v, clusterOnMetadataChangeHelp, in.clusterOnMetadataChangeMethod),
+		"remove_handler":         bind(inst, v, clusterRemoveHandlerHelp, in.clusterRemoveHandlerMethod),
+		"nodes_by_tag":           bind(inst, v, clusterNodesByTagHelp, in.clusterNodesByTagMethod),
+		"get_node":               bind(inst, v, clusterGetNodeHelp, in.clusterGetNodeMethod),
+		"num_suspect":            bind(inst, v, clusterNumSuspectHelp, in.clusterNumSuspectMethod),
+		"num_dead":               bind(inst, v, clusterNumDeadHelp, in.clusterNumDeadMethod),
+		"is_local":               bind(inst, v, clusterIsLocalHelp, in.clusterIsLocalMethod),
+		"candidates":             bind(inst, v, clusterCandidatesHelp, in.clusterCandidatesMethod),
+		"create_node_group":      bind(inst, v, clusterCreateNodeGroupHelp, in.clusterCreateNodeGroupMethod),
+		"create_leader_election": bind(inst, v, clusterCreateLeaderElectionHelp, in.clusterCreateLeaderElectionMethod),
+		"wait":                   bind(inst, v, clusterWaitHelp, in.clusterWaitMethod),
+		"install_key":            bind(inst, v, clusterInstallKeyHelp, in.clusterInstallKeyMethod),
+		"use_key":                bind(inst, v, clusterUseKeyHelp, in.clusterUseKeyMethod),
+		"remove_key":             bind(inst, v, clusterRemoveKeyHelp, in.clusterRemoveKeyMethod),
+		"list_keys":              bind(inst, v, clusterListKeysHelp, in.clusterListKeysMethod),
 	}
-	liveCluster.add(inst, v)
+	in.liveCluster.add(inst, v)
+	in.track()
 	return inst
 }
 
 // callClusterStart implements Cluster.start() called through the class, with the instance first.
-func callClusterStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("start()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterStartMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterStartMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterStartMethod implements Cluster.start() on inst, whose Go value is self.
-func clusterStartMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterStartMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "start()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -200,19 +188,19 @@ func clusterStartMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 var clusterJoinParams = []string{"peers"}
 
 // callClusterJoin implements Cluster.join() called through the class, with the instance first.
-func callClusterJoin(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterJoin(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("join()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterJoinMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterJoinMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterJoinMethod implements Cluster.join() on inst, whose Go value is self.
-func clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "join()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterJoinParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -235,19 +223,19 @@ func clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 }
 
 // callClusterLeave implements Cluster.leave() called through the class, with the instance first.
-func callClusterLeave(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterLeave(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("leave()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterLeaveMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterLeaveMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterLeaveMethod implements Cluster.leave() on inst, whose Go value is self.
-func clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "leave()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -259,25 +247,25 @@ func clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 }
 
 // callClusterStop implements Cluster.stop() called through the class, with the instance first.
-func callClusterStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("stop()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterStopMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterStopMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterStopMethod implements Cluster.stop() on inst, whose Go value is self.
-func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "stop()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	self.Stop()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	liveCluster.forget(inst)
+	in.liveCluster.forget(inst)
 	return none
 }
 
@@ -285,19 +273,19 @@ func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.
 var clusterSendParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callClusterSend implements Cluster.send() called through the class, with the instance first.
-func callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendMethod implements Cluster.send() on inst, whose Go value is self.
-func clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendParams, 3, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -362,19 +350,19 @@ func clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTagged implements Cluster.send_tagged() called through the class, with the instance first.
-func callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send_tagged()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendTaggedMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendTaggedMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendTaggedMethod implements Cluster.send_tagged() on inst, whose Go value is self.
-func clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_tagged()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendTaggedParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -447,19 +435,19 @@ func clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTo implements Cluster.send_to() called through the class, with the instance first.
-func callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send_to()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendToMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendToMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendToMethod implements Cluster.send_to() on inst, whose Go value is self.
-func clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_to()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendToParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -532,19 +520,19 @@ func clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterHandleParams = []string{"message_type", "handler"}
 
 // callClusterHandle implements Cluster.handle() called through the class, with the instance first.
-func callClusterHandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterHandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("handle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterHandleMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterHandleMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterHandleMethod implements Cluster.handle() on inst, whose Go value is self.
-func clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "handle()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterHandleParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -564,7 +552,7 @@ func clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.C
 	}
 	var handler func(engine.Message)
 	if v := arg(clusterHandleParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterHandleHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterHandleHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -581,25 +569,25 @@ func clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterOnStateChangeParams = []string{"handler"}
 
 // callClusterOnStateChange implements Cluster.on_state_change() called through the class, with the instance first.
-func callClusterOnStateChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterOnStateChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("on_state_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterOnStateChangeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterOnStateChangeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterOnStateChangeMethod implements Cluster.on_state_change() on inst, whose Go value is self.
-func clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "on_state_change()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterOnStateChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var handler func(string, string)
 	if v := arg(clusterOnStateChangeParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterOnStateChangeHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterOnStateChangeHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -610,19 +598,19 @@ func clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *e
 }
 
 // callClusterNodes implements Cluster.nodes() called through the class, with the instance first.
-func callClusterNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNodesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNodesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNodesMethod implements Cluster.nodes() on inst, whose Go value is self.
-func clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "nodes()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -631,19 +619,19 @@ func clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 }
 
 // callClusterAliveNodes implements Cluster.alive_nodes() called through the class, with the instance first.
-func callClusterAliveNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterAliveNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("alive_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterAliveNodesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterAliveNodesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterAliveNodesMethod implements Cluster.alive_nodes() on inst, whose Go value is self.
-func clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "alive_nodes()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -652,19 +640,19 @@ func clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engi
 }
 
 // callClusterLocalNode implements Cluster.local_node() called through the class, with the instance first.
-func callClusterLocalNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterLocalNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("local_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterLocalNodeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterLocalNodeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterLocalNodeMethod implements Cluster.local_node() on inst, whose Go value is self.
-func clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "local_node()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -673,19 +661,19 @@ func clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engin
 }
 
 // callClusterNumNodes implements Cluster.num_nodes() called through the class, with the instance first.
-func callClusterNumNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumNodesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumNodesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumNodesMethod implements Cluster.num_nodes() on inst, whose Go value is self.
-func clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_nodes()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -694,19 +682,19 @@ func clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine
 }
 
 // callClusterNumAlive implements Cluster.num_alive() called through the class, with the instance first.
-func callClusterNumAlive(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumAlive(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_alive()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumAliveMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumAliveMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumAliveMethod implements Cluster.num_alive() on inst, whose Go value is self.
-func clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_alive()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -715,19 +703,19 @@ func clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine
 }
 
 // callClusterNodeId implements Cluster.node_id() called through the class, with the instance first.
-func callClusterNodeId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNodeId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("node_id()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNodeIdMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNodeIdMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNodeIdMethod implements Cluster.node_id() on inst, whose Go value is self.
-func clusterNodeIdMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNodeIdMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "node_id()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -739,19 +727,19 @@ func clusterNodeIdMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterSetMetadataParams = []string{"key", "value"}
 
 // callClusterSetMetadata implements Cluster.set_metadata() called through the class, with the instance first.
-func callClusterSetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("set_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSetMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSetMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSetMetadataMethod implements Cluster.set_metadata() on inst, whose Go value is self.
-func clusterSetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "set_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSetMetadataParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -782,19 +770,19 @@ func clusterSetMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 var clusterGetMetadataParams = []string{"key"}
 
 // callClusterGetMetadata implements Cluster.get_metadata() called through the class, with the instance first.
-func callClusterGetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterGetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("get_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterGetMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterGetMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterGetMetadataMethod implements Cluster.get_metadata() on inst, whose Go value is self.
-func clusterGetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterGetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterGetMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -814,19 +802,19 @@ func clusterGetMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 }
 
 // callClusterAllMetadata implements Cluster.all_metadata() called through the class, with the instance first.
-func callClusterAllMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterAllMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("all_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterAllMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterAllMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterAllMetadataMethod implements Cluster.all_metadata() on inst, whose Go value is self.
-func clusterAllMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterAllMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "all_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -838,19 +826,19 @@ func clusterAllMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 var clusterDeleteMetadataParams = []string{"key"}
 
 // callClusterDeleteMetadata implements Cluster.delete_metadata() called through the class, with the instance first.
-func callClusterDeleteMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterDeleteMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("delete_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterDeleteMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterDeleteMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterDeleteMetadataMethod implements Cluster.delete_metadata() on inst, whose Go value is self.
-func clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "delete_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterDeleteMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -870,19 +858,19 @@ func clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *
 }
 
 // callClusterStats implements Cluster.stats() called through the class, with the instance first.
-func callClusterStats(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterStats(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("stats()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterStatsMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterStatsMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterStatsMethod implements Cluster.stats() on inst, whose Go value is self.
-func clusterStatsMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterStatsMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "stats()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -894,19 +882,19 @@ func clusterStatsMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 var clusterHandleWithReplyParams = []string{"message_type", "handler"}
 
 // callClusterHandleWithReply implements Cluster.handle_with_reply() called through the class, with the instance first.
-func callClusterHandleWithReply(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterHandleWithReply(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("handle_with_reply()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterHandleWithReplyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterHandleWithReplyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterHandleWithReplyMethod implements Cluster.handle_with_reply() on inst, whose Go value is self.
-func clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "handle_with_reply()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterHandleWithReplyParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -926,7 +914,7 @@ func clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self 
 	}
 	var handler func(engine.Message) (any, error)
 	if v := arg(clusterHandleWithReplyParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterHandleWithReplyHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterHandleWithReplyHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -943,19 +931,19 @@ func clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self 
 var clusterSendRequestParams = []string{"node_id", "message_type", "data", "timeout"}
 
 // callClusterSendRequest implements Cluster.send_request() called through the class, with the instance first.
-func callClusterSendRequest(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSendRequest(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send_request()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendRequestMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendRequestMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendRequestMethod implements Cluster.send_request() on inst, whose Go value is self.
-func clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_request()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendRequestParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1015,19 +1003,19 @@ func clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *eng
 var clusterUnhandleParams = []string{"message_type"}
 
 // callClusterUnhandle implements Cluster.unhandle() called through the class, with the instance first.
-func callClusterUnhandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterUnhandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("unhandle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterUnhandleMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterUnhandleMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterUnhandleMethod implements Cluster.unhandle() on inst, whose Go value is self.
-func clusterUnhandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterUnhandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "unhandle()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterUnhandleParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1056,25 +1044,25 @@ func clusterUnhandleMethod(ctx context.Context, _ *object.Instance, self *engine
 var clusterOnMetadataChangeParams = []string{"handler"}
 
 // callClusterOnMetadataChange implements Cluster.on_metadata_change() called through the class, with the instance first.
-func callClusterOnMetadataChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterOnMetadataChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("on_metadata_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterOnMetadataChangeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterOnMetadataChangeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterOnMetadataChangeMethod implements Cluster.on_metadata_change() on inst, whose Go value is self.
-func clusterOnMetadataChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterOnMetadataChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "on_metadata_change()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterOnMetadataChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var handler func(engine.Node)
 	if v := arg(clusterOnMetadataChangeParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterOnMetadataChangeHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterOnMetadataChangeHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -1088,19 +1076,19 @@ func clusterOnMetadataChangeMethod(ctx context.Context, _ *object.Instance, self
 var clusterRemoveHandlerParams = []string{"handler_id"}
 
 // callClusterRemoveHandler implements Cluster.remove_handler() called through the class, with the instance first.
-func callClusterRemoveHandler(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterRemoveHandler(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("remove_handler()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterRemoveHandlerMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterRemoveHandlerMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterRemoveHandlerMethod implements Cluster.remove_handler() on inst, whose Go value is self.
-func clusterRemoveHandlerMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterRemoveHandlerMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "remove_handler()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterRemoveHandlerParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1120,19 +1108,19 @@ func clusterRemoveHandlerMethod(ctx context.Context, _ *object.Instance, self *e
 var clusterNodesByTagParams = []string{"tag"}
 
 // callClusterNodesByTag implements Cluster.nodes_by_tag() called through the class, with the instance first.
-func callClusterNodesByTag(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNodesByTag(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("nodes_by_tag()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNodesByTagMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNodesByTagMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNodesByTagMethod implements Cluster.nodes_by_tag() on inst, whose Go value is self.
-func clusterNodesByTagMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNodesByTagMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "nodes_by_tag()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterNodesByTagParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1155,19 +1143,19 @@ func clusterNodesByTagMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterGetNodeParams = []string{"node_id"}
 
 // callClusterGetNode implements Cluster.get_node() called through the class, with the instance first.
-func callClusterGetNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterGetNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("get_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterGetNodeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterGetNodeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterGetNodeMethod implements Cluster.get_node() on inst, whose Go value is self.
-func clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_node()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterGetNodeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1187,19 +1175,19 @@ func clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.
 }
 
 // callClusterNumSuspect implements Cluster.num_suspect() called through the class, with the instance first.
-func callClusterNumSuspect(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumSuspect(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_suspect()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumSuspectMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumSuspectMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumSuspectMethod implements Cluster.num_suspect() on inst, whose Go value is self.
-func clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_suspect()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1208,19 +1196,19 @@ func clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engi
 }
 
 // callClusterNumDead implements Cluster.num_dead() called through the class, with the instance first.
-func callClusterNumDead(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumDead(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_dead()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumDeadMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumDeadMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumDeadMethod implements Cluster.num_dead() on inst, whose Go value is self.
-func clusterNumDeadMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumDeadMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_dead()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1232,19 +1220,19 @@ func clusterNumDeadMethod(ctx context.Context, _ *object.Instance, self *engine.
 var clusterIsLocalParams = []string{"node_id"}
 
 // callClusterIsLocal implements Cluster.is_local() called through the class, with the instance first.
-func callClusterIsLocal(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterIsLocal(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("is_local()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterIsLocalMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterIsLocalMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterIsLocalMethod implements Cluster.is_local() on inst, whose Go value is self.
-func clusterIsLocalMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterIsLocalMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "is_local()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterIsLocalParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1264,19 +1252,19 @@ func clusterIsLocalMethod(ctx context.Context, _ *object.Instance, self *engine.
 var clusterCandidatesParams = []string{"n"}
 
 // callClusterCandidates implements Cluster.candidates() called through the class, with the instance first.
-func callClusterCandidates(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterCandidates(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("candidates()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterCandidatesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterCandidatesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterCandidatesMethod implements Cluster.candidates() on inst, whose Go value is self.
-func clusterCandidatesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterCandidatesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "candidates()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterCandidatesParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1303,19 +1291,19 @@ func clusterCandidatesMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterCreateNodeGroupParams = []string{"criteria", "on_node_added", "on_node_removed"}
 
 // callClusterCreateNodeGroup implements Cluster.create_node_group() called through the class, with the instance first.
-func callClusterCreateNodeGroup(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterCreateNodeGroup(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("create_node_group()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterCreateNodeGroupMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterCreateNodeGroupMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterCreateNodeGroupMethod implements Cluster.create_node_group() on inst, whose Go value is self.
-func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "create_node_group()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterCreateNodeGroupParams, 3, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1332,7 +1320,7 @@ func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self 
 		if isNone(v) {
 			onNodeAdded = nil
 		} else {
-			got, exc := clusterCreateNodeGroupOnNodeAdded(ctx, fn, v, self.RecordHandlerError)
+			got, exc := in.clusterCreateNodeGroupOnNodeAdded(ctx, fn, v, self.RecordHandlerError)
 			if exc != nil {
 				return exc
 			}
@@ -1344,7 +1332,7 @@ func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self 
 		if isNone(v) {
 			onNodeRemoved = nil
 		} else {
-			got, exc := clusterCreateNodeGroupOnNodeRemoved(ctx, fn, v, self.RecordHandlerError)
+			got, exc := in.clusterCreateNodeGroupOnNodeRemoved(ctx, fn, v, self.RecordHandlerError)
 			if exc != nil {
 				return exc
 			}
@@ -1355,26 +1343,26 @@ func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self 
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return newNodeGroupInstance(result)
+	return in.newNodeGroupInstance(result)
 }
 
 // clusterCreateLeaderElectionParams lists the parameters of create_leader_election() in positional order.
 var clusterCreateLeaderElectionParams = []string{"check_interval", "leader_timeout", "min_cluster_size", "metadata_criteria"}
 
 // callClusterCreateLeaderElection implements Cluster.create_leader_election() called through the class, with the instance first.
-func callClusterCreateLeaderElection(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterCreateLeaderElection(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("create_leader_election()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterCreateLeaderElectionMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterCreateLeaderElectionMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterCreateLeaderElectionMethod implements Cluster.create_leader_election() on inst, whose Go value is self.
-func clusterCreateLeaderElectionMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterCreateLeaderElectionMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "create_leader_election()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterCreateLeaderElectionParams, 4, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1430,26 +1418,26 @@ func clusterCreateLeaderElectionMethod(ctx context.Context, _ *object.Instance, 
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return newLeaderElectionInstance(result)
+	return in.newLeaderElectionInstance(result)
 }
 
 // clusterWaitParams lists the parameters of wait() in positional order.
 var clusterWaitParams = []string{"timeout"}
 
 // callClusterWait implements Cluster.wait() called through the class, with the instance first.
-func callClusterWait(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterWait(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("wait()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterWaitMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterWaitMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterWaitMethod implements Cluster.wait() on inst, whose Go value is self.
-func clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "wait()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterWaitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1483,19 +1471,19 @@ func clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 var clusterInstallKeyParams = []string{"key"}
 
 // callClusterInstallKey implements Cluster.install_key() called through the class, with the instance first.
-func callClusterInstallKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterInstallKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("install_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterInstallKeyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterInstallKeyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterInstallKeyMethod implements Cluster.install_key() on inst, whose Go value is self.
-func clusterInstallKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterInstallKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "install_key()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterInstallKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1521,19 +1509,19 @@ func clusterInstallKeyMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterUseKeyParams = []string{"key"}
 
 // callClusterUseKey implements Cluster.use_key() called through the class, with the instance first.
-func callClusterUseKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterUseKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("use_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterUseKeyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterUseKeyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterUseKeyMethod implements Cluster.use_key() on inst, whose Go value is self.
-func clusterUseKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterUseKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "use_key()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterUseKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1559,19 +1547,19 @@ func clusterUseKeyMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterRemoveKeyParams = []string{"key"}
 
 // callClusterRemoveKey implements Cluster.remove_key() called through the class, with the instance first.
-func callClusterRemoveKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterRemoveKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("remove_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterRemoveKeyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterRemoveKeyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterRemoveKeyMethod implements Cluster.remove_key() on inst, whose Go value is self.
-func clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "remove_key()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterRemoveKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1594,19 +1582,19 @@ func clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engin
 }
 
 // callClusterListKeys implements Cluster.list_keys() called through the class, with the instance first.
-func callClusterListKeys(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterListKeys(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("list_keys()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterListKeysMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterListKeysMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterListKeysMethod implements Cluster.list_keys() on inst, whose Go value is self.
-func clusterListKeysMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterListKeysMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "list_keys()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
