@@ -121,6 +121,12 @@ func HelpText(f *spec.Function) string {
 			fmt.Fprintf(&b, "  %s: %s\n", r.Class, r.When)
 		}
 	}
+	if len(f.Differences) > 0 {
+		b.WriteString("\nDiffers from the reference:\n")
+		for _, d := range f.Differences {
+			fmt.Fprintf(&b, "  %s: %s\n", d.Title, strings.Join(strings.Fields(d.ThisLibrary), " "))
+		}
+	}
 	if len(f.Examples) > 0 {
 		b.WriteString("\nExample:\n")
 		for i, ex := range f.Examples {
