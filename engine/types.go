@@ -28,6 +28,9 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrTimeout: an operation did not complete in time.
 	ErrTimeout = errors.New("timeout")
+	// ErrStartFailed: Start could not start the node: it was already
+	// started, or its address cannot be bound (in use, not permitted).
+	ErrStartFailed = errors.New("start failed")
 )
 
 // MinUserMessageType is the lowest message type available to applications;

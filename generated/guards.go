@@ -18,6 +18,7 @@ var (
 	_ error                                                                                                       = engine.ErrNotRunning
 	_ error                                                                                                       = engine.ErrJoinFailed
 	_ error                                                                                                       = engine.ErrTimeout
+	_ error                                                                                                       = engine.ErrStartFailed
 	_ error                                                                                                       = engine.ErrNoHandler
 	_ error                                                                                                       = engine.ErrRemote
 	_ error                                                                                                       = engine.ErrNoEncryption
@@ -26,7 +27,7 @@ var (
 	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Start
 	_ func(*engine.Cluster, context.Context, []string) (int, error)                                               = (*engine.Cluster).Join
 	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Leave
-	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Stop
+	_ func(*engine.Cluster)                                                                                       = (*engine.Cluster).Stop
 	_ func(*engine.Cluster, context.Context, int, any, bool, time.Duration) error                                 = (*engine.Cluster).Send
 	_ func(*engine.Cluster, context.Context, string, int, any, bool, time.Duration) error                         = (*engine.Cluster).SendTagged
 	_ func(*engine.Cluster, context.Context, string, int, any, bool, time.Duration) error                         = (*engine.Cluster).SendTo
