@@ -75,8 +75,8 @@ func TestGettingStarted(t *testing.T) {
 	})
 }
 
-// node is one runner process of the three-host script.
-type node struct {
+// hostProcess is one runner process of the three-host script.
+type hostProcess struct {
 	name string
 	cmd  *exec.Cmd
 	eof  chan struct{} // closed once its stdout is read to the end
@@ -85,7 +85,7 @@ type node struct {
 // startNode runs node.py NAME 127.0.0.1:0 [PEER] in dir; its stdout lines go
 // to lines, which is buffered well beyond what the script prints so that
 // the reader never blocks.
-func startNode(t *testing.T, dir string, lines chan<- string, name string, args ...string) *node {
+func startNode(t *testing.T, dir string, lines chan<- string, name string, args ...string) *hostProcess {
 	t.Helper()
 	cmd := exec.Command(runnerPath, append([]string{"node.py", name, "127.0.0.1:0"}, args...)...)
 	cmd.Dir = dir
@@ -97,7 +97,7 @@ func startNode(t *testing.T, dir string, lines chan<- string, name string, args 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{name: name, cmd: cmd, eof: make(chan struct{})}
+	n := &hostProcess{name: name, cmd: cmd, eof: make(chan struct{})}
 	go func() {
 		defer close(n.eof)
 		sc := bufio.NewScanner(stdout)
@@ -129,7 +129,7 @@ func threeHosts(t *testing.T, dir string) {
 	case <-deadline:
 		t.Fatal("n1 printed no address")
 	}
-	nodes := []*node{n1, startNode(t, dir, lines, "n2", addr), startNode(t, dir, lines, "n3", addr)}
+	nodes := []*hostProcess{n1, startNode(t, dir, lines, "n2", addr), startNode(t, dir, lines, "n3", addr)}
 
 	// Every node must receive the hello of both others.
 	want := map[string]bool{}
