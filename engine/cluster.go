@@ -61,6 +61,7 @@ type Cluster struct {
 
 	queue         *eventQueue
 	pump          *Pump // runs queue's handlers with those of its sibling nodes
+	dispatching   atomic.Bool
 	handlersMu    sync.RWMutex
 	handlers      map[int]func(Message)
 	stateHandlers []func(string, string)

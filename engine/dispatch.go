@@ -181,9 +181,13 @@ func (c *Cluster) Dispatch() int {
 	return c.pump.Dispatch()
 }
 
-// dispatchOwn runs this node's queued handler calls; the pump calls it
-// and guards against re-entry.
+// dispatchOwn runs this node's queued handler calls, unless they are
+// already running further up this goroutine's stack.
 func (c *Cluster) dispatchOwn() int {
+	if !c.dispatching.CompareAndSwap(false, true) {
+		return 0
+	}
+	defer c.dispatching.Store(false)
 	c.queue.dispatched()
 	n := c.queue.depth()
 	ran := 0

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -22,9 +21,6 @@ import (
 type Pump struct {
 	mu       sync.Mutex
 	clusters []*Cluster
-	// dispatching is set while handlers run: a handler that calls back
-	// into the library must not run other handlers re-entrantly.
-	dispatching atomic.Bool
 	// notify is signalled (without blocking) whenever an event is queued
 	// on any member, so one wait covers them all.
 	notify chan struct{}
@@ -62,15 +58,13 @@ func (p *Pump) wake() {
 }
 
 // Dispatch runs the handlers queued on every member and returns how many
-// ran. A call made from inside a handler returns 0 at once, so a handler
-// that calls back into the library never runs handlers re-entrantly. Only
-// the events queued when a member's turn starts are run, so a handler that
-// keeps sending to its own node cannot keep Dispatch from returning.
+// ran. A member whose handler is running (Dispatch called from inside one
+// of its handlers) is skipped, so no node's handlers ever run re-entrantly;
+// the other members' do run, which lets a handler of one node wait for a
+// reply from a handler of another. Only the events queued when a member's
+// turn starts are run, so a handler that keeps sending to its own node
+// cannot keep Dispatch from returning.
 func (p *Pump) Dispatch() int {
-	if !p.dispatching.CompareAndSwap(false, true) {
-		return 0
-	}
-	defer p.dispatching.Store(false)
 	ran := 0
 	for _, c := range p.members() {
 		ran += c.dispatchOwn()
