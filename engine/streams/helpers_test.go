@@ -158,3 +158,12 @@ func newMemberlist(tb testing.TB, name string, tr memberlist.NodeAwareTransport,
 	tb.Cleanup(func() { _ = ml.Shutdown() })
 	return ml
 }
+
+// appendPlainFrame appends frame number index as an unencrypted stream
+// carries it: length, payload, CRC-32C.
+func appendPlainFrame(b []byte, index uint64, frame []byte) []byte {
+	hdr := binary.AppendUvarint(nil, uint64(len(frame)))
+	b = append(b, hdr...)
+	b = append(b, frame...)
+	return binary.BigEndian.AppendUint32(b, frameCRC(index, hdr, frame))
+}
