@@ -81,6 +81,7 @@ type sealer struct {
 	keySchedule
 	w   io.Writer
 	buf []byte // uint16 length slot, then the pending plaintext
+	hdr [binary.MaxVarintLen64]byte
 }
 
 func newSealer(w io.Writer, cs *noise.CipherState, lim *sessionLimits, initial int) *sealer {
@@ -98,8 +99,7 @@ func (s *sealer) recordsFor(n int) uint64 {
 
 // writeFrame appends one frame (length prefix and payload) to the stream.
 func (s *sealer) writeFrame(frame []byte) error {
-	var hdr [binary.MaxVarintLen64]byte
-	if err := s.write(hdr[:binary.PutUvarint(hdr[:], uint64(len(frame)))]); err != nil {
+	if err := s.write(s.hdr[:binary.PutUvarint(s.hdr[:], uint64(len(frame)))]); err != nil {
 		return err
 	}
 	return s.write(frame)
