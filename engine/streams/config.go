@@ -150,6 +150,7 @@ type Stats struct {
 	InboundIdleClosed  uint64 // inbound streams closed after InboundIdleTimeout without data
 	ConnsRefused       uint64 // inbound connections refused at a cap (total or per source)
 	ConnsRefusedSource uint64 // the part of ConnsRefused refused at the per-source cap
+	Rekeys             uint64 // session rekeys, sending and receiving
 	InboundOpen        int    // inbound connections held now (streams and memberlist's)
 	InboundPeak        int    // the most inbound connections held at once
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/flynn/noise"
 )
@@ -50,9 +51,9 @@ var errSessionExhausted = errors.New("streams: session reached its record limit"
 type keySchedule struct {
 	cs                     *noise.CipherState
 	lim                    *sessionLimits
-	records                uint64 // in the session
-	sinceRecords, sinceLen uint64 // since the last rekey
-	rekeys                 uint64
+	records                uint64         // in the session
+	sinceRecords, sinceLen uint64         // since the last rekey
+	rekeys                 *atomic.Uint64 // the transport's counter; may be nil
 }
 
 // check fails once the session may carry no more records.
@@ -70,7 +71,9 @@ func (k *keySchedule) done(plainLen int) {
 	k.sinceLen += uint64(plainLen)
 	if k.sinceRecords >= k.lim.rekeyRecords || k.sinceLen >= k.lim.rekeyBytes {
 		k.cs.Rekey()
-		k.rekeys++
+		if k.rekeys != nil {
+			k.rekeys.Add(1)
+		}
 		k.sinceRecords, k.sinceLen = 0, 0
 	}
 }

@@ -193,7 +193,9 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 	var src frameSource = br
 	var check *plainReader
 	if recv != nil {
-		src = newOpener(br, recv, &t.limits)
+		op := newOpener(br, recv, &t.limits)
+		op.rekeys = &t.stats.rekeys
+		src = op
 	} else {
 		check = &plainReader{r: br}
 	}

@@ -356,6 +356,7 @@ func (t *Transport) handshake(conn net.Conn) (*outConn, error) {
 			return nil, err
 		}
 		cs.seal = newSealer(conn, send, &t.limits, t.cfg.WriteBufferSize)
+		cs.seal.rekeys = &t.stats.rekeys
 	} else {
 		cs.bw = bufio.NewWriterSize(conn, t.cfg.WriteBufferSize)
 		cs.plain = &plainWriter{w: cs.bw}

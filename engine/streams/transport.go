@@ -64,6 +64,7 @@ type counters struct {
 	oversizeFrames, idleClosed                 atomic.Uint64
 	corruptFrames, inboundIdleClosed           atomic.Uint64
 	connsRefused, connsRefusedSource           atomic.Uint64
+	rekeys                                     atomic.Uint64
 }
 
 var _ memberlist.NodeAwareTransport = (*Transport)(nil)
@@ -212,6 +213,7 @@ func (t *Transport) Stats() Stats {
 		InboundIdleClosed:  s.inboundIdleClosed.Load(),
 		ConnsRefused:       s.connsRefused.Load(),
 		ConnsRefusedSource: s.connsRefusedSource.Load(),
+		Rekeys:             s.rekeys.Load(),
 		InboundOpen:        t.limiter.open(),
 		InboundPeak:        t.limiter.peak(),
 	}
