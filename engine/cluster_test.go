@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ func TestPortZeroAdvertisesRealPort(t *testing.T) {
 
 func TestJoinFailureNamesPeers(t *testing.T) {
 	c := startNode(t, testConfig("lonely"))
-	_, err := c.Join([]string{"127.0.0.1:1"})
+	_, err := c.Join(context.Background(), []string{"127.0.0.1:1"})
 	if !errors.Is(err, ErrJoinFailed) || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("err = %v", err)
 	}
@@ -44,15 +45,11 @@ func TestNotRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Send(200, "hi", false); !errors.Is(err, ErrNotRunning) {
+	if err := c.Send(context.Background(), 200, "hi", false, -1); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("send before start: %v", err)
 	}
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	c.Stop()
+	c.Stop()
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -101,9 +98,7 @@ func TestGracefulLeave(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
 	var log stateLog
 	nodes[0].OnStateChange(log.fn)
-	if err := nodes[2].Stop(); err != nil {
-		t.Fatal(err)
-	}
+	nodes[2].Stop()
 	pump(t, nodes[0], 5*time.Second, "n2 leaving seen by handler", func() bool { return log.has("n2", "leaving") })
 	for _, n := range nodes[1].Nodes() {
 		if n.ID == "n2" && n.State != "leaving" {
@@ -119,7 +114,7 @@ func TestCrashSuspectThenDead(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
 	var log stateLog
 	nodes[0].OnStateChange(log.fn)
-	_ = nodes[2].stop(false)
+	nodes[2].stop(false)
 	pump(t, nodes[0], 10*time.Second, "n2 dead", func() bool { return log.has("n2", "dead") })
 	if !log.has("n2", "suspect") {
 		t.Fatalf("no suspect before dead: %v", log.got["n2"])
@@ -131,7 +126,7 @@ func TestJoinEventAlive(t *testing.T) {
 	var log stateLog
 	a.OnStateChange(log.fn)
 	b := startNode(t, testConfig("b"))
-	if _, err := b.Join([]string{a.LocalNode().Addr}); err != nil {
+	if _, err := b.Join(context.Background(), []string{a.LocalNode().Addr}); err != nil {
 		t.Fatal(err)
 	}
 	pump(t, a, 5*time.Second, "b alive event", func() bool { return log.has("b", "alive") })
@@ -140,9 +135,7 @@ func TestJoinEventAlive(t *testing.T) {
 func TestRebindSamePortAfterStop(t *testing.T) {
 	a := startNode(t, testConfig("r1"))
 	addr := a.LocalNode().Addr
-	if err := a.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	a.Stop()
 	cfg := testConfig("r1")
 	cfg.BindAddr = addr
 	b := startNode(t, cfg)
@@ -154,13 +147,13 @@ func TestRebindSamePortAfterStop(t *testing.T) {
 func TestWaitReturnsOnTimeoutAndStop(t *testing.T) {
 	c := startNode(t, testConfig("w"))
 	start := time.Now()
-	c.Wait(50 * time.Millisecond)
+	c.Wait(context.Background(), 50*time.Millisecond)
 	if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
 		t.Fatalf("Wait(50ms) took %v", d)
 	}
 	done := make(chan struct{})
-	go func() { c.Wait(-1); close(done) }()
-	_ = c.Stop()
+	go func() { c.Wait(context.Background(), -1); close(done) }()
+	c.Stop()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -267,8 +268,8 @@ func (e *LeaderElection) GetTerm() int {
 }
 
 // SendToPeers sends payload to every alive eligible node but this one.
-func (e *LeaderElection) SendToPeers(msgType int, payload any, reliable bool) error {
-	return e.c.sendMany(msgType, payload, reliable, "", func(p *peerInfo) bool {
+func (e *LeaderElection) SendToPeers(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
+	return e.c.sendMany(ctx, msgType, payload, reliable, timeout, "", func(p *peerInfo) bool {
 		return matchCriteria(e.criteria, e.c.meta.valuesOf(p.id))
 	})
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"slices"
 	"testing"
@@ -104,11 +105,11 @@ func startFuzzPair(f *testing.F, token string) *Cluster {
 	}
 	target, peer := start("fuzz-node"), start("n1")
 	f.Cleanup(func() {
-		_ = peer.stop(false)
-		_ = target.stop(false)
+		peer.stop(false)
+		target.stop(false)
 		_ = fn.Close()
 	})
-	if _, err := peer.Join([]string{target.LocalNode().Addr}); err != nil {
+	if _, err := peer.Join(context.Background(), []string{target.LocalNode().Addr}); err != nil {
 		f.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

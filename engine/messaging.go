@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/scriptling-contrib/gossip/engine/codec"
 )
@@ -25,19 +27,23 @@ import (
 // Send and SendTagged skip this node; SendTo(own id) delivers to this
 // node's own handlers through the queue, like any other message.
 
+// A reliable send blocks while a destination's queue is full, for at most
+// timeout (negative: Config.SendTimeout) and never past ctx; unreliable
+// sends never block.
+
 // Send sends payload to every alive node but this one.
-func (c *Cluster) Send(msgType int, payload any, reliable bool) error {
-	return c.sendMany(msgType, payload, reliable, "", nil)
+func (c *Cluster) Send(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
+	return c.sendMany(ctx, msgType, payload, reliable, timeout, "", nil)
 }
 
 // SendTagged sends payload to every alive node carrying tag. Receivers
 // check their own tags again, so a node without the tag never runs the
 // handler even if the sender's view of its tags is stale.
-func (c *Cluster) SendTagged(tag string, msgType int, payload any, reliable bool) error {
+func (c *Cluster) SendTagged(ctx context.Context, tag string, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	if tag == "" {
 		return fmt.Errorf("%w: tag must not be empty", ErrInvalidArgument)
 	}
-	return c.sendMany(msgType, payload, reliable, tag, func(p *peerInfo) bool {
+	return c.sendMany(ctx, msgType, payload, reliable, timeout, tag, func(p *peerInfo) bool {
 		return p.header != nil && hasTag(p.header.tags, tag)
 	})
 }
@@ -45,7 +51,7 @@ func (c *Cluster) SendTagged(tag string, msgType int, payload any, reliable bool
 // SendTo sends payload to one node; an unknown id is ErrNotFound. A reliable
 // SendTo waits until the message is written to the peer (after retries) and
 // returns ErrTimeout if it could not be.
-func (c *Cluster) SendTo(nodeID string, msgType int, payload any, reliable bool) error {
+func (c *Cluster) SendTo(ctx context.Context, nodeID string, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	body, flags, err := c.prepare(msgType, payload, reliable)
 	if err != nil {
 		return err
@@ -69,28 +75,42 @@ func (c *Cluster) SendTo(nodeID string, msgType int, payload any, reliable bool)
 	if !reliable {
 		return c.sendUnreliable(p, msgType, "", body, flags)
 	}
+	timeout = c.sendTimeout(timeout)
+	callCtx, cancel := boundedContext(ctx, timeout)
+	defer cancel()
 	done := make(chan error, 1)
-	if err := c.senders.enqueue(c, nodeID, outMsg{msgType: msgType, flags: flags, payload: body, done: done}); err != nil {
+	if err := c.senders.enqueue(callCtx, c, nodeID, outMsg{msgType: msgType, flags: flags, payload: body, done: done}); err != nil {
+		if callCtx.Err() != nil {
+			return endedError(ctx, fmt.Sprintf("reliable message to node %q not sent: its queue stayed full", nodeID), timeout)
+		}
 		return err
 	}
 	select {
 	case err := <-done:
 		return err
+	case <-callCtx.Done():
+		return endedError(ctx, fmt.Sprintf("reliable message to node %q not confirmed", nodeID), timeout)
 	case <-c.stopCh:
 		return errNotRunning()
 	}
 }
 
 // sendMany implements Send and SendTagged.
-func (c *Cluster) sendMany(msgType int, payload any, reliable bool, tag string, keep func(*peerInfo) bool) error {
+func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration, tag string, keep func(*peerInfo) bool) error {
 	body, flags, err := c.prepare(msgType, payload, reliable)
 	if err != nil {
 		return err
 	}
+	timeout = c.sendTimeout(timeout)
+	callCtx, cancel := boundedContext(ctx, timeout)
+	defer cancel()
 	var errs []error
 	for _, p := range c.alivePeers(keep) {
 		if reliable {
-			err = c.senders.enqueue(c, p.id, outMsg{msgType: msgType, tag: tag, flags: flags, payload: body})
+			err = c.senders.enqueue(callCtx, c, p.id, outMsg{msgType: msgType, tag: tag, flags: flags, payload: body})
+			if callCtx.Err() != nil {
+				return endedError(ctx, fmt.Sprintf("reliable message to node %q not sent: its queue stayed full", p.id), timeout)
+			}
 		} else {
 			err = c.sendUnreliable(p, msgType, tag, body, flags)
 		}

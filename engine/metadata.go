@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -300,7 +301,7 @@ func (c *Cluster) sendMetaTo(id string) {
 		_ = c.sendUnreliable(p, msgMetaUpdate, "", body, 0)
 		return
 	}
-	_ = c.senders.enqueue(c, id, outMsg{msgType: msgMetaUpdate, payload: body})
+	_ = c.senders.enqueue(context.Background(), c, id, outMsg{msgType: msgMetaUpdate, payload: body})
 }
 
 // pullStaleMetadata asks owners whose header announces a newer metadata

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -47,7 +48,10 @@ func TestTimingOverridesReachMemberlist(t *testing.T) {
 }
 
 func TestRequestReplyAndQueries(t *testing.T) {
-	nodes := startCluster(t, 2, nil)
+	// One pump runs both nodes' handlers, so b's reply handler runs while
+	// a waits for the reply on this goroutine.
+	pump := NewPump()
+	nodes := startCluster(t, 2, func(_ int, c *Config) { c.Pump = pump })
 	a, b := nodes[0], nodes[1]
 	if err := b.HandleWithReply(200, func(m Message) (any, error) {
 		if m.Payload == "fail" {
@@ -57,20 +61,17 @@ func TestRequestReplyAndQueries(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Both nodes are dispatched by this goroutine while a waits.
-	b.Dispatch()
-	a.Dispatch()
-	got, err := a.SendRequest("n1", 200, "hi", 5*time.Second)
+	got, err := a.SendRequest(context.Background(), "n1", 200, "hi", 5*time.Second)
 	if err != nil || got.(map[string]any)["echo"] != "hi" {
 		t.Fatalf("reply %v, %v", got, err)
 	}
-	if _, err := a.SendRequest("n1", 200, "fail", 5*time.Second); !errors.Is(err, ErrRemote) {
+	if _, err := a.SendRequest(context.Background(), "n1", 200, "fail", 5*time.Second); !errors.Is(err, ErrRemote) {
 		t.Fatalf("remote error: %v", err)
 	}
-	if _, err := a.SendRequest("n1", 201, 1, 5*time.Second); !errors.Is(err, ErrNoHandler) {
+	if _, err := a.SendRequest(context.Background(), "n1", 201, 1, 5*time.Second); !errors.Is(err, ErrNoHandler) {
 		t.Fatalf("no handler: %v", err)
 	}
-	if _, err := a.SendRequest("ghost", 200, 1, time.Second); !errors.Is(err, ErrNotFound) {
+	if _, err := a.SendRequest(context.Background(), "ghost", 200, 1, time.Second); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown node: %v", err)
 	}
 	if ok, _ := b.Unhandle(200); !ok {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -72,8 +73,8 @@ type peerSender struct {
 }
 
 // enqueue queues m for id, blocking while that destination already has
-// maxPendingPerPeer messages waiting.
-func (t *senderTable) enqueue(c *Cluster, id string, m outMsg) error {
+// maxPendingPerPeer messages waiting, until ctx ends (its error returned).
+func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outMsg) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ps := t.peers[id]
@@ -81,11 +82,22 @@ func (t *senderTable) enqueue(c *Cluster, id string, m outMsg) error {
 		ps = &peerSender{id: id, cond: sync.NewCond(&t.mu)}
 		t.peers[id] = ps
 	}
-	for len(ps.queue) >= maxPendingPerPeer && c.running() {
+	if len(ps.queue) >= maxPendingPerPeer {
+		stop := context.AfterFunc(ctx, func() {
+			t.mu.Lock()
+			ps.cond.Broadcast()
+			t.mu.Unlock()
+		})
+		defer stop()
+	}
+	for len(ps.queue) >= maxPendingPerPeer && c.running() && ctx.Err() == nil {
 		ps.cond.Wait()
 	}
 	if !c.running() {
 		return errNotRunning()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	ps.queue = append(ps.queue, m)
 	if !ps.running {

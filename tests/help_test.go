@@ -17,10 +17,12 @@ func TestHelp(t *testing.T) {
 			"Parameters:", "  encryption_key (str", "Returns:"}},
 		{"gossip.decode_json", []string{"decode_json(json_string) - Decode a JSON string", "json_string (str)"}},
 		{"c", []string{"send", "send_tagged", "on_state_change", "wait"}},
-		{"c.send", []string{"send(message_type, data, reliable=False) - Broadcast to all nodes",
+		{"c.send", []string{"send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes",
 			"message_type (int)", "reliable (bool)", "(default: False)"}},
 		{"c.handle", []string{"handle(message_type, handler) - Register a message handler", "handler (callable)"}},
 		{"c.wait", []string{"wait(timeout=None)"}},
+		{"c.get_metadata", []string{"Differs from the reference:", "  Metadata keeps its type\n    Values come back with the type"}},
+		{"gossip.create", []string{"Differs from the reference:", "  The 29-byte example key is refused\n"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.expr, func(t *testing.T) {
