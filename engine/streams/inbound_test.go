@@ -34,8 +34,10 @@ func TestInboundCaps(t *testing.T) {
 		}
 		return ok
 	}
-	if !admit("10.0.0.1") || !admit("10.0.0.1") {
-		t.Fatal("connections under the per-source cap refused")
+	for i := 0; i < 2; i++ {
+		if !admit("10.0.0.1") {
+			t.Fatal("connections under the per-source cap refused")
+		}
 	}
 	if admit("10.0.0.1") {
 		t.Fatal("third connection from one source admitted")
