@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"log"
+
+	"github.com/scriptling-contrib/gossip/engine/streams"
 )
 
 // memberlist drops packets and streams that fail decryption itself and only
@@ -44,11 +46,12 @@ func (c *Cluster) memberlistLogger() *log.Logger {
 	return l
 }
 
-// streamDecryptFailures is the streams transport's count of frames and
-// stream key proofs that failed to decrypt.
-func (c *Cluster) streamDecryptFailures() uint64 {
+// streamStats are the streams transport's counters (zero before start):
+// Stats reports its handshakes and records that failed to authenticate
+// and the inbound connections it refused.
+func (c *Cluster) streamStats() streams.Stats {
 	if c.state.Load() == stateNew || c.tr == nil {
-		return 0
+		return streams.Stats{}
 	}
-	return c.tr.Stats().DecryptFailures
+	return c.tr.Stats()
 }

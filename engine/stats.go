@@ -19,6 +19,7 @@ type Stats struct {
 	AuthFailures       uint64 // messages or peers refused for a bad token proof
 	NotMemberDropped   uint64 // messages from nodes that are not members (never admitted, e.g. refused at join)
 	DecryptFailures    uint64 // packets, streams and frames refused as not sealed with an installed key
+	ConnectionsRefused uint64 // inbound TCP connections closed at once for exceeding the caps (total or per source)
 	HandlerErrors      uint64 // handler failures (panics and RecordHandlerError)
 	MetadataUpdates    uint64 // remote metadata versions applied
 	QueueDepth         int    // events waiting for Dispatch
@@ -36,6 +37,7 @@ type counters struct {
 // Stats returns a snapshot of the counters.
 func (c *Cluster) Stats() Stats {
 	s := &c.stats
+	st := c.streamStats()
 	return Stats{
 		ReliableSent:       s.reliableSent.Load(),
 		ReliableReceived:   s.reliableReceived.Load(),
@@ -51,7 +53,8 @@ func (c *Cluster) Stats() Stats {
 		DecodeErrors:       s.decodeErrors.Load(),
 		AuthFailures:       s.authFailures.Load(),
 		NotMemberDropped:   s.notMember.Load(),
-		DecryptFailures:    s.decryptFailures.Load() + c.streamDecryptFailures(),
+		DecryptFailures:    s.decryptFailures.Load() + st.DecryptFailures,
+		ConnectionsRefused: st.ConnsRefused,
 		HandlerErrors:      s.handlerErrors.Load(),
 		MetadataUpdates:    s.metaUpdates.Load(),
 		QueueDepth:         c.queue.depth(),

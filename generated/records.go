@@ -70,6 +70,7 @@ var (
 	statsKeyAuthFailures       = newDictKey("auth_failures")
 	statsKeyNotMemberDropped   = newDictKey("not_member_dropped")
 	statsKeyDecryptFailures    = newDictKey("decrypt_failures")
+	statsKeyConnectionsRefused = newDictKey("connections_refused")
 	statsKeyHandlerErrors      = newDictKey("handler_errors")
 	statsKeyMetadataUpdates    = newDictKey("metadata_updates")
 	statsKeyQueueDepth         = newDictKey("queue_depth")
@@ -77,7 +78,7 @@ var (
 
 // statsToObject converts a engine.Stats to the dict scripts see.
 func statsToObject(v engine.Stats) object.Object {
-	pairs := make(map[string]object.DictPair, 18)
+	pairs := make(map[string]object.DictPair, 19)
 	pairs[statsKeyReliableSent.hash] = object.DictPair{Key: statsKeyReliableSent.key, Value: object.NewInteger(int64(v.ReliableSent))}
 	pairs[statsKeyReliableReceived.hash] = object.DictPair{Key: statsKeyReliableReceived.key, Value: object.NewInteger(int64(v.ReliableReceived))}
 	pairs[statsKeyReliableFailed.hash] = object.DictPair{Key: statsKeyReliableFailed.key, Value: object.NewInteger(int64(v.ReliableFailed))}
@@ -93,6 +94,7 @@ func statsToObject(v engine.Stats) object.Object {
 	pairs[statsKeyAuthFailures.hash] = object.DictPair{Key: statsKeyAuthFailures.key, Value: object.NewInteger(int64(v.AuthFailures))}
 	pairs[statsKeyNotMemberDropped.hash] = object.DictPair{Key: statsKeyNotMemberDropped.key, Value: object.NewInteger(int64(v.NotMemberDropped))}
 	pairs[statsKeyDecryptFailures.hash] = object.DictPair{Key: statsKeyDecryptFailures.key, Value: object.NewInteger(int64(v.DecryptFailures))}
+	pairs[statsKeyConnectionsRefused.hash] = object.DictPair{Key: statsKeyConnectionsRefused.key, Value: object.NewInteger(int64(v.ConnectionsRefused))}
 	pairs[statsKeyHandlerErrors.hash] = object.DictPair{Key: statsKeyHandlerErrors.key, Value: object.NewInteger(int64(v.HandlerErrors))}
 	pairs[statsKeyMetadataUpdates.hash] = object.DictPair{Key: statsKeyMetadataUpdates.key, Value: object.NewInteger(int64(v.MetadataUpdates))}
 	pairs[statsKeyQueueDepth.hash] = object.DictPair{Key: statsKeyQueueDepth.key, Value: object.NewInteger(int64(v.QueueDepth))}

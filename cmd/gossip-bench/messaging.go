@@ -103,7 +103,12 @@ func memberOf(a *baseNode, id string) (*memberlist.Node, error) {
 
 // pair starts two converged nodes of s, the second one listening.
 func pair(s side, in *inbox, stop <-chan struct{}) ([]node, error) {
-	nodes, err := cluster(s, 2, lan)
+	return pairWith(s, lan, in, stop)
+}
+
+// pairWith is pair with profile p.
+func pairWith(s side, p profile, in *inbox, stop <-chan struct{}) ([]node, error) {
+	nodes, err := cluster(s, 2, p)
 	if err != nil {
 		return nil, err
 	}
@@ -126,15 +131,22 @@ func runReliableThroughput(b *bench) error {
 	if b.quick {
 		d = 200 * time.Millisecond
 	}
-	for _, size := range []int{100, 10 << 10} {
+	for _, c := range []struct {
+		size int
+		p    profile
+	}{{100, lan}, {10 << 10, lan}, {100, lanEncrypted}, {10 << 10, lanEncrypted}} {
 		ours, base, err := b.compare(func(s side) ([]float64, error) {
-			r, err := reliableOnce(s, size, d)
+			r, err := reliableOnce(s, c.p, c.size, d)
 			return []float64{r}, err
 		})
 		if err != nil {
-			return fmt.Errorf("%d B: %w", size, err)
+			return fmt.Errorf("%d B, %s: %w", c.size, c.p.name, err)
 		}
-		b.add(fmt.Sprintf("reliable throughput, %s", sizeName(size)), "msg/s", rate, ours[0], base[0])
+		name := fmt.Sprintf("reliable throughput, %s", sizeName(c.size))
+		if c.p.key != "" {
+			name += ", encrypted"
+		}
+		b.add(name, "msg/s", rate, ours[0], base[0])
 	}
 	return nil
 }
@@ -146,10 +158,10 @@ func sizeName(n int) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func reliableOnce(s side, size int, d time.Duration) (float64, error) {
+func reliableOnce(s side, prof profile, size int, d time.Duration) (float64, error) {
 	in, stop := newInbox(), make(chan struct{})
 	defer close(stop)
-	nodes, err := pair(s, in, stop)
+	nodes, err := pairWith(s, prof, in, stop)
 	if err != nil {
 		return 0, err
 	}

@@ -22,10 +22,16 @@ type profile struct {
 	probeTimeout   time.Duration
 	gossipInterval time.Duration
 	suspicionMult  int
+	// key, when set, encrypts the cluster with this AES-256 key (gossip,
+	// and the engine's streams).
+	key string
 }
 
 // lan is memberlist's LAN profile unchanged, the engine's default.
 var lan = profile{name: "lan"}
+
+// lanEncrypted is lan with a cluster key.
+var lanEncrypted = profile{name: "lan, encrypted", key: "0123456789abcdef0123456789abcdef"}
 
 // fast is the documented low-latency failure-detection profile: LAN with
 // a 300 ms probe period, 150 ms probe timeout, 50 ms gossip period and
@@ -39,10 +45,14 @@ func (p profile) engineConfig(cfg *engine.Config) {
 	cfg.ProbeTimeout = p.probeTimeout
 	cfg.GossipInterval = p.gossipInterval
 	cfg.SuspicionMult = p.suspicionMult
+	cfg.EncryptionKey = p.key
 }
 
 func (p profile) memberlistConfig() *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
+	if p.key != "" {
+		mc.SecretKey = []byte(p.key)
+	}
 	if p.probeInterval > 0 {
 		mc.ProbeInterval = p.probeInterval
 	}

@@ -158,3 +158,13 @@ func newMemberlist(tb testing.TB, name string, tr memberlist.NodeAwareTransport,
 	tb.Cleanup(func() { _ = ml.Shutdown() })
 	return ml
 }
+
+// appendPlainFrame appends frame number index as an unencrypted stream
+// carries it: length, payload, CRC-32C.
+func appendPlainFrame(b []byte, index uint64, frame []byte) []byte {
+	var s scratch
+	crc, _ := s.frameCRC(index, uint64(len(frame)), frame)
+	b = binary.AppendUvarint(b, uint64(len(frame)))
+	b = append(b, frame...)
+	return binary.BigEndian.AppendUint32(b, crc)
+}

@@ -2,30 +2,58 @@ package streams
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"time"
+
+	"github.com/flynn/noise"
 )
 
 // demux takes inner's inbound connections and routes each on its own
-// goroutine. It runs until inner has shut down, closing whatever arrives
-// once Shutdown has started.
+// goroutine, after admitting it against the inbound caps. It runs until
+// inner has shut down, closing whatever arrives once Shutdown has started.
 func (t *Transport) demux() {
 	in := t.inner.StreamCh()
 	for {
 		select {
 		case c := <-in:
-			if t.isShutdown() || !t.spawn(func() { t.route(c) }) {
+			if t.isShutdown() {
 				_ = c.Close()
+				continue
+			}
+			ac, ok := t.admit(c)
+			if !ok {
+				continue
+			}
+			if !t.spawn(func() { t.route(ac) }) {
+				_ = ac.Close()
 			}
 		case <-t.demuxStop:
 			return
 		}
 	}
+}
+
+// admit applies the inbound caps: a connection over a cap is closed at
+// once and counted.
+func (t *Transport) admit(c net.Conn) (net.Conn, bool) {
+	from := c.RemoteAddr()
+	switch t.limiter.acquire(from) {
+	case refusedTotal:
+		_ = c.Close()
+		t.stats.connsRefused.Add(1)
+		t.plog.Warn("inbound connection refused: too many open", "remote", from, "max", t.cfg.MaxInbound)
+		return nil, false
+	case refusedSource:
+		_ = c.Close()
+		t.stats.connsRefused.Add(1)
+		t.stats.connsRefusedSource.Add(1)
+		t.plog.Warn("inbound connection refused: too many from one source", "remote", from, "max_per_source", t.cfg.MaxInboundPerSource)
+		return nil, false
+	}
+	return &admittedConn{Conn: c, release: func() { t.limiter.release(from) }}, true
 }
 
 func (t *Transport) track(c net.Conn) bool {
@@ -56,13 +84,14 @@ func (t *Transport) route(c net.Conn) {
 	if _, err := io.ReadFull(c, hello[:1]); err != nil {
 		t.untrack(c)
 		_ = c.Close()
-		t.log.Debug("inbound connection sent nothing", "remote", c.RemoteAddr(), "err", err)
+		t.plog.Debug("inbound connection sent nothing", "remote", c.RemoteAddr(), "err", err)
 		return
 	}
 	if hello[0] != magic[0] {
 		t.forward(c, hello[:1])
 		return
 	}
+	_ = c.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 	if n, err := io.ReadFull(c, hello[1:4]); err != nil || [4]byte(hello[:4]) != magic {
 		if err != nil {
 			// Too short for either protocol to make sense of.
@@ -79,7 +108,7 @@ func (t *Transport) route(c net.Conn) {
 	}()
 	if _, err := io.ReadFull(c, hello[4:]); err != nil {
 		t.stats.handshakeFailures.Add(1)
-		t.log.Warn("stream handshake truncated", "remote", c.RemoteAddr(), "err", err)
+		t.plog.Warn("stream handshake truncated", "remote", c.RemoteAddr(), "err", err)
 		return
 	}
 	t.serve(c, &hello)
@@ -98,74 +127,97 @@ func (t *Transport) forward(c net.Conn, peeked []byte) {
 	}
 }
 
-// serve completes the handshake of an inbound stream and delivers its
-// frames to the handler until the stream ends or misbehaves.
-func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
+// accept completes the acceptor's side of the handshake of an inbound
+// stream: it answers the hello and, with encryption, the Noise message
+// that follows it. It returns the receiving cipher state (nil without
+// encryption) and whether the stream was accepted.
+func (t *Transport) accept(c net.Conn, hello *[helloLen]byte) (*noise.CipherState, bool) {
 	from := c.RemoteAddr()
-	encrypted := hello[5]&flagEncrypted != 0
-	status := statusOK
-	switch {
-	case hello[4] != protoVersion:
-		status = statusBadVersion
-	case encrypted != (t.cfg.Keyring != nil):
-		status = statusEncryptionMismatch
-	case !bytes.Equal(hello[6:], t.digest[:]):
-		status = statusLabelMismatch
+	encrypted := t.cfg.Keyring != nil
+	status := helloStatus(hello, encrypted, &t.digest)
+	reply := append(make([]byte, 0, replyLen+2+maxHandshakeMsg), magic[:]...)
+	var recv *noise.CipherState
+	if status == statusOK && encrypted {
+		msg1, err := readHandshakeMsg(c) // under route's handshake deadline
+		if err != nil {
+			t.stats.handshakeFailures.Add(1)
+			t.plog.Warn("stream handshake truncated", "remote", from, "err", err)
+			return nil, false
+		}
+		answer, cs, err := acceptHandshake(append(reply, statusOK), msg1, t.cfg.Keyring, &t.psks, hello[:])
+		if err != nil {
+			status = statusKeyMismatch
+			t.stats.decryptFailures.Add(1)
+		} else {
+			reply, recv = answer, cs
+		}
 	}
-	var reply [replyLen]byte
-	copy(reply[:], magic[:])
-	reply[4] = status
-	if _, err := rand.Read(reply[5:]); err != nil {
-		t.log.Error("stream session id", "err", err)
-		return
+	if recv == nil {
+		reply = append(reply, status) // no Noise answer follows
 	}
-	_ = c.SetWriteDeadline(time.Now().Add(t.cfg.PeekTimeout))
-	if _, err := c.Write(reply[:]); err != nil {
+	_ = c.SetWriteDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	if _, err := c.Write(reply); err != nil {
 		t.stats.handshakeFailures.Add(1)
-		t.log.Warn("stream handshake reply failed", "remote", from, "err", err)
-		return
+		t.plog.Warn("stream handshake reply failed", "remote", from, "err", err)
+		return nil, false
 	}
 	if status != statusOK {
 		t.stats.handshakeFailures.Add(1)
-		t.log.Warn("stream handshake refused", "remote", from, "reason", (&HandshakeError{Status: status}).Error())
-		return
+		t.plog.Warn("stream handshake refused", "remote", from, "reason", (&HandshakeError{Status: status}).Error())
+		return nil, false
 	}
-	br := bufio.NewReaderSize(c, t.cfg.ReadBufferSize)
-	var op *opener
-	maxWire := uint64(t.cfg.MaxFrameSize)
-	if encrypted {
-		session := [sessionLen]byte(reply[5:])
-		op = newOpener(t.cfg.Keyring, &t.aeads, &t.digest, &session)
-		maxWire += encOverhead
-		if !t.checkAuth(c, br, op) {
-			return
-		}
+	return recv, true
+}
+
+// frameSource is where an inbound stream's frames are parsed from: the
+// buffered connection, or the plaintext of its records.
+type frameSource interface {
+	io.Reader
+	io.ByteReader
+}
+
+// serve completes the handshake of an inbound stream and delivers its
+// frames to the handler until the stream ends, misbehaves or stays idle
+// past InboundIdleTimeout.
+func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
+	from := c.RemoteAddr()
+	recv, ok := t.accept(c, hello)
+	if !ok {
+		return
 	}
 	_ = c.SetDeadline(time.Time{})
 	t.stats.connsAccepted.Add(1)
 	t.log.Debug("stream accepted", "remote", from)
+
+	br := bufio.NewReaderSize(&idleReader{c: c, timeout: t.cfg.InboundIdleTimeout}, t.cfg.ReadBufferSize)
+	var src frameSource = br
+	var check *plainReader
+	if recv != nil {
+		op := newOpener(br, recv, &t.limits)
+		op.rekeys = &t.stats.rekeys
+		src = op
+	} else {
+		check = &plainReader{r: br}
+	}
+	maxFrame := uint64(t.cfg.MaxFrameSize)
 	for {
-		n, err := binary.ReadUvarint(br)
+		n, err := binary.ReadUvarint(src)
 		if err != nil {
-			t.logReadEnd(from, err)
+			t.readEnd(from, err)
 			return
 		}
-		if n > maxWire {
+		if n > maxFrame {
 			t.stats.oversizeFrames.Add(1)
-			t.log.Error("stream frame exceeds MaxFrameSize, closing", "remote", from, "claimed", n, "max", maxWire)
+			t.plog.Warn("stream frame exceeds MaxFrameSize, closing", "remote", from, "claimed", n, "max", maxFrame)
 			return
 		}
-		frame, err := readFrame(br, int(n))
+		frame, err := readFrame(src, int(n))
+		if err == nil && check != nil {
+			err = check.checkFrame(n, frame)
+		}
 		if err != nil {
-			t.logReadEnd(from, err)
+			t.readEnd(from, err)
 			return
-		}
-		if op != nil {
-			if frame, err = op.open(frame); err != nil {
-				t.stats.decryptFailures.Add(1)
-				t.log.Warn("stream frame failed to decrypt, closing", "remote", from)
-				return
-			}
 		}
 		t.stats.framesReceived.Add(1)
 		t.stats.bytesReceived.Add(uint64(len(frame)))
@@ -175,41 +227,42 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 	}
 }
 
-// checkAuth reads the sealed empty frame that opens an encrypted stream and
-// answers with the verdict.
-func (t *Transport) checkAuth(c net.Conn, br *bufio.Reader, op *opener) bool {
-	from := c.RemoteAddr()
-	n, err := binary.ReadUvarint(br)
-	if err != nil || n != encOverhead {
-		t.stats.handshakeFailures.Add(1)
-		t.log.Warn("stream key proof missing", "remote", from, "err", err)
-		return false
-	}
-	var proof [encOverhead]byte
-	if _, err := io.ReadFull(br, proof[:]); err != nil {
-		t.stats.handshakeFailures.Add(1)
-		t.log.Warn("stream key proof truncated", "remote", from, "err", err)
-		return false
-	}
-	status := statusOK
-	if _, err := op.open(proof[:]); err != nil {
-		status = statusKeyMismatch
+// readEnd counts and logs why an inbound stream ended.
+func (t *Transport) readEnd(from net.Addr, err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF) || t.isShutdown() || errors.Is(err, net.ErrClosed):
+		t.log.Debug("stream closed", "remote", from)
+	case errors.As(err, &ne) && ne.Timeout():
+		t.stats.inboundIdleClosed.Add(1)
+		t.log.Debug("closing idle inbound stream", "remote", from, "idle", t.cfg.InboundIdleTimeout)
+	case errors.Is(err, errRecordAuth):
 		t.stats.decryptFailures.Add(1)
-		t.stats.handshakeFailures.Add(1)
-		t.log.Warn("stream key proof failed to decrypt, closing", "remote", from)
+		t.plog.Warn("stream record failed to authenticate, closing", "remote", from)
+	case errors.Is(err, errBadCRC):
+		t.stats.corruptFrames.Add(1)
+		t.plog.Warn("stream frame failed its checksum, closing", "remote", from)
+	case errors.Is(err, errSessionExhausted):
+		t.plog.Warn("stream session exceeded its record limit, closing", "remote", from)
+	default:
+		t.plog.Warn("stream read failed", "remote", from, "err", err)
 	}
-	if _, err := c.Write([]byte{status}); err != nil || status != statusOK {
-		return false
-	}
-	return true
 }
 
-func (t *Transport) logReadEnd(from net.Addr, err error) {
-	if errors.Is(err, io.EOF) || t.isShutdown() || errors.Is(err, net.ErrClosed) {
-		t.log.Debug("stream closed", "remote", from)
-		return
+// idleReader arms the read deadline before every read of the connection:
+// a stream that sends nothing for timeout fails its read and is closed.
+// Reads are buffered, so this costs a timer update per buffer fill, not
+// per frame. The time a handler blocks does not count.
+type idleReader struct {
+	c       net.Conn
+	timeout time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	if err := r.c.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
+		return 0, err
 	}
-	t.log.Warn("stream read failed", "remote", from, "err", err)
+	return r.c.Read(p)
 }
 
 // readChunk bounds how much is allocated ahead of the data actually

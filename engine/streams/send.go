@@ -2,15 +2,14 @@ package streams
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/flynn/noise"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -71,8 +70,9 @@ type peer struct {
 // writes to it; anyone may close it.
 type outConn struct {
 	conn      net.Conn
-	bw        *bufio.Writer
-	seal      *sealer // nil without a keyring
+	bw        *bufio.Writer // without a keyring
+	plain     *plainWriter  // without a keyring
+	seal      *sealer       // with a keyring; writes records to conn
 	dead      atomic.Bool
 	closeOnce sync.Once
 }
@@ -260,6 +260,11 @@ func (p *peer) run(own *batch) {
 // write sends one batch, dialling first if needed, and completes it.
 func (p *peer) write(cs *outConn, b *batch) {
 	var err error
+	if cs != nil && cs.seal != nil && cs.seal.records+cs.seal.recordsFor(b.bytes+10*len(b.entries)) > cs.seal.lim.maxRecords {
+		// The session's record budget is spent: start a new one.
+		cs.close()
+		p.dropConn(cs)
+	}
 	if cs == nil || cs.dead.Load() {
 		cs, err = p.connect()
 	}
@@ -268,7 +273,7 @@ func (p *peer) write(cs *outConn, b *batch) {
 		if err != nil {
 			cs.close()
 			p.dropConn(cs)
-			p.t.log.Warn("stream write failed", "peer", p.addr, "frames", len(b.entries), "err", err)
+			p.t.plog.Warn("stream write failed", "peer", p.addr, "frames", len(b.entries), "err", err)
 		}
 	}
 	if err != nil {
@@ -295,26 +300,12 @@ func (p *peer) connect() (*outConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streams: dial %s: %w", p.addr, err)
 	}
-	encrypted := t.cfg.Keyring != nil
-	_ = conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
-	hello := appendHello(make([]byte, 0, helloLen), encrypted, &t.digest)
-	var session [sessionLen]byte
-	if _, err = conn.Write(hello); err == nil {
-		session, err = readReply(conn)
-	}
-	var seal *sealer
-	if err == nil && encrypted {
-		seal = newSealer(t.cfg.Keyring, &t.aeads, &t.digest, &session)
-		err = sendAuth(conn, seal)
-	}
+	cs, err := t.handshake(conn)
 	if err != nil {
 		_ = conn.Close()
 		t.stats.handshakeFailures.Add(1)
 		return nil, fmt.Errorf("streams: handshake with %s: %w", p.addr, err)
 	}
-	_ = conn.SetDeadline(time.Time{})
-
-	cs := &outConn{conn: conn, bw: bufio.NewWriterSize(conn, t.cfg.WriteBufferSize), seal: seal}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -336,25 +327,42 @@ func (p *peer) connect() (*outConn, error) {
 	return cs, nil
 }
 
-// sendAuth sends the sealed empty frame that proves the key and waits for
-// the acceptor's verdict.
-func sendAuth(conn net.Conn, seal *sealer) error {
-	buf := binary.AppendUvarint(nil, encOverhead)
-	buf, err := seal.seal(buf, nil)
-	if err != nil {
-		return err
+// handshake runs the dialer's side of the handshake on conn, each stage
+// under its own deadline, and returns the stream ready for frames.
+func (t *Transport) handshake(conn net.Conn) (*outConn, error) {
+	encrypted := t.cfg.Keyring != nil
+	hello := appendHello(make([]byte, 0, helloLen+2+maxHandshakeMsg), encrypted, &t.digest)
+	out := hello
+	var hs *noise.HandshakeState
+	if encrypted {
+		var err error
+		if out, hs, err = startHandshake(out, t.cfg.Keyring, &t.psks, hello[:helloLen]); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := conn.Write(buf); err != nil {
-		return err
+	_ = conn.SetWriteDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	if _, err := conn.Write(out); err != nil {
+		return nil, err
 	}
-	var status [1]byte
-	if _, err := io.ReadFull(conn, status[:]); err != nil {
-		return fmt.Errorf("streams: reading key verdict: %w", err)
+	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	if err := readReply(conn); err != nil {
+		return nil, err
 	}
-	if status[0] != statusOK {
-		return &HandshakeError{Status: status[0]}
+	cs := &outConn{conn: conn}
+	if encrypted {
+		_ = conn.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+		send, err := finishHandshake(conn, hs)
+		if err != nil {
+			return nil, err
+		}
+		cs.seal = newSealer(conn, send, &t.limits, t.cfg.WriteBufferSize)
+		cs.seal.rekeys = &t.stats.rekeys
+	} else {
+		cs.bw = bufio.NewWriterSize(conn, t.cfg.WriteBufferSize)
+		cs.plain = &plainWriter{w: cs.bw}
 	}
-	return nil
+	_ = conn.SetDeadline(time.Time{})
+	return cs, nil
 }
 
 // watch reads the (otherwise write-only) connection so that a peer closing
@@ -364,7 +372,7 @@ func (p *peer) watch(cs *outConn) {
 	n, err := cs.conn.Read(buf[:])
 	if !cs.dead.Load() {
 		if n > 0 {
-			p.t.log.Warn("unexpected data on outbound stream", "peer", p.addr)
+			p.t.plog.Warn("unexpected data on outbound stream", "peer", p.addr)
 		} else {
 			p.t.log.Debug("outbound stream closed by peer", "peer", p.addr, "err", err)
 		}
@@ -373,34 +381,28 @@ func (p *peer) watch(cs *outConn) {
 	p.dropConn(cs)
 }
 
-// writeBatch writes and flushes every frame of b.
+// writeBatch writes and flushes every frame of b: with encryption the
+// frames are packed into as few records as they fit in.
 func (c *outConn) writeBatch(b *batch, timeout time.Duration) error {
 	if err := c.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
 	for _, e := range b.entries {
-		buf := c.bw.AvailableBuffer()
+		var err error
 		if c.seal != nil {
-			buf = binary.AppendUvarint(buf, uint64(len(e.frame)+encOverhead))
-			var err error
-			if buf, err = c.seal.seal(buf, e.frame); err != nil {
-				return err
-			}
-			if _, err := c.bw.Write(buf); err != nil {
-				return err
-			}
-			continue
+			err = c.seal.writeFrame(e.frame)
+		} else {
+			err = c.plain.writeFrame(e.frame)
 		}
-		buf = binary.AppendUvarint(buf, uint64(len(e.frame)))
-		if _, err := c.bw.Write(buf); err != nil {
-			return err
-		}
-		if _, err := c.bw.Write(e.frame); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	if c.dead.Load() {
 		return ErrPeerClosed
+	}
+	if c.seal != nil {
+		return c.seal.flush()
 	}
 	return c.bw.Flush()
 }

@@ -23,17 +23,21 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/scriptling-contrib/gossip/engine/internal/ratelog"
 )
 
 // Transport is a memberlist.NodeAwareTransport that also carries frames on
 // persistent streams. Create it with Wrap and pass it as memberlist's
 // Config.Transport (or use it on its own).
 type Transport struct {
-	inner  memberlist.NodeAwareTransport
-	cfg    Config
-	log    *slog.Logger
-	digest [sha256.Size]byte
-	aeads  aeadCache
+	inner   memberlist.NodeAwareTransport
+	cfg     Config
+	log     *slog.Logger
+	digest  [sha256.Size]byte
+	psks    pskCache
+	limits  sessionLimits
+	plog    *ratelog.Limiter // peer-triggered events
+	limiter *inboundLimiter
 
 	streamCh   chan net.Conn // connections for memberlist
 	shutdownCh chan struct{} // closed when Shutdown starts
@@ -58,6 +62,9 @@ type counters struct {
 	connsOpened, connsAccepted, connsForwarded atomic.Uint64
 	handshakeFailures, decryptFailures         atomic.Uint64
 	oversizeFrames, idleClosed                 atomic.Uint64
+	corruptFrames, inboundIdleClosed           atomic.Uint64
+	connsRefused, connsRefusedSource           atomic.Uint64
+	rekeys                                     atomic.Uint64
 }
 
 var _ memberlist.NodeAwareTransport = (*Transport)(nil)
@@ -70,7 +77,10 @@ func Wrap(inner memberlist.NodeAwareTransport, cfg Config) *Transport {
 		inner:      inner,
 		cfg:        cfg,
 		log:        cfg.Logger,
+		plog:       ratelog.New(cfg.Logger, ratelog.DefaultInterval),
 		digest:     labelDigest(cfg.Label),
+		limits:     defaultLimits,
+		limiter:    newInboundLimiter(cfg.MaxInbound, cfg.MaxInboundPerSource),
 		streamCh:   make(chan net.Conn),
 		shutdownCh: make(chan struct{}),
 		demuxStop:  make(chan struct{}),
@@ -187,18 +197,25 @@ func (t *Transport) Shutdown() error {
 func (t *Transport) Stats() Stats {
 	s := &t.stats
 	return Stats{
-		FramesSent:        s.framesSent.Load(),
-		BytesSent:         s.bytesSent.Load(),
-		SendErrors:        s.sendErrors.Load(),
-		FramesReceived:    s.framesReceived.Load(),
-		BytesReceived:     s.bytesReceived.Load(),
-		ConnsOpened:       s.connsOpened.Load(),
-		ConnsAccepted:     s.connsAccepted.Load(),
-		ConnsForwarded:    s.connsForwarded.Load(),
-		HandshakeFailures: s.handshakeFailures.Load(),
-		DecryptFailures:   s.decryptFailures.Load(),
-		OversizeFrames:    s.oversizeFrames.Load(),
-		IdleClosed:        s.idleClosed.Load(),
+		FramesSent:         s.framesSent.Load(),
+		BytesSent:          s.bytesSent.Load(),
+		SendErrors:         s.sendErrors.Load(),
+		FramesReceived:     s.framesReceived.Load(),
+		BytesReceived:      s.bytesReceived.Load(),
+		ConnsOpened:        s.connsOpened.Load(),
+		ConnsAccepted:      s.connsAccepted.Load(),
+		ConnsForwarded:     s.connsForwarded.Load(),
+		HandshakeFailures:  s.handshakeFailures.Load(),
+		DecryptFailures:    s.decryptFailures.Load(),
+		CorruptFrames:      s.corruptFrames.Load(),
+		OversizeFrames:     s.oversizeFrames.Load(),
+		IdleClosed:         s.idleClosed.Load(),
+		InboundIdleClosed:  s.inboundIdleClosed.Load(),
+		ConnsRefused:       s.connsRefused.Load(),
+		ConnsRefusedSource: s.connsRefusedSource.Load(),
+		Rekeys:             s.rekeys.Load(),
+		InboundOpen:        t.limiter.open(),
+		InboundPeak:        t.limiter.peak(),
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"io"
 )
 
-// Wire format.
+// Wire format, protocol version 2.
 //
 // A stream connection shares memberlist's TCP listener. The dialer opens it
 // with a hello:
@@ -17,41 +17,71 @@ import (
 // memberlist starts every stream with a message type byte: its plain
 // message types are small integers (below 20), and its label header is 244.
 // The magic starts with 0xF7, which memberlist never sends first, so the
-// listener can route a connection after peeking at a single byte.
+// listener can route a connection after peeking at a single byte. The label
+// is not secret (memberlist's is sent in clear too); sending its digest lets
+// the acceptor refuse a stream of another cluster with a clear reason.
 //
-// The acceptor answers with:
+// Without encryption the acceptor answers magic[4] status[1] and the stream
+// then carries frames, dialer to acceptor:
 //
-//	magic[4] status[1] session[16]
+//	uvarint(len) payload[len] crc[4]
 //
-// where session is random; when encrypting, it is bound into every frame's
-// additional data so a recorded stream cannot be replayed on a new
-// connection. With encryption the dialer then proves it holds a key the
-// acceptor accepts by sending one sealed, empty frame (the first frame of
-// the stream, in the format below); the acceptor answers with one status
-// byte. After that the stream is one-way, dialer to acceptor, and carries
-// frames:
+// where crc is the CRC-32C (Castagnoli) of uint64be(frameIndex), the length
+// bytes and the payload: a stream that lost, duplicated or corrupted bytes
+// (or whole frames) fails the check and is closed, never delivered as a
+// wrong frame. This is integrity against accidents, not attackers.
 //
-//	uvarint(len) payload[len]
+// With encryption (flag 1) the dialer sends, right after the hello, the
+// first message of a Noise NNpsk0 handshake
+// (Noise_NNpsk0_25519_AESGCM_SHA256):
 //
-// Without a keyring the payload is the frame itself. With one it is
+//	uint16be(len) noiseMessage1[len]        -> psk, e
 //
-//	version[1]=1 nonce[12] AES-GCM(ciphertext||tag[16])
+// The pre-shared key is HKDF-SHA256 of the cluster's primary key. The
+// prologue is a fixed string followed by the whole hello, so the version,
+// flags and label are authenticated by the handshake. The acceptor
+// trial-reads message 1 with the PSK of every key of its ring (message 1
+// carries an AEAD tag under the PSK, so a wrong key fails there) and answers
 //
-// sealed with additional data labelDigest || session || uint64be(frameIndex),
-// so frames cannot be reordered, dropped or replayed within a stream either.
+//	magic[4] status[1] uint16be(len) noiseMessage2[len]   <- e, ee
+//
+// (the Noise part only when status is OK). The dialer accepts the stream
+// only once message 2 authenticates, so the acceptor's OK is proven with
+// the same key. Each session thus has its own keys from a fresh ephemeral
+// Diffie-Hellman exchange (forward secrecy: recording a stream and later
+// learning the cluster key does not decrypt it) and replaying a recorded
+// handshake or stream into a new connection fails, because the acceptor's
+// ephemeral key differs.
+//
+// After the handshake the stream is one-way and carries records:
+//
+//	uint16be(len) noiseTransportMessage[len]   (len <= 65535)
+//
+// each the AES-GCM sealing, with the session's counter nonce, of up to
+// 65519 bytes of a plaintext stream of frames "uvarint(len) payload[len]".
+// Frames are packed into records across their boundaries, so a batch of
+// small frames costs one seal per 64 KiB. Nonces are the CipherState's
+// counter (never random, never repeated under one key); both ends rekey
+// (CipherState.Rekey) after rekeyRecords records or rekeyBytes bytes, and a
+// session ends after maxSessionRecords records (the dialer then redials).
+//
+// A refusal (status other than OK) is sent in clear and is not
+// authenticated: it only saves the dialer a timeout, and anyone on the path
+// could cut the connection anyway.
 const (
-	protoVersion = 1
+	protoVersion = 2
 
 	flagEncrypted = 1 << 0
 
-	helloLen   = 4 + 1 + 1 + sha256.Size
-	replyLen   = 4 + 1 + sessionLen
-	sessionLen = 16
+	helloLen = 4 + 1 + 1 + sha256.Size
+	replyLen = 4 + 1
 
-	encVersion  = 1
-	nonceLen    = 12
-	tagLen      = 16
-	encOverhead = 1 + nonceLen + tagLen
+	// maxHandshakeMsg bounds a Noise handshake message's length claim;
+	// NNpsk0's are 48 bytes (an ephemeral key and an empty payload's tag).
+	maxHandshakeMsg = 256
+
+	tagLen = 16
+	crcLen = 4
 )
 
 var magic = [4]byte{0xF7, 'S', 'T', 'R'}
@@ -106,19 +136,30 @@ func appendHello(b []byte, encrypted bool, digest *[sha256.Size]byte) []byte {
 	return append(b, digest[:]...)
 }
 
-// readReply reads the acceptor's answer and returns the session id.
-func readReply(r io.Reader) ([sessionLen]byte, error) {
+// readReply reads the acceptor's magic and status.
+func readReply(r io.Reader) error {
 	var buf [replyLen]byte
-	var session [sessionLen]byte
 	if _, err := io.ReadFull(r, buf[:]); err != nil {
-		return session, fmt.Errorf("streams: reading handshake reply: %w", err)
+		return fmt.Errorf("streams: reading handshake reply: %w", err)
 	}
 	if [4]byte(buf[:4]) != magic {
-		return session, errors.New("streams: peer does not speak the stream protocol")
+		return errors.New("streams: peer does not speak the stream protocol")
 	}
 	if buf[4] != statusOK {
-		return session, &HandshakeError{Status: buf[4]}
+		return &HandshakeError{Status: buf[4]}
 	}
-	copy(session[:], buf[5:])
-	return session, nil
+	return nil
+}
+
+// helloStatus is the acceptor's verdict on a hello, before any key check.
+func helloStatus(hello *[helloLen]byte, encrypted bool, digest *[sha256.Size]byte) byte {
+	switch {
+	case hello[4] != protoVersion:
+		return statusBadVersion
+	case (hello[5]&flagEncrypted != 0) != encrypted:
+		return statusEncryptionMismatch
+	case [sha256.Size]byte(hello[6:]) != *digest:
+		return statusLabelMismatch
+	}
+	return statusOK
 }

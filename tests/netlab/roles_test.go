@@ -18,6 +18,9 @@ const roleEnv = "NETLAB_ROLE"
 const (
 	roleBurn  = "burn"  // keep every core busy until killed
 	roleFlood = "flood" // send forged datagrams to os.Args[1] until killed
+	// roleConnFlood holds idle and half-handshaken TCP connections to
+	// os.Args[1] until killed (connflood_test.go).
+	roleConnFlood = "connflood"
 )
 
 func runRole(role string) int {
@@ -33,6 +36,12 @@ func runRole(role string) int {
 			fmt.Fprintln(os.Stderr, "flood:", err)
 			return 1
 		}
+	case roleConnFlood:
+		if len(os.Args) < 2 {
+			fmt.Fprintln(os.Stderr, "connflood: want the target address as the argument")
+			return 2
+		}
+		connFlood(os.Args[1])
 	default:
 		fmt.Fprintf(os.Stderr, "%s=%q: unknown role\n", roleEnv, role)
 		return 2
