@@ -341,8 +341,8 @@ func TestMembersSecrets(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"wrong key", []string{"-key-file", writeSecret(t, "key", "fedcba9876543210"), "-token-file", good[3], "-app-version", "1.2.3"}, "-key-file"},
-		{"no key", []string{"-token-file", good[3], "-app-version", "1.2.3"}, "could not join"},
+		{"wrong key", []string{"-key-file", writeSecret(t, "key", "fedcba9876543210"), "-token-file", good[3], "-app-version", "1.2.3"}, "could decrypt"},
+		{"no key", []string{"-token-file", good[3], "-app-version", "1.2.3"}, "encryption is not configured"},
 		{"wrong token", []string{"-key-file", good[1], "-token-file", writeSecret(t, "token", "other"), "-app-version", "1.2.3"}, "token"},
 		{"incompatible version", []string{"-key-file", good[1], "-token-file", good[3], "-app-version", "2.0.0"}, "app version"},
 		{"key of a bad length", []string{"-key-file", writeSecret(t, "key", "short")}, "16, 24 or 32 bytes"},
