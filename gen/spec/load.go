@@ -113,7 +113,7 @@ func (r *reader) optional(f map[string]*yaml.Node, what, key string) string {
 }
 
 func (r *reader) library(l *Library, n *yaml.Node) {
-	f, _, ok := r.fields(n, "library", "name", "package", "imports", "summary", "description", "notes", "examples", "docs", "setup")
+	f, _, ok := r.fields(n, "library", "name", "package", "imports", "summary", "description", "notes", "examples", "docs", "setup", "interpreter")
 	if !ok {
 		return
 	}
@@ -136,6 +136,17 @@ func (r *reader) library(l *Library, n *yaml.Node) {
 	}
 	if nn, ok := f["notes"]; ok {
 		l.Notes = r.strList(nn, "library.notes")
+	}
+	if in, ok := f["interpreter"]; ok {
+		inf, _, ok := r.fields(in, "library.interpreter", "go", "new", "dispatch")
+		if ok {
+			l.Interpreter = &Interpreter{
+				Go:       r.required(inf, in, "library.interpreter", "go"),
+				New:      r.required(inf, in, "library.interpreter", "new"),
+				Dispatch: r.optional(inf, "library.interpreter", "dispatch"),
+				Pos:      posOf(in),
+			}
+		}
 	}
 	if ex, ok := f["examples"]; ok {
 		items, _ := r.seq(ex, "library.examples")
@@ -276,7 +287,7 @@ func (r *reader) class(n *yaml.Node, what string) *Class {
 }
 
 func (r *reader) function(n *yaml.Node, what string) *Function {
-	f, _, ok := r.fields(n, what, "name", "go", "context", "config", "config_logger", "summary", "doc", "params", "returns", "errors", "examples")
+	f, _, ok := r.fields(n, what, "name", "go", "context", "on_interpreter", "config", "config_logger", "config_interpreter", "summary", "doc", "params", "returns", "errors", "examples")
 	if !ok {
 		return nil
 	}
@@ -289,6 +300,10 @@ func (r *reader) function(n *yaml.Node, what string) *Function {
 	if v, ok := f["context"]; ok {
 		fn.Context = r.boolean(v, what+".context")
 	}
+	if v, ok := f["on_interpreter"]; ok {
+		fn.OnInterpreter = r.boolean(v, what+".on_interpreter")
+	}
+	fn.ConfigInterpreter = r.optional(f, what, "config_interpreter")
 	fn.Doc = r.optional(f, what, "doc")
 	if pn, ok := f["params"]; ok {
 		items, _ := r.seq(pn, what+".params")

@@ -32,6 +32,18 @@ type Library struct {
 	Examples    []Example
 	Docs        Docs
 	Setup       string
+	// Interpreter, when set, is a value made for each interpreter the
+	// library is registered with, shared by every call from that
+	// interpreter's scripts.
+	Interpreter *Interpreter
+}
+
+// Interpreter describes the per-interpreter value.
+type Interpreter struct {
+	Go       string // its Go type, such as "*engine.Pump"
+	New      string // the Go function that makes one: func() <Go>
+	Dispatch string // method called at the start of every call into the library
+	Pos      Pos
 }
 
 // Import is one Go import used by Go names in the spec.
@@ -114,15 +126,20 @@ type Function struct {
 	// context.Context: the binding passes the script's context, so a
 	// deadline or cancel of the evaluation ends the call, and reports it as
 	// Scriptling's own timeout or cancellation error.
-	Context  bool
-	Summary  string
-	Doc      string
-	Params   []*Param
-	Returns  Returns
-	Raises   []Raise
-	Examples []string
-	Class    *Class // nil for module functions
-	Pos      Pos
+	Context bool
+	// ConfigInterpreter names the config struct field that gets the
+	// interpreter's value (library.interpreter).
+	ConfigInterpreter string
+	// OnInterpreter makes Go a method of the interpreter's value.
+	OnInterpreter bool
+	Summary       string
+	Doc           string
+	Params        []*Param
+	Returns       Returns
+	Raises        []Raise
+	Examples      []string
+	Class         *Class // nil for module functions
+	Pos           Pos
 }
 
 // Returns describes a callable's result.
