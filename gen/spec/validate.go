@@ -131,6 +131,48 @@ func (v *validator) run() {
 			v.errf(c.Pos, "class %s: callback_errors %q must be a Go method name", c.Name, c.CallbackErrors)
 		}
 	}
+	v.differences()
+}
+
+// differences checks the differences entries and attaches each to the
+// callables it names, so help() and the reference can point to it.
+func (v *validator) differences() {
+	callables := map[string]*Function{}
+	for _, f := range v.s.Functions {
+		callables[f.Name] = f
+	}
+	for _, c := range v.s.Classes {
+		for _, m := range c.Methods {
+			callables[c.Name+"."+m.Name] = m
+		}
+	}
+	titles := map[string]Pos{}
+	for i, d := range v.s.Differences {
+		what := fmt.Sprintf("differences[%d]", i)
+		if d.Title != "" {
+			if d.Anchor() == "" {
+				v.errf(d.Pos, "%s: title %q needs a letter or digit (it becomes a heading anchor)", what, d.Title)
+			} else if prev, ok := titles[d.Anchor()]; ok {
+				v.errf(d.Pos, "%s: title %q has the same anchor as the difference at line %d", what, d.Title, prev.Line)
+			} else {
+				titles[d.Anchor()] = d.Pos
+			}
+		}
+		seen := map[string]bool{}
+		for j, name := range d.Affects {
+			at := d.affectsPos[j]
+			f, ok := callables[name]
+			switch {
+			case !ok:
+				v.errf(at, "%s.affects[%d]: %q is not a function or a method (write name or Class.method)", what, j, name)
+			case seen[name]:
+				v.errf(at, "%s.affects[%d]: %q is listed twice", what, j, name)
+			default:
+				f.Differences = append(f.Differences, d)
+			}
+			seen[name] = true
+		}
+	}
 }
 
 // goName checks a qualified Go name "alias.Name" against library.imports.
