@@ -13,8 +13,9 @@ import (
 // Leader election.
 //
 // Eligible nodes are the alive nodes whose metadata matches the election's
-// criteria. Each node keeps an electorate: the eligible nodes it has seen
-// alive (election_electorate.go). A node that leaves gracefully, or stays
+// criteria; observers (observer.go) never are. Each node keeps an
+// electorate: the eligible nodes it has seen alive
+// (election_electorate.go). A node that leaves gracefully, or stays
 // alive but stops matching the criteria, is dropped at once: it announced
 // it, and it no longer claims. A node that fails stays, because from inside
 // a partition a failed node and an unreachable one look the same. A node
@@ -270,7 +271,7 @@ func (e *LeaderElection) GetTerm() int {
 // SendToPeers sends payload to every alive eligible node but this one.
 func (e *LeaderElection) SendToPeers(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	return e.c.sendMany(ctx, msgType, payload, reliable, timeout, "", func(p *peerInfo) bool {
-		return matchCriteria(e.criteria, e.c.meta.valuesOf(p.id))
+		return !p.observer() && matchCriteria(e.criteria, e.c.meta.valuesOf(p.id))
 	})
 }
 

@@ -23,7 +23,7 @@ func (e *LeaderElection) refreshElectorateLocked(nodes []Node, now time.Time) []
 	listed := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		listed[n.ID] = true
-		eligible := matchCriteria(e.criteria, n.Metadata)
+		eligible := !n.Observer && matchCriteria(e.criteria, n.Metadata)
 		switch {
 		case n.State == string(StateAlive) && eligible:
 			e.known[n.ID] = now

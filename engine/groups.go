@@ -14,9 +14,9 @@ import (
 // Node groups.
 //
 // A group is the set of alive nodes (this one included) whose metadata
-// matches its criteria. Membership is recomputed from the peer table on
-// the script's goroutine: when a state or metadata event is dispatched and
-// at the start of every group method. The previous set is kept, so each
+// matches its criteria, observers (observer.go) excepted. Membership is
+// recomputed from the peer table on the script's goroutine: when a state
+// or metadata event is dispatched and at the start of every group method. The previous set is kept, so each
 // node's entry and exit is reported exactly once, whatever mix of state
 // changes, metadata changes and flaps caused it.
 
@@ -106,7 +106,7 @@ func (g *NodeGroup) reconcile() {
 	}
 	now := map[string]Node{}
 	for _, n := range g.c.AliveNodes() {
-		if matchCriteria(g.criteria, n.Metadata) {
+		if !n.Observer && matchCriteria(g.criteria, n.Metadata) {
 			now[n.ID] = n
 		}
 	}

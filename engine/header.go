@@ -16,7 +16,7 @@ import (
 // Layout:
 //
 //	[0]     headerVersion
-//	[1]     flags (hdrToken, hdrLeaving, hdrEmptyMeta)
+//	[1]     flags (hdrToken, hdrLeaving, hdrEmptyMeta, hdrObserver)
 //	[2:10]  instance, big endian: random per Start, changes on restart
 //	uvarint metadata version
 //	uvarint len + app version
@@ -34,6 +34,9 @@ const (
 	// per pair of nodes landing while the join gossip was still spreading.
 	// Older peers ignore the bit and pull as before.
 	hdrEmptyMeta = 1 << 2
+	// hdrObserver: the node only watches (observer.go); elections and node
+	// groups do not count it. Older peers ignore the bit.
+	hdrObserver = 1 << 3
 )
 
 var errBadHeader = errors.New("malformed node header")
@@ -44,6 +47,7 @@ type nodeHeader struct {
 	instance    uint64
 	metaVersion uint64
 	emptyMeta   bool // the map at metaVersion is empty
+	observer    bool // the node only watches
 	appVersion  string
 	proof       []byte // nil without a token
 	tags        []string
@@ -60,6 +64,9 @@ func (h *nodeHeader) encode(dst []byte) []byte {
 	}
 	if h.emptyMeta {
 		flags |= hdrEmptyMeta
+	}
+	if h.observer {
+		flags |= hdrObserver
 	}
 	dst = append(dst, headerVersion, flags)
 	dst = binary.BigEndian.AppendUint64(dst, h.instance)
@@ -80,7 +87,8 @@ func decodeHeader(b []byte) (*nodeHeader, error) {
 	if len(b) < 10 || b[0] != headerVersion {
 		return nil, errBadHeader
 	}
-	h := &nodeHeader{leaving: b[1]&hdrLeaving != 0, emptyMeta: b[1]&hdrEmptyMeta != 0, instance: binary.BigEndian.Uint64(b[2:10])}
+	h := &nodeHeader{leaving: b[1]&hdrLeaving != 0, emptyMeta: b[1]&hdrEmptyMeta != 0, observer: b[1]&hdrObserver != 0,
+		instance: binary.BigEndian.Uint64(b[2:10])}
 	r := reader{b: b[10:]}
 	h.metaVersion = r.uvarint()
 	h.appVersion = r.string()

@@ -217,6 +217,7 @@ func (c *Cluster) localHeader() *nodeHeader {
 		appVersion:  c.cfg.AppVersion,
 		proof:       c.proof,
 		tags:        c.cfg.Tags,
+		observer:    c.cfg.Observer,
 	}
 }
 
@@ -226,6 +227,7 @@ func (c *Cluster) snapshotOf(p *peerInfo) Node {
 	if p.header != nil {
 		n.Tags = append([]string(nil), p.header.tags...)
 		n.AppVersion = p.header.appVersion
+		n.Observer = p.header.observer
 	}
 	n.Metadata = c.meta.valuesOf(p.id)
 	return n
@@ -240,6 +242,7 @@ func (c *Cluster) LocalNode() Node {
 		Metadata:   c.AllMetadata(),
 		Tags:       append([]string(nil), c.cfg.Tags...),
 		AppVersion: c.cfg.AppVersion,
+		Observer:   c.cfg.Observer,
 	}
 }
 

@@ -57,6 +57,7 @@ type Node struct {
 	Metadata   map[string]any // values are string, int64, float64 or bool
 	Tags       []string       // routing tags
 	AppVersion string         // application version, "" if none
+	Observer   bool           // an observer: never counted by elections or node groups (observer.go)
 }
 
 // Message is a user message delivered to a handler.
@@ -93,6 +94,9 @@ type Config struct {
 	// (semantic-version major differs, or minor differs while major is 0)
 	// refuse each other.
 	AppVersion string
+	// Observer makes the node a watcher that peers can tell apart: leader
+	// elections and node groups never count it (observer.go).
+	Observer bool
 	// Logger receives the engine's and memberlist's logs; nil discards them.
 	Logger *slog.Logger
 	// EventQueueSize bounds the queue of events waiting for Dispatch; 0 means 1024.

@@ -15,17 +15,19 @@ var (
 	nodeKeyMetadata   = newDictKey("metadata")
 	nodeKeyTags       = newDictKey("tags")
 	nodeKeyAppVersion = newDictKey("app_version")
+	nodeKeyObserver   = newDictKey("observer")
 )
 
 // nodeToObject converts a engine.Node to the dict scripts see.
 func nodeToObject(v engine.Node) object.Object {
-	pairs := make(map[string]object.DictPair, 6)
+	pairs := make(map[string]object.DictPair, 7)
 	pairs[nodeKeyId.hash] = object.DictPair{Key: nodeKeyId.key, Value: object.NewString(string(v.ID))}
 	pairs[nodeKeyAddr.hash] = object.DictPair{Key: nodeKeyAddr.key, Value: object.NewString(string(v.Addr))}
 	pairs[nodeKeyState.hash] = object.DictPair{Key: nodeKeyState.key, Value: object.NewString(string(v.State))}
 	pairs[nodeKeyMetadata.hash] = object.DictPair{Key: nodeKeyMetadata.key, Value: fromAnyMap(v.Metadata)}
 	pairs[nodeKeyTags.hash] = object.DictPair{Key: nodeKeyTags.key, Value: fromStrList(v.Tags)}
 	pairs[nodeKeyAppVersion.hash] = object.DictPair{Key: nodeKeyAppVersion.key, Value: object.NewString(string(v.AppVersion))}
+	pairs[nodeKeyObserver.hash] = object.DictPair{Key: nodeKeyObserver.key, Value: object.NewBoolean(v.Observer)}
 	return &object.Dict{Pairs: pairs}
 }
 

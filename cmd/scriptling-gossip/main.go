@@ -2,6 +2,13 @@
 // and scriptling.net.gossip registered:
 //
 //	scriptling-gossip [-v] FILE.py [ARGS...]
+//	scriptling-gossip [-v] members [FLAGS] PEER...
+//	scriptling-gossip [-v] -- FILE [ARGS...]
+//
+// "members" is a subcommand (members.go) that prints a running cluster's
+// membership. A script file named "members" is run by putting "--" before
+// it (or by giving a path such as ./members): only a first argument that is
+// exactly "members", not after "--", selects the subcommand.
 //
 // An uncaught script error prints its message and exits 1. Ctrl-C (or SIGTERM)
 // stops every running cluster cleanly, so peers see the node leave. The
@@ -27,16 +34,30 @@ const runnerEnv = "SCRIPTLING_GOSSIP_RUNNER"
 
 func main() { os.Exit(run()) }
 
+// isMembersCommand reports whether the first of the nargs arguments left
+// after the runner's flags (the tail of args) is the members subcommand:
+// it is "members" and no "--" came before it.
+func isMembersCommand(args []string, nargs int) bool {
+	first := len(args) - nargs
+	return args[first] == "members" && (first == 0 || args[first-1] != "--")
+}
+
 func run() int {
 	verbose := flag.Bool("v", false, "log the library's debug messages to stderr")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [-v] FILE.py [ARGS...]\n", os.Args[0])
+		out := flag.CommandLine.Output()
+		fmt.Fprintf(out, "usage: %[1]s [-v] FILE.py [ARGS...]\n"+
+			"       %[1]s [-v] members [FLAGS] PEER...   print a cluster's membership (%[1]s members -h)\n"+
+			"       %[1]s [-v] -- FILE [ARGS...]         run a script whatever its name (a file named members)\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	if flag.NArg() < 1 {
 		flag.Usage()
 		return 2
+	}
+	if isMembersCommand(os.Args[1:], flag.NArg()) {
+		return runMembers(flag.Args()[1:], os.Stdout, os.Stderr, *verbose)
 	}
 	path := flag.Arg(0)
 	source, err := os.ReadFile(path)

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/scriptling-contrib/gossip/engine"
+)
+
+// The membership table has the columns of the one examples/demo.py prints
+// (ID, ADDR, STATE, TAGS, METADATA): cells left-aligned and padded to the
+// column's width, two spaces apart, trailing spaces trimmed; tags joined
+// by ",", metadata as "key=value" in key order joined by ", ", each value
+// as Scriptling's str() writes it.
+
+// writeTable prints nodes as the demo's table.
+func writeTable(w io.Writer, nodes []engine.Node) error {
+	rows := [][]string{{"ID", "ADDR", "STATE", "TAGS", "METADATA"}}
+	for _, n := range nodes {
+		rows = append(rows, []string{n.ID, n.Addr, n.State, strings.Join(n.Tags, ","), metadataText(n.Metadata)})
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], len(cell))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		var line strings.Builder
+		for i, cell := range r {
+			if i > 0 {
+				line.WriteString("  ")
+			}
+			line.WriteString(cell)
+			line.WriteString(strings.Repeat(" ", widths[i]-len(cell)))
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// metadataText is "k1=v1, k2=v2" in key order.
+func metadataText(m map[string]any) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + valueText(m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// valueText writes a metadata value as Scriptling's str() does.
+func valueText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// jsonNode is one node of the -json output; the keys are those of the
+// library's node dicts.
+type jsonNode struct {
+	ID         string         `json:"id"`
+	Addr       string         `json:"addr"`
+	State      string         `json:"state"`
+	Tags       []string       `json:"tags"`
+	Metadata   map[string]any `json:"metadata"`
+	AppVersion string         `json:"app_version"`
+	Observer   bool           `json:"observer"`
+}
+
+// writeJSON prints nodes as an indented JSON array.
+func writeJSON(w io.Writer, nodes []engine.Node) error {
+	out := make([]jsonNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = jsonNode{ID: n.ID, Addr: n.Addr, State: n.State, Tags: n.Tags, Metadata: n.Metadata,
+			AppVersion: n.AppVersion, Observer: n.Observer}
+		if out[i].Tags == nil {
+			out[i].Tags = []string{}
+		}
+		if out[i].Metadata == nil {
+			out[i].Metadata = map[string]any{}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
