@@ -1,8 +1,8 @@
-# A handler that raises, a handler that is slow and a script that stops
-# running handlers altogether must not cost a node its membership: it keeps
-# gossiping and stays alive in everyone's view. Reliable messages wait
-# (backpressure) and all arrive; unreliable ones that find the queue full
-# are dropped and counted in cluster.stats().
+# A handler that raises and a handler that is slow must not cost a node its
+# membership: it keeps gossiping and stays alive in everyone's view. (A
+# script that stops running handlers altogether is tests/busy_test.go: its
+# sender must live in another interpreter, since any call into the library
+# runs the handlers of every node of the script.)
 import time
 import testkit
 
@@ -12,7 +12,7 @@ UNRELIABLE = 201
 a = testkit.node()  # sender and observer
 b = testkit.node()  # its handler raises
 c = testkit.node()  # its handler is slow
-d = testkit.node(tags=["sink"])  # its script stops running handlers for a while
+d = testkit.node()  # a bystander
 for n in [b, c, d]:
     n.join(testkit.addr(a))
 nodes = [a, b, c, d]
@@ -74,48 +74,6 @@ assert c_got == list(range(1, 101)), "slow handler saw messages out of order"
 assert max(c_depths) > 0, "the backlog was never visible in queue_depth"
 testkit.wait_until(lambda: all([n.num_alive() == 4 for n in live]), live, "c alive everywhere")
 assert dead_events(c) == [], events
-
-# --- d: the script does not run handlers; the queue fills up -------------
-d_reliable = []
-d_unreliable = []
-d.handle(RELIABLE, recorder(d_reliable))
-d.handle(UNRELIABLE, recorder(d_unreliable))
-stats_before = d.stats()  # the last call into d for a while
-
-FLOOD = 1500  # more than the 1024 events the queue holds
-RELIABLE_COUNT = 300
-for i in range(FLOOD):
-    a.send_to(d.node_id(), UNRELIABLE, i)
-# send_tagged returns once the messages are queued for d, whether or not d
-# takes them: d's backlog holds them back without blocking a.
-for i in range(1, RELIABLE_COUNT + 1):
-    a.send_tagged("sink", RELIABLE, i, reliable=True)
-
-# Several seconds of gossip (tens of probe rounds) with d not pumping.
-deadline = time.time() + 3.0
-while time.time() < deadline:
-    for n in live:
-        n.wait(0.02)
-    for n in live:
-        assert n.num_alive() == 4, "d dropped out while its script was busy"
-assert dead_events(d) == [], events
-
-# Now d runs its handlers again: every reliable message arrives, exactly
-# once and in order; the unreliable flood lost what did not fit.
-testkit.wait_until(lambda: len(d_reliable) >= RELIABLE_COUNT, [d] + live, "d's reliable backlog")
-d.wait(0.2)
-assert d_reliable == list(range(1, RELIABLE_COUNT + 1)), "reliable messages lost, duplicated or reordered"
-s = d.stats()
-dropped = s["unreliable_dropped"] - stats_before["unreliable_dropped"]
-received = s["unreliable_received"] - stats_before["unreliable_received"]
-assert dropped > 0, "a full queue dropped no unreliable message: " + str(s)
-assert received == len(d_unreliable), str(received) + " counted, " + str(len(d_unreliable)) + " handled"
-assert received + dropped <= FLOOD, s
-assert s["reliable_received"] - stats_before["reliable_received"] == RELIABLE_COUNT, s
-assert s["queue_depth"] == 0, s
-for key in s.keys():
-    assert isinstance(s[key], int), key + " is not an int"
-assert a.stats()["unreliable_sent"] >= FLOOD
 
 for n in nodes:
     assert n.num_alive() == 4
