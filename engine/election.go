@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -268,9 +269,9 @@ func (e *LeaderElection) GetTerm() int {
 
 // SendToPeers sends payload to every alive eligible node but this one.
 func (e *LeaderElection) SendToPeers(msgType int, payload any, reliable bool) error {
-	return e.c.sendMany(msgType, payload, reliable, "", func(p *peerInfo) bool {
+	return e.c.sendMany(context.Background(), msgType, payload, reliable, "", func(p *peerInfo) bool {
 		return matchCriteria(e.criteria, e.c.meta.valuesOf(p.id))
-	})
+	}, -1)
 }
 
 // view is, under one lock, whether this node leads, the leader it knows

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -189,7 +190,7 @@ func (g *NodeGroup) SendToPeers(msgType int, payload any, reliable bool) error {
 	if closed {
 		return fmt.Errorf("%w: the node group is closed", ErrNotRunning)
 	}
-	return g.c.sendMany(msgType, payload, reliable, "", func(p *peerInfo) bool { return ids[p.id] })
+	return g.c.sendMany(context.Background(), msgType, payload, reliable, "", func(p *peerInfo) bool { return ids[p.id] }, -1)
 }
 
 // Close stops tracking: the callbacks are not called again and the group

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -135,8 +136,8 @@ func (c *Cluster) SendRequest(nodeID string, msgType int, payload any, timeout t
 	req = binary.AppendUvarint(req, uint64(msgType))
 	req = append(req, flags)
 	req = append(req, body...)
-	sent := make(chan error, 1)
-	if err := c.senders.enqueue(c, nodeID, outMsg{msgType: msgRequest, payload: req, done: sent}); err != nil {
+	sent, err := c.senders.enqueue(context.Background(), c, nodeID, outMsg{msgType: msgRequest, payload: req}, time.Now().Add(timeout), true)
+	if err != nil {
 		return nil, err
 	}
 	return c.awaitReply(pr, sent, msgType, timeout)
@@ -236,12 +237,12 @@ func (c *Cluster) receiveRequest(e *envelope) {
 	v, err := decodePayload(&envelope{flags: fl[0], payload: r.b})
 	if err != nil {
 		c.stats.decodeErrors.Add(1)
-		c.sendReply(e.sender, id, replyFailed, []byte("request payload could not be decoded"), 0)
+		c.sendReplyNow(e.sender, id, replyFailed, []byte("request payload could not be decoded"))
 		return
 	}
 	if int(c.x.inflight.Add(1)) > c.cfg.EventQueueSize {
 		c.x.inflight.Add(-1)
-		c.sendReply(e.sender, id, replyBusy, nil, 0)
+		c.sendReplyNow(e.sender, id, replyBusy, nil)
 		return
 	}
 	sender := e.sender
@@ -284,7 +285,19 @@ func (c *Cluster) sendReply(to string, id uint64, status byte, body []byte, flag
 	b := binary.AppendUvarint(nil, id)
 	b = append(b, status, flags)
 	b = append(b, body...)
-	if err := c.senders.enqueue(c, to, outMsg{msgType: msgReply, payload: b}); err != nil {
+	_, err := c.senders.enqueue(context.Background(), c, to, outMsg{msgType: msgReply, payload: b}, time.Now().Add(c.sendTimeout(-1)), false)
+	if err != nil {
+		c.log.Debug("reply not sent", "to", to, "err", err)
+	}
+}
+
+// sendReplyNow queues a reply from the receive path, which must not wait
+// for window space: that path also reads the acknowledgements freeing it.
+func (c *Cluster) sendReplyNow(to string, id uint64, status byte, body []byte) {
+	b := binary.AppendUvarint(nil, id)
+	b = append(b, status, 0)
+	b = append(b, body...)
+	if _, err := c.senders.enqueue(context.Background(), c, to, outMsg{msgType: msgReply, payload: b, internal: true}, time.Time{}, false); err != nil {
 		c.log.Debug("reply not sent", "to", to, "err", err)
 	}
 }
