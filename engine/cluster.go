@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -177,14 +178,33 @@ func (c *Cluster) Start() error {
 // It fails with ErrJoinFailed naming the peers when none could be joined;
 // the error text carries memberlist's reason for each peer, including the
 // engine's own refusals (incompatible app version, bad token).
-func (c *Cluster) Join(peers []string) (int, error) {
+//
+// memberlist's Join takes no context: when ctx ends first, Join returns
+// ctx's error at once and the contact attempts finish in the background,
+// bounded by memberlist's TCP timeout (10 s), or cut short by Stop.
+func (c *Cluster) Join(ctx context.Context, peers []string) (int, error) {
 	if !c.running() {
 		return 0, errNotRunning()
 	}
 	if len(peers) == 0 {
 		return 0, fmt.Errorf("%w: no peers given", ErrInvalidArgument)
 	}
-	n, err := c.ml.Join(peers)
+	type joined struct {
+		n   int
+		err error
+	}
+	done := make(chan joined, 1)
+	go func() {
+		n, err := c.ml.Join(peers)
+		done <- joined{n, err}
+	}()
+	var r joined
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("join %s: %w", strings.Join(peers, ", "), ctx.Err())
+	}
+	n, err := r.n, r.err
 	if n > 0 {
 		c.peers.refresh(c)
 		c.requestRepair() // formation.go: a lost alive broadcast must not stall formation

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ func TestPortZeroAdvertisesRealPort(t *testing.T) {
 
 func TestJoinFailureNamesPeers(t *testing.T) {
 	c := startNode(t, testConfig("lonely"))
-	_, err := c.Join([]string{"127.0.0.1:1"})
+	_, err := c.Join(context.Background(), []string{"127.0.0.1:1"})
 	if !errors.Is(err, ErrJoinFailed) || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("err = %v", err)
 	}
@@ -44,7 +45,7 @@ func TestNotRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Send(200, "hi", false); !errors.Is(err, ErrNotRunning) {
+	if err := c.Send(context.Background(), 200, "hi", false, -1); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("send before start: %v", err)
 	}
 	if err := c.Stop(); err != nil {
@@ -131,7 +132,7 @@ func TestJoinEventAlive(t *testing.T) {
 	var log stateLog
 	a.OnStateChange(log.fn)
 	b := startNode(t, testConfig("b"))
-	if _, err := b.Join([]string{a.LocalNode().Addr}); err != nil {
+	if _, err := b.Join(context.Background(), []string{a.LocalNode().Addr}); err != nil {
 		t.Fatal(err)
 	}
 	pump(t, a, 5*time.Second, "b alive event", func() bool { return log.has("b", "alive") })
@@ -154,12 +155,12 @@ func TestRebindSamePortAfterStop(t *testing.T) {
 func TestWaitReturnsOnTimeoutAndStop(t *testing.T) {
 	c := startNode(t, testConfig("w"))
 	start := time.Now()
-	c.Wait(50 * time.Millisecond)
+	c.Wait(context.Background(), 50*time.Millisecond)
 	if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
 		t.Fatalf("Wait(50ms) took %v", d)
 	}
 	done := make(chan struct{})
-	go func() { c.Wait(-1); close(done) }()
+	go func() { c.Wait(context.Background(), -1); close(done) }()
 	_ = c.Stop()
 	select {
 	case <-done:

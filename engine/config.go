@@ -24,6 +24,7 @@ const (
 	defaultCompressMinSize = 256
 	defaultQueueSize       = 1024
 	defaultLeaveTimeout    = 2 * time.Second
+	defaultSendTimeout     = 10 * time.Second
 	// defaultDeadNodeReclaim lets a node restarted under the same id at a
 	// new address take its name back after this long; without it memberlist
 	// keeps refusing the new address as a conflict.
@@ -114,6 +115,12 @@ func validate(cfg Config) (*settings, error) {
 	}
 	if s.LeaveTimeout == 0 {
 		s.LeaveTimeout = defaultLeaveTimeout
+	}
+	if s.SendTimeout < 0 {
+		return nil, fmt.Errorf("%w: send_timeout must not be negative, got %v", ErrInvalidArgument, s.SendTimeout)
+	}
+	if s.SendTimeout == 0 {
+		s.SendTimeout = defaultSendTimeout
 	}
 	if s.Logger == nil {
 		s.Logger = discardLogger

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -271,10 +272,11 @@ func (c *Cluster) safeCall(fn func()) {
 	fn()
 }
 
-// Wait dispatches handlers as events arrive until timeout passes or the
-// cluster stops; a negative timeout waits until the cluster stops. Events
-// still queued when the cluster stops are dispatched before Wait returns.
-func (c *Cluster) Wait(timeout time.Duration) {
+// Wait dispatches handlers as events arrive until timeout passes, the
+// cluster stops or ctx ends; a negative timeout waits until the cluster
+// stops. Events still queued when the cluster stops are dispatched before
+// Wait returns. It returns ctx's error when ctx ended the wait, else nil.
+func (c *Cluster) Wait(ctx context.Context, timeout time.Duration) error {
 	var timer <-chan time.Time
 	if timeout >= 0 {
 		t := time.NewTimer(timeout)
@@ -287,10 +289,12 @@ func (c *Cluster) Wait(timeout time.Duration) {
 		case <-c.queue.notify:
 		case <-c.stopCh:
 			c.Dispatch()
-			return
+			return nil
 		case <-timer:
 			c.Dispatch()
-			return
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

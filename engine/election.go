@@ -268,10 +268,10 @@ func (e *LeaderElection) GetTerm() int {
 }
 
 // SendToPeers sends payload to every alive eligible node but this one.
-func (e *LeaderElection) SendToPeers(msgType int, payload any, reliable bool) error {
-	return e.c.sendMany(context.Background(), msgType, payload, reliable, "", func(p *peerInfo) bool {
+func (e *LeaderElection) SendToPeers(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
+	return e.c.sendMany(ctx, msgType, payload, reliable, timeout, "", func(p *peerInfo) bool {
 		return matchCriteria(e.criteria, e.c.meta.valuesOf(p.id))
-	}, -1)
+	})
 }
 
 // view is, under one lock, whether this node leads, the leader it knows

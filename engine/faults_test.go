@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,7 @@ func joinedCluster(t *testing.T, fn *faultnet.Network, n int, cfg func(string, *
 		addrs[i] = tr.Addr()
 		nodes[i] = startNode(t, cfg(fmt.Sprintf("f%d", i), tr))
 		if i > 0 {
-			if _, err := nodes[i].Join([]string{addrs[0]}); err != nil {
+			if _, err := nodes[i].Join(context.Background(), []string{addrs[0]}); err != nil {
 				t.Fatalf("join f%d: %v", i, err)
 			}
 		}
@@ -201,7 +202,7 @@ func TestFaultsLossyNetworkStaysConverged(t *testing.T) {
 	for time.Since(start) < soak {
 		sent++
 		for _, c := range nodes {
-			if err := c.Send(faultMsgType, int64(sent), true); err != nil {
+			if err := c.Send(context.Background(), faultMsgType, int64(sent), true, -1); err != nil {
 				t.Fatalf("%s: reliable send %d: %v", c.NodeID(), sent, err)
 			}
 			c.Dispatch()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -51,7 +52,7 @@ func TestFormationSurvivesLostJoinGossip(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = c.Join([]string{addrs[0]})
+			_, errs[i] = c.Join(context.Background(), []string{addrs[0]})
 		}()
 	}
 	wg.Wait()

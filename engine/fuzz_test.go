@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"slices"
 	"testing"
@@ -108,7 +109,7 @@ func startFuzzPair(f *testing.F, token string) *Cluster {
 		_ = target.stop(false)
 		_ = fn.Close()
 	})
-	if _, err := peer.Join([]string{target.LocalNode().Addr}); err != nil {
+	if _, err := peer.Join(context.Background(), []string{target.LocalNode().Addr}); err != nil {
 		f.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Node groups.
@@ -179,7 +180,7 @@ func (g *NodeGroup) Count() int {
 }
 
 // SendToPeers sends payload to every member but this node.
-func (g *NodeGroup) SendToPeers(msgType int, payload any, reliable bool) error {
+func (g *NodeGroup) SendToPeers(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	g.mu.Lock()
 	closed := g.closed
 	ids := make(map[string]bool, len(g.members))
@@ -190,7 +191,7 @@ func (g *NodeGroup) SendToPeers(msgType int, payload any, reliable bool) error {
 	if closed {
 		return fmt.Errorf("%w: the node group is closed", ErrNotRunning)
 	}
-	return g.c.sendMany(context.Background(), msgType, payload, reliable, "", func(p *peerInfo) bool { return ids[p.id] }, -1)
+	return g.c.sendMany(ctx, msgType, payload, reliable, timeout, "", func(p *peerInfo) bool { return ids[p.id] })
 }
 
 // Close stops tracking: the callbacks are not called again and the group

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"net"
@@ -196,7 +197,7 @@ func startOnPort(t *testing.T, id string, port int) *Cluster {
 func checkWorks(t *testing.T, c *Cluster) {
 	t.Helper()
 	peer := startNode(t, testConfig("works-peer-"+c.id))
-	if _, err := peer.Join([]string{c.LocalNode().Addr}); err != nil {
+	if _, err := peer.Join(context.Background(), []string{c.LocalNode().Addr}); err != nil {
 		t.Fatalf("a real peer cannot join %s: %v", c.id, err)
 	}
 	waitFor(t, 10*time.Second, "both see each other alive", func() bool {
@@ -211,10 +212,10 @@ func checkWorks(t *testing.T, c *Cluster) {
 			t.Fatal(err)
 		}
 	}
-	if err := peer.SendTo(c.id, 200, "to-node", true); err != nil {
+	if err := peer.SendTo(context.Background(), c.id, 200, "to-node", true, -1); err != nil {
 		t.Fatalf("reliable send to %s: %v", c.id, err)
 	}
-	if err := c.SendTo(peer.id, 200, "to-peer", true); err != nil {
+	if err := c.SendTo(context.Background(), peer.id, 200, "to-peer", true, -1); err != nil {
 		t.Fatalf("reliable send from %s: %v", c.id, err)
 	}
 	pump(t, c, 10*time.Second, "reliable message at the flooded node", func() bool { return atNode.n.Load() >= 1 })
@@ -222,7 +223,7 @@ func checkWorks(t *testing.T, c *Cluster) {
 	// Unreliable messages may be lost: resend until one arrives.
 	base := atNode.n.Load()
 	pump(t, c, 10*time.Second, "unreliable message at the flooded node", func() bool {
-		_ = peer.SendTo(c.id, 200, "udp", false)
+		_ = peer.SendTo(context.Background(), c.id, 200, "udp", false, -1)
 		peer.Dispatch()
 		return atNode.n.Load() > base
 	})
@@ -277,7 +278,7 @@ func TestFloodWhileRunningLeavingStopping(t *testing.T) {
 	a := startOnPort(t, "a", port)
 	t.Cleanup(func() { _ = a.stop(false) })
 	b := startNode(t, testConfig("b"))
-	if _, err := b.Join([]string{addr}); err != nil {
+	if _, err := b.Join(context.Background(), []string{addr}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "a and b alive", func() bool { return a.NumAlive() == 2 && b.NumAlive() == 2 })

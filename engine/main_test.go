@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,7 @@ func startCluster(t *testing.T, n int, tweak func(i int, cfg *Config)) []*Cluste
 		}
 		nodes[i] = startNode(t, cfg)
 		if i > 0 {
-			if _, err := nodes[i].Join([]string{nodes[0].LocalNode().Addr}); err != nil {
+			if _, err := nodes[i].Join(context.Background(), []string{nodes[0].LocalNode().Addr}); err != nil {
 				t.Fatalf("join n%d: %v", i, err)
 			}
 		}

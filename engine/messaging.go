@@ -43,35 +43,30 @@ import (
 // Send and SendTagged skip this node; SendTo(own id) delivers to this
 // node's own handlers through the queue, like any other message.
 
+// Every reliable send blocks for at most timeout (negative:
+// Config.SendTimeout) and never past ctx; unreliable sends never block.
+
 // Send sends payload to every alive node but this one.
-func (c *Cluster) Send(msgType int, payload any, reliable bool) error {
-	return c.sendMany(context.Background(), msgType, payload, reliable, "", nil, -1)
+func (c *Cluster) Send(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
+	return c.sendMany(ctx, msgType, payload, reliable, timeout, "", nil)
 }
 
 // SendTagged sends payload to every alive node carrying tag. Receivers
 // check their own tags again, so a node without the tag never runs the
 // handler even if the sender's view of its tags is stale.
-func (c *Cluster) SendTagged(tag string, msgType int, payload any, reliable bool) error {
+func (c *Cluster) SendTagged(ctx context.Context, tag string, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	if tag == "" {
 		return fmt.Errorf("%w: tag must not be empty", ErrInvalidArgument)
 	}
-	return c.sendMany(context.Background(), msgType, payload, reliable, tag, func(p *peerInfo) bool {
+	return c.sendMany(ctx, msgType, payload, reliable, timeout, tag, func(p *peerInfo) bool {
 		return p.header != nil && hasTag(p.header.tags, tag)
-	}, -1)
+	})
 }
 
 // SendTo sends payload to one node; an unknown id is ErrNotFound. A reliable
 // SendTo waits until the destination acknowledges the message (see above).
-func (c *Cluster) SendTo(nodeID string, msgType int, payload any, reliable bool) error {
-	return c.sendTo(context.Background(), nodeID, msgType, payload, reliable, -1)
-}
-
-// sendTimeout resolves a send's timeout: negative means the default.
-func (c *Cluster) sendTimeout(timeout time.Duration) time.Duration {
-	if timeout < 0 {
-		return defaultSendTimeout
-	}
-	return timeout
+func (c *Cluster) SendTo(ctx context.Context, nodeID string, msgType int, payload any, reliable bool, timeout time.Duration) error {
+	return c.sendTo(ctx, nodeID, msgType, payload, reliable, timeout)
 }
 
 // sendTo implements SendTo.
@@ -125,7 +120,7 @@ func (c *Cluster) awaitAck(ctx context.Context, nodeID string, done chan error, 
 }
 
 // sendMany implements Send and SendTagged.
-func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliable bool, tag string, keep func(*peerInfo) bool, timeout time.Duration) error {
+func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration, tag string, keep func(*peerInfo) bool) error {
 	body, flags, err := c.prepare(msgType, payload, reliable)
 	if err != nil {
 		return err

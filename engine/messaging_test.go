@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -17,7 +18,7 @@ func TestSendAndSendTo(t *testing.T) {
 		}
 	}
 	for _, reliable := range []bool{true, false} {
-		if err := nodes[0].Send(200, map[string]any{"x": int64(1)}, reliable); err != nil {
+		if err := nodes[0].Send(context.Background(), 200, map[string]any{"x": int64(1)}, reliable, -1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -35,26 +36,26 @@ func TestSendAndSendTo(t *testing.T) {
 	if recs[0].n.Load() != 0 {
 		t.Fatal("Send delivered to self")
 	}
-	if err := nodes[0].SendTo("n2", 200, "direct", true); err != nil {
+	if err := nodes[0].SendTo(context.Background(), "n2", 200, "direct", true, -1); err != nil {
 		t.Fatal(err)
 	}
 	pump(t, nodes[2], 5*time.Second, "direct message", func() bool { return recs[2].n.Load() == 3 })
-	if err := nodes[0].SendTo("n0", 200, "self", true); err != nil {
+	if err := nodes[0].SendTo(context.Background(), "n0", 200, "self", true, -1); err != nil {
 		t.Fatal(err)
 	}
 	pump(t, nodes[0], time.Second, "self message", func() bool { return recs[0].n.Load() == 1 })
 
-	err := nodes[0].SendTo("ghost", 200, 1, true)
+	err := nodes[0].SendTo(context.Background(), "ghost", 200, 1, true, -1)
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `unknown node "ghost"`) {
 		t.Fatalf("err = %v", err)
 	}
-	if err := nodes[0].Send(5, 1, true); !errors.Is(err, ErrInvalidArgument) {
+	if err := nodes[0].Send(context.Background(), 5, 1, true, -1); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("reserved type: %v", err)
 	}
-	if err := nodes[0].Send(70000, 1, true); !errors.Is(err, ErrInvalidArgument) {
+	if err := nodes[0].Send(context.Background(), 70000, 1, true, -1); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("type too large: %v", err)
 	}
-	if err := nodes[0].Send(200, func() {}, true); !errors.Is(err, ErrUnsupportedType) {
+	if err := nodes[0].Send(context.Background(), 200, func() {}, true, -1); !errors.Is(err, ErrUnsupportedType) {
 		t.Fatalf("bad payload: %v", err)
 	}
 }
@@ -69,7 +70,7 @@ func TestSendTagged(t *testing.T) {
 	for i, c := range nodes {
 		_ = c.Handle(300, recs[i].handle)
 	}
-	if err := nodes[0].SendTagged("gpu", 300, "job", true); err != nil {
+	if err := nodes[0].SendTagged(context.Background(), "gpu", 300, "job", true, -1); err != nil {
 		t.Fatal(err)
 	}
 	pump(t, nodes[1], 5*time.Second, "tagged message", func() bool { return recs[1].n.Load() == 1 })
@@ -92,7 +93,7 @@ func TestReliableOrdering(t *testing.T) {
 	var got []int64
 	_ = nodes[1].Handle(400, func(m Message) { got = append(got, m.Payload.(int64)) })
 	for i := int64(0); i < n; i++ {
-		if err := nodes[0].SendTo("n1", 400, i, true); err != nil && i == 0 {
+		if err := nodes[0].SendTo(context.Background(), "n1", 400, i, true, -1); err != nil && i == 0 {
 			t.Fatal(err)
 		}
 	}
@@ -115,7 +116,7 @@ func TestReliableOrderingAsync(t *testing.T) {
 	var got []int64
 	_ = nodes[1].Handle(401, func(m Message) { got = append(got, m.Payload.(int64)) })
 	for i := int64(0); i < n; i++ {
-		if err := nodes[0].Send(401, i, true); err != nil {
+		if err := nodes[0].Send(context.Background(), 401, i, true, -1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,14 +130,14 @@ func TestReliableOrderingAsync(t *testing.T) {
 
 func TestUnreliableTooLarge(t *testing.T) {
 	nodes := startCluster(t, 2, nil)
-	err := nodes[0].Send(200, strings.Repeat("x", 70000), false)
+	err := nodes[0].Send(context.Background(), 200, strings.Repeat("x", 70000), false, -1)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
 	var rec recorder
 	_ = nodes[1].Handle(200, rec.handle)
 	big := strings.Repeat("y", 200000)
-	if err := nodes[0].SendTo("n1", 200, big, true); err != nil {
+	if err := nodes[0].SendTo(context.Background(), "n1", 200, big, true, -1); err != nil {
 		t.Fatal(err)
 	}
 	pump(t, nodes[1], 5*time.Second, "large reliable message", func() bool { return rec.n.Load() == 1 })
@@ -150,14 +151,14 @@ func TestEncryption(t *testing.T) {
 	nodes := startCluster(t, 2, func(i int, cfg *Config) { cfg.EncryptionKey = key })
 	var rec recorder
 	_ = nodes[1].Handle(200, rec.handle)
-	_ = nodes[0].SendTo("n1", 200, "secret", false)
+	_ = nodes[0].SendTo(context.Background(), "n1", 200, "secret", false, -1)
 	pump(t, nodes[1], 5*time.Second, "encrypted message", func() bool { return rec.n.Load() == 1 })
 
 	for _, k := range []string{"", "fedcba9876543210"} {
 		cfg := testConfig("intruder" + k)
 		cfg.EncryptionKey = k
 		x := startNode(t, cfg)
-		if _, err := x.Join([]string{nodes[0].LocalNode().Addr}); !errors.Is(err, ErrJoinFailed) {
+		if _, err := x.Join(context.Background(), []string{nodes[0].LocalNode().Addr}); !errors.Is(err, ErrJoinFailed) {
 			t.Fatalf("key %q: join err = %v", k, err)
 		}
 	}
@@ -169,8 +170,8 @@ func TestMixedCompression(t *testing.T) {
 	_ = nodes[0].Handle(200, recs[0].handle)
 	_ = nodes[1].Handle(200, recs[1].handle)
 	payload := strings.Repeat("compressible ", 500)
-	_ = nodes[0].SendTo("n1", 200, payload, true)
-	_ = nodes[1].SendTo("n0", 200, payload, true)
+	_ = nodes[0].SendTo(context.Background(), "n1", 200, payload, true, -1)
+	_ = nodes[1].SendTo(context.Background(), "n0", 200, payload, true, -1)
 	pump(t, nodes[1], 5*time.Second, "compressed message", func() bool { return recs[1].n.Load() == 1 })
 	pump(t, nodes[0], 5*time.Second, "plain message", func() bool { return recs[0].n.Load() == 1 })
 	if recs[1].all()[0].Payload != payload || recs[0].all()[0].Payload != payload {
@@ -184,7 +185,7 @@ func TestBearerToken(t *testing.T) {
 		cfg := testConfig("tok-" + tok)
 		cfg.BearerToken = tok
 		x := startNode(t, cfg)
-		_, err := x.Join([]string{nodes[0].LocalNode().Addr})
+		_, err := x.Join(context.Background(), []string{nodes[0].LocalNode().Addr})
 		if !errors.Is(err, ErrJoinFailed) || !strings.Contains(err.Error(), "bearer token") {
 			t.Fatalf("token %q: join err = %v", tok, err)
 		}
@@ -199,19 +200,19 @@ func TestBearerToken(t *testing.T) {
 	if got := nodes[1].Stats().AuthFailures - before; got != 2 {
 		t.Fatalf("auth failures = %d", got)
 	}
-	_ = nodes[0].SendTo("n1", 200, "ok", false)
+	_ = nodes[0].SendTo(context.Background(), "n1", 200, "ok", false, -1)
 	pump(t, nodes[1], 5*time.Second, "authenticated message", func() bool { return rec.n.Load() == 1 })
 }
 
 func TestAppVersion(t *testing.T) {
 	a := startNode(t, func() Config { c := testConfig("v1"); c.AppVersion = "1.4.0"; return c }())
 	b := startNode(t, func() Config { c := testConfig("v2"); c.AppVersion = "2.0.0"; return c }())
-	_, err := b.Join([]string{a.LocalNode().Addr})
+	_, err := b.Join(context.Background(), []string{a.LocalNode().Addr})
 	if !errors.Is(err, ErrJoinFailed) || !strings.Contains(err.Error(), "1.4.0") || !strings.Contains(err.Error(), "2.0.0") {
 		t.Fatalf("err = %v", err)
 	}
 	c := startNode(t, func() Config { c := testConfig("v3"); c.AppVersion = "1.9.2"; return c }())
-	if _, err := c.Join([]string{a.LocalNode().Addr}); err != nil {
+	if _, err := c.Join(context.Background(), []string{a.LocalNode().Addr}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "compatible join", func() bool { return a.NumAlive() == 2 })
@@ -244,10 +245,10 @@ func TestDispatchNotReentrant(t *testing.T) {
 		calls++
 		inner.Store(int64(c.Dispatch()))
 		if calls == 1 {
-			_ = c.SendTo("re", 200, "again", true)
+			_ = c.SendTo(context.Background(), "re", 200, "again", true, -1)
 		}
 	})
-	_ = c.SendTo("re", 200, "first", true)
+	_ = c.SendTo(context.Background(), "re", 200, "first", true, -1)
 	if n := c.Dispatch(); n != 1 {
 		t.Fatalf("Dispatch ran %d", n)
 	}
@@ -258,7 +259,7 @@ func TestDispatchNotReentrant(t *testing.T) {
 		t.Fatalf("second Dispatch ran %d", n)
 	}
 	_ = c.Handle(201, func(Message) { panic("boom") })
-	_ = c.SendTo("re", 201, nil, true)
+	_ = c.SendTo(context.Background(), "re", 201, nil, true, -1)
 	c.Dispatch()
 	if c.Stats().HandlerErrors != 1 {
 		t.Fatal("panic not counted")
@@ -270,7 +271,7 @@ func TestQueueFullDropsUnreliable(t *testing.T) {
 	var rec recorder
 	_ = nodes[1].Handle(200, rec.handle)
 	for i := 0; i < 20; i++ {
-		_ = nodes[0].SendTo("n1", 200, i, false)
+		_ = nodes[0].SendTo(context.Background(), "n1", 200, i, false, -1)
 	}
 	waitFor(t, 5*time.Second, "drops counted", func() bool {
 		s := nodes[1].Stats()
@@ -284,7 +285,7 @@ func TestQueueFullDropsUnreliable(t *testing.T) {
 		t.Fatalf("ran %d", rec.n.Load())
 	}
 	_ = nodes[1].Handle(200, nil)
-	_ = nodes[0].SendTo("n1", 200, "orphan", true)
+	_ = nodes[0].SendTo(context.Background(), "n1", 200, "orphan", true, -1)
 	pump(t, nodes[1], 5*time.Second, "no-handler drop", func() bool { return nodes[1].Stats().NoHandlerDropped == 1 })
 }
 
@@ -292,7 +293,7 @@ func TestReliableBackpressureThenStop(t *testing.T) {
 	nodes := startCluster(t, 2, func(i int, cfg *Config) { cfg.EventQueueSize = 2 })
 	_ = nodes[1].Handle(200, func(Message) {})
 	for i := 0; i < 50; i++ {
-		if err := nodes[0].Send(200, i, true); err != nil {
+		if err := nodes[0].Send(context.Background(), 200, i, true, -1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -310,7 +311,7 @@ func TestReliableBackpressureThenStop(t *testing.T) {
 		}
 	}
 	for i := 0; i < 20; i++ {
-		_ = nodes[0].Send(200, i, true)
+		_ = nodes[0].Send(context.Background(), 200, i, true, -1)
 	}
 	done := make(chan struct{})
 	go func() { _ = nodes[1].Stop(); close(done) }()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func TestMetadataPropagation(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = pre.stop(false) })
 	rest := startCluster(t, 2, func(i int, cfg *Config) { cfg.NodeID = "m" + cfg.NodeID })
-	if _, err := pre.Join([]string{rest[0].LocalNode().Addr}); err != nil {
+	if _, err := pre.Join(context.Background(), []string{rest[0].LocalNode().Addr}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range rest {

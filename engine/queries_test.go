@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -60,17 +61,17 @@ func TestRequestReplyAndQueries(t *testing.T) {
 	// Both nodes are dispatched by this goroutine while a waits.
 	b.Dispatch()
 	a.Dispatch()
-	got, err := a.SendRequest("n1", 200, "hi", 5*time.Second)
+	got, err := a.SendRequest(context.Background(), "n1", 200, "hi", 5*time.Second)
 	if err != nil || got.(map[string]any)["echo"] != "hi" {
 		t.Fatalf("reply %v, %v", got, err)
 	}
-	if _, err := a.SendRequest("n1", 200, "fail", 5*time.Second); !errors.Is(err, ErrRemote) {
+	if _, err := a.SendRequest(context.Background(), "n1", 200, "fail", 5*time.Second); !errors.Is(err, ErrRemote) {
 		t.Fatalf("remote error: %v", err)
 	}
-	if _, err := a.SendRequest("n1", 201, 1, 5*time.Second); !errors.Is(err, ErrNoHandler) {
+	if _, err := a.SendRequest(context.Background(), "n1", 201, 1, 5*time.Second); !errors.Is(err, ErrNoHandler) {
 		t.Fatalf("no handler: %v", err)
 	}
-	if _, err := a.SendRequest("ghost", 200, 1, time.Second); !errors.Is(err, ErrNotFound) {
+	if _, err := a.SendRequest(context.Background(), "ghost", 200, 1, time.Second); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown node: %v", err)
 	}
 	if ok, _ := b.Unhandle(200); !ok {

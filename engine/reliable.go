@@ -76,5 +76,4 @@ const (
 	resumePoll   = 10 * time.Millisecond  // how often a busy receiver looks for room in its queue
 	failLogEvery = 10 * time.Second       // at most one failure warning per destination this often
 
-	defaultSendTimeout = 10 * time.Second // used until Config carries one
 )

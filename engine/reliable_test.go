@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestReliableSurvivesStreamBreaks(t *testing.T) {
 		if i%500 == 250 {
 			nodes[0].tr.ClosePeer(addr)
 		}
-		if err := nodes[0].Send(410, i, true); err != nil {
+		if err := nodes[0].Send(context.Background(), 410, i, true, -1); err != nil {
 			t.Fatal(err)
 		}
 		if i%500 == 499 {
@@ -64,7 +65,7 @@ func TestReliableOverInjectedTransport(t *testing.T) {
 	var rec recorder
 	_ = nodes[1].Handle(411, rec.handle)
 	for i := 0; i < 100; i++ {
-		if err := nodes[0].SendTo("n1", 411, int64(i), true); err != nil {
+		if err := nodes[0].SendTo(context.Background(), "n1", 411, int64(i), true, -1); err != nil {
 			t.Fatalf("SendTo %d: %v", i, err)
 		}
 	}

@@ -96,7 +96,7 @@ func (c *Cluster) replyHandler(msgType int) func(Message) (any, error) {
 // handler for msgType and ErrRemote when that handler failed. While it
 // waits, queued handlers run as in Wait (see the package comment above).
 // A request to this node runs its own handler directly.
-func (c *Cluster) SendRequest(nodeID string, msgType int, payload any, timeout time.Duration) (any, error) {
+func (c *Cluster) SendRequest(ctx context.Context, nodeID string, msgType int, payload any, timeout time.Duration) (any, error) {
 	if timeout <= 0 {
 		return nil, fmt.Errorf("%w: timeout must be positive, got %v", ErrInvalidArgument, timeout)
 	}
@@ -136,16 +136,16 @@ func (c *Cluster) SendRequest(nodeID string, msgType int, payload any, timeout t
 	req = binary.AppendUvarint(req, uint64(msgType))
 	req = append(req, flags)
 	req = append(req, body...)
-	sent, err := c.senders.enqueue(context.Background(), c, nodeID, outMsg{msgType: msgRequest, payload: req}, time.Now().Add(timeout), true)
+	sent, err := c.senders.enqueue(ctx, c, nodeID, outMsg{msgType: msgRequest, payload: req}, time.Now().Add(timeout), true)
 	if err != nil {
 		return nil, err
 	}
-	return c.awaitReply(pr, sent, msgType, timeout)
+	return c.awaitReply(ctx, pr, sent, msgType, timeout)
 }
 
 // awaitReply dispatches this goroutine's nodes until the reply, a failure
 // or the deadline.
-func (c *Cluster) awaitReply(pr *pendingRequest, sent chan error, msgType int, timeout time.Duration) (any, error) {
+func (c *Cluster) awaitReply(ctx context.Context, pr *pendingRequest, sent chan error, msgType int, timeout time.Duration) (any, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	siblings := dispatchGroup(goid())
@@ -176,6 +176,8 @@ func (c *Cluster) awaitReply(pr *pendingRequest, sent chan error, msgType int, t
 			}
 		case <-c.stopCh:
 			return nil, errNotRunning()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("request to node %q: %w", pr.node, ctx.Err())
 		case <-deadline.C:
 		}
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -130,12 +131,12 @@ func TestIntrudersKeptOut(t *testing.T) {
 			in.tweak(&cfg)
 			x := startNode(t, cfg)
 
-			_, err := x.Join([]string{target.LocalNode().Addr})
+			_, err := x.Join(context.Background(), []string{target.LocalNode().Addr})
 			if !errors.Is(err, ErrJoinFailed) || !strings.Contains(err.Error(), in.joinErr) {
 				t.Fatalf("intruder join: err = %v", err)
 			}
 			// Refused in both directions: a member cannot pull it in either.
-			if _, err := members[0].Join([]string{x.LocalNode().Addr}); !errors.Is(err, ErrJoinFailed) {
+			if _, err := members[0].Join(context.Background(), []string{x.LocalNode().Addr}); !errors.Is(err, ErrJoinFailed) {
 				t.Fatalf("member joining the intruder: err = %v", err)
 			}
 
@@ -176,7 +177,7 @@ func TestIntrudersKeptOut(t *testing.T) {
 		})
 	}
 	// The members still talk to each other.
-	if err := members[0].SendTo("n1", 200, "legit", true); err != nil {
+	if err := members[0].SendTo(context.Background(), "n1", 200, "legit", true, -1); err != nil {
 		t.Fatal(err)
 	}
 	pump(t, target, 5*time.Second, "legit message", func() bool { return rec.n.Load() == 1 })
@@ -308,7 +309,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				c.Wait(10 * time.Millisecond)
+				c.Wait(context.Background(), 10*time.Millisecond)
 			}
 		}()
 	}
@@ -328,7 +329,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				if err := c.Send(500, seq, true); err != nil {
+				if err := c.Send(context.Background(), 500, seq, true, -1); err != nil {
 					t.Errorf("send %d: %v", seq, err)
 					return
 				}
@@ -406,7 +407,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	cfg := testConfig("old-key")
 	secure(&cfg)
 	x := startNode(t, cfg)
-	if _, err := x.Join([]string{nodes[0].LocalNode().Addr}); !errors.Is(err, ErrJoinFailed) {
+	if _, err := x.Join(context.Background(), []string{nodes[0].LocalNode().Addr}); !errors.Is(err, ErrJoinFailed) {
 		t.Fatalf("join with the removed key: %v", err)
 	}
 }
@@ -441,7 +442,7 @@ func TestDecompressionBombRefused(t *testing.T) {
 	if !strings.Contains(logs.String(), "decompress past the size limit") {
 		t.Fatalf("no error logged: %q", logs.String())
 	}
-	_ = nodes[0].SendTo("n1", 200, strings.Repeat("fine ", 100), true)
+	_ = nodes[0].SendTo(context.Background(), "n1", 200, strings.Repeat("fine ", 100), true, -1)
 	pump(t, b, 5*time.Second, "a normal message after the bomb", func() bool { return rec.n.Load() == 1 })
 }
 

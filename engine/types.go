@@ -96,6 +96,10 @@ type Config struct {
 	EventQueueSize int
 	// LeaveTimeout bounds how long Leave waits for the leave to propagate; 0 means 2s.
 	LeaveTimeout time.Duration
+	// SendTimeout is how long a reliable send may block when a call passes
+	// a negative timeout: waiting for room in a destination's window, and
+	// for SendTo the destination's acknowledgement; 0 means 10s.
+	SendTimeout time.Duration
 
 	// Transport replaces memberlist's UDP/TCP transport (tests inject
 	// faults through it); nil uses memberlist's NetTransport on BindAddr.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
@@ -149,7 +150,7 @@ func TestWireCapture(t *testing.T) {
 				}
 				nodes[i] = startNode(t, cfg)
 			}
-			if _, err := nodes[1].Join([]string{nodes[0].LocalNode().Addr}); err != nil {
+			if _, err := nodes[1].Join(context.Background(), []string{nodes[0].LocalNode().Addr}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, 10*time.Second, "both alive", func() bool { return nodes[0].NumAlive() == 2 && nodes[1].NumAlive() == 2 })
@@ -160,13 +161,13 @@ func TestWireCapture(t *testing.T) {
 			if err := nodes[0].SetMetadata("secret", meta); err != nil {
 				t.Fatal(err)
 			}
-			if err := nodes[0].SendTo("w1", 300, rel, true); err != nil {
+			if err := nodes[0].SendTo(context.Background(), "w1", 300, rel, true, -1); err != nil {
 				t.Fatal(err)
 			}
 			// Unreliable messages may be lost: resend until one arrives.
 			pump(t, nodes[1], 10*time.Second, "both messages and the metadata", func() bool {
 				if got.n.Load() < 2 {
-					_ = nodes[0].SendTo("w1", 300, unrel, false)
+					_ = nodes[0].SendTo(context.Background(), "w1", 300, unrel, false, -1)
 				}
 				var seen map[string]bool = map[string]bool{}
 				for _, m := range got.all() {

@@ -73,17 +73,17 @@ func cleanupCluster() {
 }
 
 // clusterDoc is the Cluster description, every instance's __doc__.
-var clusterDoc object.Object = object.NewString("Cluster - A gossip cluster node, returned by create().\n\nMethods:\n  start() - Start the cluster node\n  join(peers) - Join an existing cluster\n  leave() - Gracefully leave the cluster\n  stop() - Stop the cluster and clean up\n  send(message_type, data, reliable=False) - Broadcast to all nodes\n  send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n  send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n  handle(message_type, handler) - Register a message handler\n  on_state_change(handler) - Register a state change handler\n  nodes() - Get all known nodes\n  alive_nodes() - Get all alive nodes\n  local_node() - Get local node info\n  num_nodes() - Get total node count\n  num_alive() - Get alive node count\n  node_id() - Get local node UUID\n  set_metadata(key, value) - Set local metadata\n  get_metadata(key) - Get local metadata value\n  all_metadata() - Get all local metadata\n  delete_metadata(key) - Delete a metadata key\n  stats() - Get message and error counters\n  handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n  send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n  unhandle(message_type) - Remove the handler of a message type\n  on_metadata_change(handler) - Register a metadata change handler\n  remove_handler(handler_id) - Remove a state or metadata change handler\n  nodes_by_tag(tag) - Get the alive nodes carrying a tag\n  get_node(node_id) - Get one node by id\n  num_suspect() - Get the number of suspect nodes\n  num_dead() - Get the number of failed nodes\n  is_local(node_id) - Check whether a node id is this node's\n  candidates(n=3) - Get a random subset of the alive peers\n  create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n  create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n  wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n  install_key(key) - Install an extra encryption key on every node\n  use_key(key) - Make an installed key the primary key on every node\n  remove_key(key) - Remove an encryption key from every node\n  list_keys() - List the encryption keys installed across the cluster")
+var clusterDoc object.Object = object.NewString("Cluster - A gossip cluster node, returned by create().\n\nMethods:\n  start() - Start the cluster node\n  join(peers) - Join an existing cluster\n  leave() - Gracefully leave the cluster\n  stop() - Stop the cluster and clean up\n  send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes\n  send_tagged(tag, message_type, data, reliable=False, *, timeout=None) - Send to nodes with a matching tag\n  send_to(node_id, message_type, data, reliable=False, *, timeout=None) - Send to a specific node\n  handle(message_type, handler) - Register a message handler\n  on_state_change(handler) - Register a state change handler\n  nodes() - Get all known nodes\n  alive_nodes() - Get all alive nodes\n  local_node() - Get local node info\n  num_nodes() - Get total node count\n  num_alive() - Get alive node count\n  node_id() - Get local node UUID\n  set_metadata(key, value) - Set local metadata\n  get_metadata(key) - Get local metadata value\n  all_metadata() - Get all local metadata\n  delete_metadata(key) - Delete a metadata key\n  stats() - Get message and error counters\n  handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n  send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n  unhandle(message_type) - Remove the handler of a message type\n  on_metadata_change(handler) - Register a metadata change handler\n  remove_handler(handler_id) - Remove a state or metadata change handler\n  nodes_by_tag(tag) - Get the alive nodes carrying a tag\n  get_node(node_id) - Get one node by id\n  num_suspect() - Get the number of suspect nodes\n  num_dead() - Get the number of failed nodes\n  is_local(node_id) - Check whether a node id is this node's\n  candidates(n=3) - Get a random subset of the alive peers\n  create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n  create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n  wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n  install_key(key) - Install an extra encryption key on every node\n  use_key(key) - Make an installed key the primary key on every node\n  remove_key(key) - Remove an encryption key from every node\n  list_keys() - List the encryption keys installed across the cluster")
 
 // help() texts of the Cluster methods.
 const (
 	clusterStartHelp                = "start() - Start the cluster node\n\nBegins transport, health monitoring, and gossip routines.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the address cannot be bound or the node was already started or stopped\n\nExample:\n  cluster.start()"
-	clusterJoinHelp                 = "join(peers) - Join an existing cluster\n\nContacts the peers; succeeds when at least one answered. When join()\nreturns, this node knows the cluster; the nodes it contacted learn of\nthis node a moment later (they merge its state after replying), so a\nscript that sends from one of them straight away should first wait\nfor its num_alive() to count the new node.\n\nParameters:\n  peers (str|list[str]): One or more peer addresses to join\n\nReturns:\n  int: Number of peers contacted\n\nRaises:\n  RuntimeError: no peer could be reached (the error names them) or a peer refused the node\n\nExample:\n  cluster.join(\"127.0.0.1:8001\")\n  cluster.join([\"127.0.0.1:8001\", \"127.0.0.1:8002\"])"
-	clusterLeaveHelp                = "leave() - Gracefully leave the cluster\n\nOther nodes will be notified and see this node as \"leaving\".\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node is not running\n\nExample:\n  cluster.leave()"
-	clusterStopHelp                 = "stop() - Stop the cluster and clean up\n\nLeaves if still a member, closes every socket and stops every routine. Calling it again does nothing.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: shutting down failed\n\nExample:\n  cluster.stop()"
-	clusterSendHelp                 = "send(message_type, data, reliable=False) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
-	clusterSendTaggedHelp           = "send_tagged(tag, message_type, data, reliable=False) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
-	clusterSendToHelp               = "send_to(node_id, message_type, data, reliable=False) - Send to a specific node\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running or the send failed\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
+	clusterJoinHelp                 = "join(peers) - Join an existing cluster\n\nContacts the peers; succeeds when at least one answered. When join()\nreturns, this node knows the cluster; the nodes it contacted learn of\nthis node a moment later (they merge its state after replying), so a\nscript that sends from one of them straight away should first wait\nfor its num_alive() to count the new node.\n\nBlocks while it contacts the peers one after another: for each peer\nthat does not answer, up to the profile's TCP timeout (1 s for \"local\",\n10 s for \"lan\", 30 s for \"wan\"). A deadline or cancel of the evaluation\n(an embedder's EvalWithContext) ends it at once.\n\nParameters:\n  peers (str|list[str]): One or more peer addresses to join\n\nReturns:\n  int: Number of peers contacted\n\nRaises:\n  RuntimeError: no peer could be reached (the error names them) or a peer refused the node\n\nExample:\n  cluster.join(\"127.0.0.1:8001\")\n  cluster.join([\"127.0.0.1:8001\", \"127.0.0.1:8002\"])"
+	clusterLeaveHelp                = "leave() - Gracefully leave the cluster\n\nOther nodes will be notified and see this node as \"leaving\". Blocks up to 2 seconds while the news spreads.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node is not running\n\nExample:\n  cluster.leave()"
+	clusterStopHelp                 = "stop() - Stop the cluster and clean up\n\nLeaves if still a member (up to 2 seconds), closes every socket and stops every routine. Calling it again does nothing.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: shutting down failed\n\nExample:\n  cluster.stop()"
+	clusterSendHelp                 = "send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
+	clusterSendTaggedHelp           = "send_tagged(tag, message_type, data, reliable=False, *, timeout=None) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
+	clusterSendToHelp               = "send_to(node_id, message_type, data, reliable=False, *, timeout=None) - Send to a specific node\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running or the send failed\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
 	clusterHandleHelp               = "handle(message_type, handler) - Register a message handler\n\nThe handler receives a dict with type (int), sender (a node dict with id,\naddr, state, metadata, tags) and payload (the decoded payload). Registering\nagain for the same type replaces the handler.\n\nParameters:\n  message_type (int): Message type to handle (must be >= 128)\n  handler (callable): Function called with a message dict\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  def on_message(msg):\n      print(f\"From {msg['sender']['id']}: {msg['payload']}\")\n\n  cluster.handle(128, on_message)"
 	clusterOnStateChangeHelp        = "on_state_change(handler) - Register a state change handler\n\nThe handler gets the node id and its new state: \"alive\" (also when a node joins), \"suspect\", \"dead\" or \"leaving\".\n\nParameters:\n  handler (callable): Function(node_id, new_state)\n\nReturns:\n  int: Handler id for remove_handler()\n\nExample:\n  def on_change(node_id, state):\n      print(f\"Node {node_id} is now {state}\")\n\n  cluster.on_state_change(on_change)"
 	clusterNodesHelp                = "nodes() - Get all known nodes\n\nReturns:\n  list[Node]: List of node dicts with id, addr, state, metadata, tags, app_version\n\nExample:\n  for node in cluster.nodes():\n      print(f\"{node['id']}: {node['state']} at {node['addr']}\")"
@@ -98,7 +98,7 @@ const (
 	clusterDeleteMetadataHelp       = "delete_metadata(key) - Delete a metadata key\n\nDeleting a key that is not set does nothing. The removal is gossiped.\n\nParameters:\n  key (str): Metadata key to delete\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the removal could not be recorded"
 	clusterStatsHelp                = "stats() - Get message and error counters\n\nCounts since create(): messages sent, received, failed and dropped per\nkind (reliable, unreliable), messages dropped for want of a handler or a\ntag, undecodable and unauthenticated messages, handlers that raised, and\nhow many events are queued waiting for the script. Unreliable messages\nare dropped, and counted, when the script does not run handlers fast\nenough; reliable ones wait instead.\n\nReturns:\n  Stats: dict of counters (every value an int)\n\nExample:\n  s = cluster.stats()\n  print(s[\"unreliable_dropped\"], s[\"handler_errors\"], s[\"queue_depth\"])"
 	clusterHandleWithReplyHelp      = "handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n\nThe handler receives the same message dict as handle() handlers and runs on the\nscript's goroutine; what it returns (str, int, float, bool, None, list or dict)\nis sent back to the node that called send_request(). If it raises, the\nrequester's send_request() raises RuntimeError with the error's message.\nA message type has one handler: this replaces a handle() handler of the same\ntype, and handle() replaces this one.\n\nParameters:\n  message_type (int): Message type to answer (must be >= 128)\n  handler (callable): Function called with a message dict; its result is the reply\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  cluster.handle_with_reply(200, lambda msg: {\"echo\": msg[\"payload\"]})"
-	clusterSendRequestHelp          = "send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n\nSends the payload reliably to the node's handle_with_reply() handler for the\nmessage type and returns what the handler returned. While waiting, queued\nhandlers keep running as in wait(), those of every other node the script uses\nincluded, so a node can send a request to another node of the same script. A\nrequest to this node runs its own handler directly.\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Request payload (str, int, float, bool, None, list or dict)\n  timeout (duration): How long to wait for the reply (seconds, or a string such as \"500ms\") (default: 5.0)\n\nReturns:\n  any: The reply returned by the remote handler\n\nRaises:\n  KeyError: the node id is unknown or the node has failed\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: no reply came in time (\"timeout\"), the node has no handle_with_reply() handler for the type (\"no reply handler\"), the remote handler raised (\"remote handler failed: ...\", with its message), or the node is not running\n\nExample:\n  reply = cluster.send_request(other_id, 200, \"hello\", timeout=2)\n  print(reply[\"echo\"])"
+	clusterSendRequestHelp          = "send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n\nSends the payload reliably to the node's handle_with_reply() handler for the\nmessage type and returns what the handler returned. While waiting, queued\nhandlers keep running as in wait(), those of every other node the script uses\nincluded, so a node can send a request to another node of the same script. A\nrequest to this node runs its own handler directly. Blocks up to timeout;\na deadline or cancel of the evaluation (an embedder's EvalWithContext)\nends it at once.\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Request payload (str, int, float, bool, None, list or dict)\n  timeout (duration): How long to wait for the reply (seconds, or a string such as \"500ms\") (default: 5.0)\n\nReturns:\n  any: The reply returned by the remote handler\n\nRaises:\n  KeyError: the node id is unknown or the node has failed\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: no reply came in time (\"timeout\"), the node has no handle_with_reply() handler for the type (\"no reply handler\"), the remote handler raised (\"remote handler failed: ...\", with its message), or the node is not running\n\nExample:\n  reply = cluster.send_request(other_id, 200, \"hello\", timeout=2)\n  print(reply[\"echo\"])"
 	clusterUnhandleHelp             = "unhandle(message_type) - Remove the handler of a message type\n\nRemoves the handle() or handle_with_reply() handler of the type.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n\nReturns:\n  bool: True if a handler was removed, False if there was none\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  cluster.handle(200, lambda msg: None)\n  print(cluster.unhandle(200))  # True\n  print(cluster.unhandle(200))  # False"
 	clusterOnMetadataChangeHelp     = "on_metadata_change(handler) - Register a metadata change handler\n\nThe handler gets the node dict of a remote node whose metadata changed, with\nthe metadata as of that change. It runs once for every new version of a\nnode's metadata that reaches this node (versions replaced in transit are\nskipped, so a quick burst of changes may be reported once).\n\nParameters:\n  handler (callable): Function(node)\n\nReturns:\n  int: Handler id for remove_handler()\n\nExample:\n  def on_meta(node):\n      print(f\"{node['id']} now has {node['metadata']}\")\n\n  handler_id = cluster.on_metadata_change(on_meta)"
 	clusterRemoveHandlerHelp        = "remove_handler(handler_id) - Remove a state or metadata change handler\n\nParameters:\n  handler_id (int): Id returned by on_state_change() or on_metadata_change()\n\nReturns:\n  bool: True if a handler was removed, False if the id is unknown\n\nExample:\n  handler_id = cluster.on_state_change(lambda node_id, state: print(state))\n  cluster.remove_handler(handler_id)"
@@ -110,7 +110,7 @@ const (
 	clusterCandidatesHelp           = "candidates(n=3) - Get a random subset of the alive peers\n\nA fresh random sample of up to n alive nodes, never this one, on every call.\n\nParameters:\n  n (int): Largest number of nodes to return (default: 3)\n\nReturns:\n  list[Node]: Node dicts in random order\n\nRaises:\n  ValueError: n is negative\n\nExample:\n  for node in cluster.candidates(2):\n      cluster.send_to(node[\"id\"], 128, \"sample\")"
 	clusterCreateNodeGroupHelp      = "create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n\nEach criterion maps a metadata key to an exact value, \"*\" (the key is present)\nor \"~sub\" (the value contains sub); a node must match all of them. Non-string\nmetadata values match by their text (\"3\", \"2.5\", \"true\"). This node is a\nmember too when it matches. on_node_added and on_node_removed run once when a\nnode enters or leaves the group (it stops being alive or stops matching);\nnodes matching at creation are reported as added.\n\nParameters:\n  criteria (dict[str, str]): Metadata key -> value, \"*\" or \"~substring\"\n  on_node_added (callable or None): Function(node) called when a node enters the group (default: None)\n  on_node_removed (callable or None): Function(node) called when a node leaves the group (default: None)\n\nReturns:\n  NodeGroup: The group\n\nRaises:\n  ValueError: a criteria key is empty\n\nExample:\n  workers = cluster.create_node_group(\n      {\"role\": \"worker\", \"zone\": \"~us-\"},\n      on_node_added=lambda node: print(\"joined\", node[\"id\"]),\n      on_node_removed=lambda node: print(\"left\", node[\"id\"]),\n  )"
 	clusterCreateLeaderElectionHelp = "create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n\nEligible nodes are the alive nodes matching metadata_criteria (all nodes when\nNone); every eligible node should run an election with the same settings.\nCall start() to take part.\n\nGuarantee: at most one node leads in each term, and at no instant do two nodes\nlead, as long as the nodes agree on the electorate (below). Every leadership\nhas a term, a number that only grows: a node leads when a strict majority of\nits electorate (and at least min_cluster_size nodes) granted it their vote for\nits term, and each node grants a term to one node only, never a term lower\nthan one it granted. Votes are leases of leader_timeout, renewed every\ncheck_interval; a leader that stops hearing from its majority (partitioned or\npaused) stops being leader by its own clock within leader_timeout, before\nits voters may vote for anyone else. So a leader can fence its side effects\nwith get_term(): a store that rejects writes carrying a term lower than one\nit has seen rejects a deposed leader's late writes.\n\nThe electorate is every eligible node this node has seen alive. A node that\nleaves gracefully is removed at once; a node that fails stays, because from\ninside a partition a failed node and an unreachable one look the same. A\nmember not seen alive for max(1 minute, 20 x leader_timeout) is dropped only\nby a node that sees a strict majority of its electorate alive, so a minority\nside never elects a leader however long a partition lasts, while the majority\nside recovers from crashed nodes. Consequences: a 50/50 partition has no leader\non either side until it heals; a 2-node electorate in which one node crashed\nhas no leader until that node returns or leaves gracefully; a 3-node one keeps\na leader after one crash, and after a second crash only if the first had been\ndropped.\n\nLimits: the lease needs the nodes' clocks to run at the same rate (not to\nagree); a process paused longer than leader_timeout is no longer leader when it\nresumes (is_leader() is computed from the clock), but code already past its\nis_leader() check still runs, which is what fencing with the term is for.\nElectorates that differ weaken the guarantee: a node that joins during a\npartition knows only the side it joined, and a member dropped by the majority\nthat returns while the cluster is split another way counts again at once;\nmin_cluster_size above half of all eligible nodes keeps one leader in those\ncases too. Terms are kept in memory: a node restarted with the same id grants\nno vote for one lease, and if every node restarts terms start again from 1.\n\nParameters:\n  check_interval (duration): How often leadership is checked and leases are renewed (default: \"1s\")\n  leader_timeout (duration): Lease length; must be longer than check_interval (default: \"3s\")\n  min_cluster_size (int): Fewest votes a leader needs, whatever the electorate's size (set above half of all eligible nodes to keep one leader even when electorates differ) (default: 1)\n  metadata_criteria (dict[str, str] or None): Criteria (as for create_node_group()) eligible nodes must match; None makes every node eligible (default: None)\n\nReturns:\n  LeaderElection: The election, not yet started\n\nRaises:\n  ValueError: leader_timeout is not longer than check_interval, or a criteria key is empty\n\nExample:\n  election = cluster.create_leader_election(check_interval=\"500ms\", leader_timeout=\"2s\")\n  election.on_event(\"became_leader\", lambda event, node_id, term: print(\"leading in term\", term))\n  election.start()"
-	clusterWaitHelp                 = "wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n\nBlocks, running queued handlers on the script's goroutine as they arrive,\nuntil timeout seconds pass or the cluster stops. With timeout=None it\nwaits until the cluster stops.\n\nParameters:\n  timeout (duration or None): Seconds to wait (a number, or a string such as \"500ms\"); None waits until stop (default: None)\n\nReturns:\n  None\n\nExample:\n  cluster.wait(2.0)"
+	clusterWaitHelp                 = "wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n\nBlocks, running queued handlers on the script's goroutine as they arrive,\nuntil timeout seconds pass or the cluster stops. With timeout=None it\nwaits until the cluster stops. A deadline or cancel of the evaluation\n(an embedder's EvalWithContext) ends it at once.\n\nParameters:\n  timeout (duration or None): Seconds to wait (a number, or a string such as \"500ms\"); None waits until stop (default: None)\n\nReturns:\n  None\n\nExample:\n  cluster.wait(2.0)"
 	clusterInstallKeyHelp           = "install_key(key) - Install an extra encryption key on every node\n\nFirst step of a key rotation. Adds the key to the keyring of this node and\nof every alive or suspect member; they keep encrypting with their current\nprimary key but now also accept the new one. The request travels encrypted\nand, with a bearer token, authenticated. Repeat until \"failed\" is empty\nbefore the next step. Keys never appear in results or logs, only their\nfingerprints. Blocks up to about 5 seconds while members answer.\n\nParameters:\n  key (str): The new AES key, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  r = cluster.install_key(new_key)\n  if len(r[\"failed\"]) > 0:\n      print(\"not installed on\", r[\"failed\"])"
 	clusterUseKeyHelp               = "use_key(key) - Make an installed key the primary key on every node\n\nSecond step of a key rotation: every node starts encrypting with the key.\nThe key must already be installed everywhere (install_key); since every\nnode accepts both keys, nothing in flight is refused.\n\nParameters:\n  key (str): The key to encrypt with, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  cluster.use_key(new_key)"
 	clusterRemoveKeyHelp            = "remove_key(key) - Remove an encryption key from every node\n\nLast step of a key rotation: no node accepts the old key any more. Refused\nwhile any node that answers still encrypts with it (run use_key first).\nRemoving a key a node does not hold succeeds there.\n\nParameters:\n  key (str): The key to remove, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  r = cluster.remove_key(old_key)\n  print(r[\"key\"], \"removed from\", len(r[\"ok\"]), \"nodes\")"
@@ -226,8 +226,11 @@ func clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 		}
 		peers = got
 	}
-	result, err := self.Join(peers)
+	result, err := self.Join(ctx, peers)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return object.NewInteger(int64(result))
@@ -284,7 +287,7 @@ func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.
 }
 
 // clusterSendParams lists the parameters of send() in positional order.
-var clusterSendParams = []string{"message_type", "data", "reliable"}
+var clusterSendParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callClusterSend implements Cluster.send() called through the class, with the instance first.
 func callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -334,15 +337,34 @@ func clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 		}
 		reliable = got
 	}
-	err := self.Send(messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(clusterSendParams, 3, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.Send(ctx, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none
 }
 
 // clusterSendTaggedParams lists the parameters of send_tagged() in positional order.
-var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable"}
+var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTagged implements Cluster.send_tagged() called through the class, with the instance first.
 func callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -400,15 +422,34 @@ func clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engi
 		}
 		reliable = got
 	}
-	err := self.SendTagged(tag, messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(clusterSendTaggedParams, 4, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.SendTagged(ctx, tag, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none
 }
 
 // clusterSendToParams lists the parameters of send_to() in positional order.
-var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable"}
+var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTo implements Cluster.send_to() called through the class, with the instance first.
 func callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -466,8 +507,27 @@ func clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.C
 		}
 		reliable = got
 	}
-	err := self.SendTo(nodeId, messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(clusterSendToParams, 4, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.SendTo(ctx, nodeId, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none
@@ -946,8 +1006,11 @@ func clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *eng
 		}
 		timeout = got
 	}
-	result, err := self.SendRequest(nodeId, messageType, data, timeout)
+	result, err := self.SendRequest(ctx, nodeId, messageType, data, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return fromAny(result)
@@ -1411,7 +1474,13 @@ func clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 			timeout = got
 		}
 	}
-	self.Wait(timeout)
+	err := self.Wait(ctx, timeout)
+	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
+		return raiseError(fn, err)
+	}
 	return none
 }
 

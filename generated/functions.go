@@ -4,18 +4,19 @@ package generated
 
 import (
 	"context"
+	"time"
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // createParams lists the parameters of create() in positional order.
-var createParams = []string{"bind_addr", "node_id", "advertise_addr", "encryption_key", "tags", "compression", "bearer_token", "app_version", "compress_min_size", "profile", "probe_interval", "probe_timeout", "gossip_interval", "suspicion_mult", "push_pull_interval", "retransmit_mult", "gossip_nodes", "dead_node_reclaim_time"}
+var createParams = []string{"bind_addr", "node_id", "advertise_addr", "encryption_key", "tags", "compression", "bearer_token", "send_timeout", "app_version", "compress_min_size", "profile", "probe_interval", "probe_timeout", "gossip_interval", "suspicion_mult", "push_pull_interval", "retransmit_mult", "gossip_nodes", "dead_node_reclaim_time"}
 
 // callCreate implements scriptling.net.gossip.create().
 func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	const fn = "create()"
-	if exc := checkArgs(fn, createParams, 18, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := checkArgs(fn, createParams, 19, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var cfg engine.Config
@@ -95,7 +96,18 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.BearerToken = got
 		}
 	}
+	cfg.SendTimeout = time.Duration(10000000000)
 	if v := arg(createParams, 7, args, kwargs.Kwargs); v != nil {
+		got, exc := argDuration(fn, "send_timeout", v)
+		if exc != nil {
+			return exc
+		}
+		if got < 1000000 {
+			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "send_timeout", got.Seconds())
+		}
+		cfg.SendTimeout = got
+	}
+	if v := arg(createParams, 8, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.AppVersion = ""
 		} else {
@@ -107,7 +119,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 		}
 	}
 	cfg.CompressMinSize = 256
-	if v := arg(createParams, 8, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 9, args, kwargs.Kwargs); v != nil {
 		got, exc := argInt(fn, "compress_min_size", v)
 		if exc != nil {
 			return exc
@@ -118,7 +130,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 		cfg.CompressMinSize = int(got)
 	}
 	cfg.Profile = "lan"
-	if v := arg(createParams, 9, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 10, args, kwargs.Kwargs); v != nil {
 		got, exc := argStr(fn, "profile", v)
 		if exc != nil {
 			return exc
@@ -128,7 +140,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 		}
 		cfg.Profile = got
 	}
-	if v := arg(createParams, 10, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 11, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.ProbeInterval = 0
 		} else {
@@ -142,7 +154,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.ProbeInterval = got
 		}
 	}
-	if v := arg(createParams, 11, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 12, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.ProbeTimeout = 0
 		} else {
@@ -156,7 +168,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.ProbeTimeout = got
 		}
 	}
-	if v := arg(createParams, 12, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 13, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.GossipInterval = 0
 		} else {
@@ -170,7 +182,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.GossipInterval = got
 		}
 	}
-	if v := arg(createParams, 13, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 14, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.SuspicionMult = 0
 		} else {
@@ -184,7 +196,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.SuspicionMult = int(got)
 		}
 	}
-	if v := arg(createParams, 14, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 15, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.PushPullInterval = 0
 		} else {
@@ -198,7 +210,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.PushPullInterval = got
 		}
 	}
-	if v := arg(createParams, 15, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 16, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.RetransmitMult = 0
 		} else {
@@ -212,7 +224,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.RetransmitMult = int(got)
 		}
 	}
-	if v := arg(createParams, 16, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 17, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.GossipNodes = 0
 		} else {
@@ -226,7 +238,7 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 			cfg.GossipNodes = int(got)
 		}
 	}
-	if v := arg(createParams, 17, args, kwargs.Kwargs); v != nil {
+	if v := arg(createParams, 18, args, kwargs.Kwargs); v != nil {
 		if isNone(v) {
 			cfg.DeadNodeReclaimTime = 0
 		} else {

@@ -3,6 +3,7 @@
 package generated
 
 import (
+	"context"
 	"time"
 
 	"github.com/scriptling-contrib/gossip/engine"
@@ -23,12 +24,12 @@ var (
 	_ func(engine.Config) (*engine.Cluster, error)                                                                = engine.New
 	_ func(string) (any, error)                                                                                   = engine.DecodeJSON
 	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Start
-	_ func(*engine.Cluster, []string) (int, error)                                                                = (*engine.Cluster).Join
+	_ func(*engine.Cluster, context.Context, []string) (int, error)                                               = (*engine.Cluster).Join
 	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Leave
 	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Stop
-	_ func(*engine.Cluster, int, any, bool) error                                                                 = (*engine.Cluster).Send
-	_ func(*engine.Cluster, string, int, any, bool) error                                                         = (*engine.Cluster).SendTagged
-	_ func(*engine.Cluster, string, int, any, bool) error                                                         = (*engine.Cluster).SendTo
+	_ func(*engine.Cluster, context.Context, int, any, bool, time.Duration) error                                 = (*engine.Cluster).Send
+	_ func(*engine.Cluster, context.Context, string, int, any, bool, time.Duration) error                         = (*engine.Cluster).SendTagged
+	_ func(*engine.Cluster, context.Context, string, int, any, bool, time.Duration) error                         = (*engine.Cluster).SendTo
 	_ func(*engine.Cluster, int, func(engine.Message)) error                                                      = (*engine.Cluster).Handle
 	_ func(*engine.Cluster, func(string, string)) int                                                             = (*engine.Cluster).OnStateChange
 	_ func(*engine.Cluster) []engine.Node                                                                         = (*engine.Cluster).Nodes
@@ -43,7 +44,7 @@ var (
 	_ func(*engine.Cluster, string) error                                                                         = (*engine.Cluster).DeleteMetadata
 	_ func(*engine.Cluster) engine.Stats                                                                          = (*engine.Cluster).Stats
 	_ func(*engine.Cluster, int, func(engine.Message) (any, error)) error                                         = (*engine.Cluster).HandleWithReply
-	_ func(*engine.Cluster, string, int, any, time.Duration) (any, error)                                         = (*engine.Cluster).SendRequest
+	_ func(*engine.Cluster, context.Context, string, int, any, time.Duration) (any, error)                        = (*engine.Cluster).SendRequest
 	_ func(*engine.Cluster, int) (bool, error)                                                                    = (*engine.Cluster).Unhandle
 	_ func(*engine.Cluster, func(engine.Node)) int                                                                = (*engine.Cluster).OnMetadataChange
 	_ func(*engine.Cluster, int) bool                                                                             = (*engine.Cluster).RemoveHandler
@@ -55,7 +56,7 @@ var (
 	_ func(*engine.Cluster, int) ([]engine.Node, error)                                                           = (*engine.Cluster).Candidates
 	_ func(*engine.Cluster, map[string]string, func(engine.Node), func(engine.Node)) (*engine.NodeGroup, error)   = (*engine.Cluster).CreateNodeGroup
 	_ func(*engine.Cluster, time.Duration, time.Duration, int, map[string]string) (*engine.LeaderElection, error) = (*engine.Cluster).CreateLeaderElection
-	_ func(*engine.Cluster, time.Duration)                                                                        = (*engine.Cluster).Wait
+	_ func(*engine.Cluster, context.Context, time.Duration) error                                                 = (*engine.Cluster).Wait
 	_ func(*engine.Cluster, string) (engine.KeyResult, error)                                                     = (*engine.Cluster).InstallKey
 	_ func(*engine.Cluster, string) (engine.KeyResult, error)                                                     = (*engine.Cluster).UseKey
 	_ func(*engine.Cluster, string) (engine.KeyResult, error)                                                     = (*engine.Cluster).RemoveKey
@@ -65,7 +66,7 @@ var (
 	_ func(*engine.NodeGroup) []engine.Node                                                                       = (*engine.NodeGroup).Nodes
 	_ func(*engine.NodeGroup, string) bool                                                                        = (*engine.NodeGroup).Contains
 	_ func(*engine.NodeGroup) int                                                                                 = (*engine.NodeGroup).Count
-	_ func(*engine.NodeGroup, int, any, bool) error                                                               = (*engine.NodeGroup).SendToPeers
+	_ func(*engine.NodeGroup, context.Context, int, any, bool, time.Duration) error                               = (*engine.NodeGroup).SendToPeers
 	_ func(*engine.NodeGroup)                                                                                     = (*engine.NodeGroup).Close
 	_                                                                                                             = (*engine.NodeGroup).Dispatch
 	_ func(*engine.LeaderElection) error                                                                          = (*engine.LeaderElection).Start
@@ -74,7 +75,7 @@ var (
 	_ func(*engine.LeaderElection) bool                                                                           = (*engine.LeaderElection).HasLeader
 	_ func(*engine.LeaderElection) (string, bool)                                                                 = (*engine.LeaderElection).GetLeaderID
 	_ func(*engine.LeaderElection) int                                                                            = (*engine.LeaderElection).GetTerm
-	_ func(*engine.LeaderElection, int, any, bool) error                                                          = (*engine.LeaderElection).SendToPeers
+	_ func(*engine.LeaderElection, context.Context, int, any, bool, time.Duration) error                          = (*engine.LeaderElection).SendToPeers
 	_ func(*engine.LeaderElection, string, func(string, string, int)) error                                       = (*engine.LeaderElection).OnEvent
 	_                                                                                                             = (*engine.LeaderElection).Dispatch
 )

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	scriptlingerrors "github.com/paularlott/scriptling/errors"
 	"github.com/paularlott/scriptling/evaliface"
 	"github.com/paularlott/scriptling/evaluator"
 	"github.com/paularlott/scriptling/object"
@@ -354,6 +355,20 @@ func bind[T any](inst *object.Instance, v T, help string, method func(context.Co
 			return method(ctx, inst, v, kwargs, args)
 		},
 	}
+}
+
+// contextError reports a call that failed while the evaluation's context was
+// ending the way the interpreter itself reports it, so that an embedder's
+// EvalWithContext gets its own timeout or cancellation error rather than a
+// library error; nil while the context is live.
+func contextError(ctx context.Context) object.Object {
+	switch ctx.Err() {
+	case nil:
+		return nil
+	case context.DeadlineExceeded:
+		return scriptlingerrors.NewTimeoutError()
+	}
+	return scriptlingerrors.NewCancelledError()
 }
 
 // liveSet holds the script objects of one class whose Go values have not

@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"time"
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
@@ -40,7 +41,7 @@ func cleanupLeaderElection() {
 }
 
 // leaderElectionDoc is the LeaderElection description, every instance's __doc__.
-var leaderElectionDoc object.Object = object.NewString("LeaderElection - A leader election, returned by create_leader_election().\n\nMethods:\n  start() - Start taking part in the election\n  stop() - Stop taking part\n  is_leader() - Check whether this node is the leader\n  has_leader() - Check whether a leader is known\n  get_leader_id() - Get the leader's node id\n  get_term() - Get the term of the known leadership\n  send_to_peers(message_type, data, reliable=False) - Send to every eligible node but this one\n  on_event(event_type, handler) - Register an election event handler")
+var leaderElectionDoc object.Object = object.NewString("LeaderElection - A leader election, returned by create_leader_election().\n\nMethods:\n  start() - Start taking part in the election\n  stop() - Stop taking part\n  is_leader() - Check whether this node is the leader\n  has_leader() - Check whether a leader is known\n  get_leader_id() - Get the leader's node id\n  get_term() - Get the term of the known leadership\n  send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every eligible node but this one\n  on_event(event_type, handler) - Register an election event handler")
 
 // help() texts of the LeaderElection methods.
 const (
@@ -50,7 +51,7 @@ const (
 	leaderElectionHasLeaderHelp   = "has_leader() - Check whether a leader is known\n\nReturns:\n  bool"
 	leaderElectionGetLeaderIdHelp = "get_leader_id() - Get the leader's node id\n\nReturns:\n  str or None: The leader's id, or None when no leader is known\n\nExample:\n  leader = election.get_leader_id()\n  if leader != None:\n      print(cluster.get_node(leader)[\"addr\"])"
 	leaderElectionGetTermHelp     = "get_term() - Get the term of the known leadership\n\nThe term of the leader known to this node (its own when it leads), or the\nhighest term this node has seen when no leader is known; 0 before any. Terms\nonly grow, and no two nodes lead in the same term, so the term fences side\neffects: pass it along with every write the leader makes, and have the\nreceiver reject a term lower than the highest it has seen.\n\nReturns:\n  int\n\nExample:\n  if election.is_leader():\n      store.write(key, value, fence=election.get_term())"
-	leaderElectionSendToPeersHelp = "send_to_peers(message_type, data, reliable=False) - Send to every eligible node but this one\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  if election.is_leader():\n      election.send_to_peers(128, {\"config\": 7}, reliable=True)"
+	leaderElectionSendToPeersHelp = "send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every eligible node but this one\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  if election.is_leader():\n      election.send_to_peers(128, {\"config\": 7}, reliable=True)"
 	leaderElectionOnEventHelp     = "on_event(event_type, handler) - Register an election event handler\n\nEvents: \"elected\" (a leader became known; node_id is the leader),\n\"lost\" (the known leader is gone; node_id is that leader),\n\"became_leader\" and \"stepped_down\" (this node started or stopped being\nthe leader; node_id is this node). A leadership is a leader and a term: a\nnode elected again in a newer term is \"lost\" and \"elected\" again. A handler\nthat takes a third argument gets the term of the leadership the event is\nabout; one that takes two gets the event type and node id only. Handlers run\non the script's goroutine and may call any election method.\n\nParameters:\n  event_type (str): Event to handle\n  handler (callable): Function(event_type, node_id) or Function(event_type, node_id, term)\n\nReturns:\n  None\n\nRaises:\n  ValueError: the event type is unknown\n\nExample:\n  election.on_event(\"elected\", lambda event, node_id, term: print(\"leader is\", node_id, \"in term\", term))"
 )
 
@@ -216,7 +217,7 @@ func leaderElectionGetTermMethod(ctx context.Context, _ *object.Instance, self *
 }
 
 // leaderElectionSendToPeersParams lists the parameters of send_to_peers() in positional order.
-var leaderElectionSendToPeersParams = []string{"message_type", "data", "reliable"}
+var leaderElectionSendToPeersParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callLeaderElectionSendToPeers implements LeaderElection.send_to_peers() called through the class, with the instance first.
 func callLeaderElectionSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -266,8 +267,27 @@ func leaderElectionSendToPeersMethod(ctx context.Context, _ *object.Instance, se
 		}
 		reliable = got
 	}
-	err := self.SendToPeers(messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(leaderElectionSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.SendToPeers(ctx, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none

@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"time"
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
@@ -37,14 +38,14 @@ func cleanupNodeGroup() {
 }
 
 // nodeGroupDoc is the NodeGroup description, every instance's __doc__.
-var nodeGroupDoc object.Object = object.NewString("NodeGroup - The alive nodes matching metadata criteria, returned by create_node_group().\n\nMethods:\n  nodes() - Get the nodes in the group\n  contains(node_id) - Check whether a node is in the group\n  count() - Get the number of nodes in the group\n  send_to_peers(message_type, data, reliable=False) - Send to every node of the group but this one\n  close() - Stop tracking the group")
+var nodeGroupDoc object.Object = object.NewString("NodeGroup - The alive nodes matching metadata criteria, returned by create_node_group().\n\nMethods:\n  nodes() - Get the nodes in the group\n  contains(node_id) - Check whether a node is in the group\n  count() - Get the number of nodes in the group\n  send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every node of the group but this one\n  close() - Stop tracking the group")
 
 // help() texts of the NodeGroup methods.
 const (
 	nodeGroupNodesHelp       = "nodes() - Get the nodes in the group\n\nReturns:\n  list[Node]: Node dicts sorted by id (empty once closed)\n\nExample:\n  for node in group.nodes():\n      print(node[\"id\"], node[\"metadata\"])"
 	nodeGroupContainsHelp    = "contains(node_id) - Check whether a node is in the group\n\nParameters:\n  node_id (str): Node id\n\nReturns:\n  bool"
 	nodeGroupCountHelp       = "count() - Get the number of nodes in the group\n\nReturns:\n  int"
-	nodeGroupSendToPeersHelp = "send_to_peers(message_type, data, reliable=False) - Send to every node of the group but this one\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the group is closed or the node is not running\n\nExample:\n  group.send_to_peers(128, {\"task\": \"rebuild\"}, reliable=True)"
+	nodeGroupSendToPeersHelp = "send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every node of the group but this one\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the group is closed or the node is not running\n\nExample:\n  group.send_to_peers(128, {\"task\": \"rebuild\"}, reliable=True)"
 	nodeGroupCloseHelp       = "close() - Stop tracking the group\n\nThe callbacks are not called again and the group is empty. Closing twice does nothing.\n\nReturns:\n  None\n\nExample:\n  group.close()"
 )
 
@@ -147,7 +148,7 @@ func nodeGroupCountMethod(ctx context.Context, _ *object.Instance, self *engine.
 }
 
 // nodeGroupSendToPeersParams lists the parameters of send_to_peers() in positional order.
-var nodeGroupSendToPeersParams = []string{"message_type", "data", "reliable"}
+var nodeGroupSendToPeersParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callNodeGroupSendToPeers implements NodeGroup.send_to_peers() called through the class, with the instance first.
 func callNodeGroupSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
@@ -197,8 +198,27 @@ func nodeGroupSendToPeersMethod(ctx context.Context, _ *object.Instance, self *e
 		}
 		reliable = got
 	}
-	err := self.SendToPeers(messageType, data, reliable)
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(nodeGroupSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := self.SendToPeers(ctx, messageType, data, reliable, timeout)
 	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
 		return raiseError(fn, err)
 	}
 	return none

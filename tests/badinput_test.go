@@ -391,6 +391,8 @@ func sizeCases(s *spec.Spec) []badCase {
 				var pos []string
 				for _, p := range f.Params {
 					switch {
+					case p.KeywordOnly:
+						// Optional; the defaults do.
 					case p == data:
 						pos = append(pos, fmt.Sprintf(`"x" * %d`, size.n))
 					case p == reliable:

@@ -17,7 +17,7 @@ func TestHelp(t *testing.T) {
 			"Parameters:", "  encryption_key (str", "Returns:"}},
 		{"gossip.decode_json", []string{"decode_json(json_string) - Decode a JSON string", "json_string (str)"}},
 		{"c", []string{"send", "send_tagged", "on_state_change", "wait"}},
-		{"c.send", []string{"send(message_type, data, reliable=False) - Broadcast to all nodes",
+		{"c.send", []string{"send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes",
 			"message_type (int)", "reliable (bool)", "(default: False)"}},
 		{"c.handle", []string{"handle(message_type, handler) - Register a message handler", "handler (callable)"}},
 		{"c.wait", []string{"wait(timeout=None)"}},

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func TestStopReleasesPort(t *testing.T) {
 	}
 	peer := start(cfg("peer", "127.0.0.1:0"))
 	node := start(cfg("node", "127.0.0.1:0"))
-	if _, err := node.Join([]string{peer.LocalNode().Addr}); err != nil {
+	if _, err := node.Join(context.Background(), []string{peer.LocalNode().Addr}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -47,7 +48,7 @@ func TestStopReleasesPort(t *testing.T) {
 	}
 	// A reliable exchange both ways leaves streams open between the two.
 	for _, pair := range [][2]*engine.Cluster{{node, peer}, {peer, node}} {
-		if err := pair[0].SendTo(pair[1].NodeID(), 200, "x", true); err != nil {
+		if err := pair[0].SendTo(context.Background(), pair[1].NodeID(), 200, "x", true, -1); err != nil {
 			t.Fatal(err)
 		}
 	}

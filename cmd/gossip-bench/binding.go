@@ -97,7 +97,7 @@ func runEndToEnd(b *bench) error {
 // blast sends total reliable messages from tx to every alive peer.
 func blast(tx *engine.Cluster, total int) error {
 	for i := range total {
-		if err := tx.Send(benchType, int64(i), true); err != nil {
+		if err := tx.Send(context.Background(), benchType, int64(i), true, -1); err != nil {
 			return err
 		}
 	}
@@ -188,7 +188,7 @@ func e2eGo(total int) (float64, error) {
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("the Go handler got %d of %d", got, total)
 		}
-		rx.c.Wait(5 * time.Millisecond)
+		rx.c.Wait(context.Background(), 5*time.Millisecond)
 	}
 	elapsed := time.Since(t0)
 	if err := <-errCh; err != nil {

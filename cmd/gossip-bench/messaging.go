@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ func listenOurs(rx *ourNode, in *inbox, stop <-chan struct{}) {
 				return
 			default:
 			}
-			rx.c.Wait(20 * time.Millisecond)
+			rx.c.Wait(context.Background(), 20*time.Millisecond)
 		}
 	}()
 }
@@ -159,7 +160,7 @@ func reliableOnce(s side, size int, d time.Duration) (float64, error) {
 	switch a := nodes[0].(type) {
 	case *ourNode:
 		for time.Since(t0) < d {
-			if err := a.c.Send(benchType, p.ours(sent), true); err != nil {
+			if err := a.c.Send(context.Background(), benchType, p.ours(sent), true, -1); err != nil {
 				return 0, err
 			}
 			sent++
@@ -220,7 +221,7 @@ func latencyOnce(s side, samples int) ([]float64, error) {
 	switch a := nodes[0].(type) {
 	case *ourNode:
 		rx := nodes[1].ID()
-		send = func(seq int64) error { return a.c.SendTo(rx, benchType, p.ours(seq), true) }
+		send = func(seq int64) error { return a.c.SendTo(context.Background(), rx, benchType, p.ours(seq), true, -1) }
 	case *baseNode:
 		to, err := memberOf(a, nodes[1].ID())
 		if err != nil {
@@ -282,7 +283,7 @@ func unreliableOnce(s side, d time.Duration) ([]float64, error) {
 	switch a := nodes[0].(type) {
 	case *ourNode:
 		for time.Since(t0) < d {
-			if err := a.c.Send(benchType, p.ours(sent), false); err != nil {
+			if err := a.c.Send(context.Background(), benchType, p.ours(sent), false, -1); err != nil {
 				return nil, err
 			}
 			sent++
@@ -346,7 +347,7 @@ func broadcastOnce(s side, n int, d time.Duration) (float64, error) {
 	switch a := nodes[0].(type) {
 	case *ourNode:
 		for time.Since(t0) < d {
-			if err := a.c.Send(benchType, p.ours(sent), true); err != nil {
+			if err := a.c.Send(context.Background(), benchType, p.ours(sent), true, -1); err != nil {
 				return 0, err
 			}
 			sent++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -118,7 +119,7 @@ func startOurs(id string, p profile, tweak func(*engine.Config)) (*ourNode, erro
 func (n *ourNode) ID() string   { return n.c.NodeID() }
 func (n *ourNode) Addr() string { return n.c.LocalNode().Addr }
 func (n *ourNode) Join(addr string) error {
-	_, err := n.c.Join([]string{addr})
+	_, err := n.c.Join(context.Background(), []string{addr})
 	return err
 }
 

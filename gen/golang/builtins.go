@@ -291,6 +291,9 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 	if f.Class != nil {
 		callee = "self." + f.Go
 	}
+	if f.Context {
+		args = append([]string{"ctx"}, args...)
+	}
 	expr := callee + "(" + strings.Join(args, ", ") + ")"
 	rt := f.Returns.Type
 	var results []string
@@ -300,7 +303,7 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 			results = append(results, "ok")
 		}
 	}
-	if f.HasErrors() {
+	if f.ReturnsError() {
 		e.needsErr = true
 		results = append(results, "err")
 	}
@@ -309,7 +312,11 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 	} else {
 		fmt.Fprintf(&b, "\t%s := %s\n", strings.Join(results, ", "), expr)
 	}
-	if f.HasErrors() {
+	switch {
+	case f.Context:
+		e.used["contextError"] = true
+		b.WriteString("\tif err != nil {\n\t\tif exc := contextError(ctx); exc != nil {\n\t\t\treturn exc\n\t\t}\n\t\treturn raiseError(fn, err)\n\t}\n")
+	case f.HasErrors():
 		b.WriteString("\tif err != nil {\n\t\treturn raiseError(fn, err)\n\t}\n")
 	}
 	if f.Class != nil && f.Class.Cleanup != "" && f.Class.Cleanup == f.Go {

@@ -81,10 +81,11 @@ func Generate(s *spec.Spec) ([]File, error) {
 var stdImports = map[string]string{
 	"context": "context", "errors": "errors", "fmt": "fmt", "math": "math", "slog": "log/slog",
 	"sort": "sort", "strings": "strings", "sync": "sync", "time": "time", "atomic": "sync/atomic",
-	"object":    "github.com/paularlott/scriptling/object",
-	"evaliface": "github.com/paularlott/scriptling/evaliface",
-	"evaluator": "github.com/paularlott/scriptling/evaluator",
-	"extlibs":   "github.com/paularlott/scriptling/extlibs",
+	"object":           "github.com/paularlott/scriptling/object",
+	"evaliface":        "github.com/paularlott/scriptling/evaliface",
+	"evaluator":        "github.com/paularlott/scriptling/evaluator",
+	"extlibs":          "github.com/paularlott/scriptling/extlibs",
+	"scriptlingerrors": "github.com/paularlott/scriptling/errors",
 }
 
 // file adds the header, package clause and the imports the body uses, then formats.

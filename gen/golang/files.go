@@ -329,6 +329,9 @@ func (e *emitter) goSig(f *spec.Function, recv string) string {
 	if recv != "" {
 		ps = append(ps, recv)
 	}
+	if f.Context {
+		ps = append(ps, "context.Context")
+	}
 	if f.Config != "" {
 		ps = append(ps, f.Config)
 	} else {
@@ -344,7 +347,7 @@ func (e *emitter) goSig(f *spec.Function, recv string) string {
 			rs = append(rs, "bool")
 		}
 	}
-	if f.HasErrors() {
+	if f.ReturnsError() {
 		rs = append(rs, "error")
 	}
 	s := "func(" + strings.Join(ps, ", ") + ")"

@@ -276,7 +276,7 @@ func (r *reader) class(n *yaml.Node, what string) *Class {
 }
 
 func (r *reader) function(n *yaml.Node, what string) *Function {
-	f, _, ok := r.fields(n, what, "name", "go", "config", "config_logger", "summary", "doc", "params", "returns", "errors", "examples")
+	f, _, ok := r.fields(n, what, "name", "go", "context", "config", "config_logger", "summary", "doc", "params", "returns", "errors", "examples")
 	if !ok {
 		return nil
 	}
@@ -286,6 +286,9 @@ func (r *reader) function(n *yaml.Node, what string) *Function {
 	fn.Summary = r.required(f, n, what, "summary")
 	fn.Config = r.optional(f, what, "config")
 	fn.ConfigLogger = r.optional(f, what, "config_logger")
+	if v, ok := f["context"]; ok {
+		fn.Context = r.boolean(v, what+".context")
+	}
 	fn.Doc = r.optional(f, what, "doc")
 	if pn, ok := f["params"]; ok {
 		items, _ := r.seq(pn, what+".params")

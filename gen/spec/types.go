@@ -110,14 +110,19 @@ type Function struct {
 	// ConfigLogger names the config struct field (a *slog.Logger) that gets
 	// the logger passed to Register, so the Go side logs where the host does.
 	ConfigLogger string
-	Summary      string
-	Doc          string
-	Params       []*Param
-	Returns      Returns
-	Raises       []Raise
-	Examples     []string
-	Class        *Class // nil for module functions
-	Pos          Pos
+	// Context marks a Go callee whose first parameter is a
+	// context.Context: the binding passes the script's context, so a
+	// deadline or cancel of the evaluation ends the call, and reports it as
+	// Scriptling's own timeout or cancellation error.
+	Context  bool
+	Summary  string
+	Doc      string
+	Params   []*Param
+	Returns  Returns
+	Raises   []Raise
+	Examples []string
+	Class    *Class // nil for module functions
+	Pos      Pos
 }
 
 // Returns describes a callable's result.
@@ -268,6 +273,11 @@ func (f *Function) Owner() string { return f.Name + "()" }
 
 // HasErrors reports whether the Go call returns an error last.
 func (f *Function) HasErrors() bool { return len(f.Raises) > 0 }
+
+// ReturnsError reports whether the Go call returns an error last: it does
+// when errors are documented, and always when it takes a context, since a
+// deadline or cancel must be able to end it.
+func (f *Function) ReturnsError() bool { return f.HasErrors() || f.Context }
 
 // MaxPositional is the number of parameters accepted positionally.
 func (f *Function) MaxPositional() int {

@@ -3,6 +3,7 @@
 package fakeengine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -234,6 +235,23 @@ func (c *Counter) MapValues(fn func(any) (any, error), label func(int) (string, 
 
 // Partner returns the linked counter.
 func (c *Counter) Partner() (*Counter, bool) { return c.partner, c.partner != nil }
+
+// Block waits until ctx ends (returning its error) or limit passes
+// (negative: no limit); it reports false, as nothing adds steps meanwhile.
+func (c *Counter) Block(ctx context.Context, limit time.Duration) (bool, error) {
+	var expire <-chan time.Time
+	if limit >= 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-expire:
+		return false, nil
+	}
+}
 
 // Flush runs queued handlers.
 func (c *Counter) Flush() {
