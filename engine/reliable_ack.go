@@ -114,11 +114,12 @@ func (c *Cluster) receiveAck(e *envelope, viaStream bool) {
 		ps.probeAt = now.Add(ps.rto)
 	}
 	if !ps.busy && ps.inFlight() > 0 {
-		// A gap (or the end of a busy spell, which refused frames) asks for
-		// the rest again. Frames written before an earlier go-back may still
-		// report the same gap: one go-back per round trip is enough.
+		// A gap (frames dropped beyond the acknowledged one, including those
+		// refused in a busy spell) asks for the rest again. Frames written
+		// before an earlier go-back may still report the same gap: one
+		// go-back per round trip is enough.
 		guard := max(2*ps.srtt, 5*time.Millisecond)
-		if (wasBusy || a.flags&ackGap != 0) && now.Sub(ps.lastGoBack) > guard {
+		if a.flags&ackGap != 0 && now.Sub(ps.lastGoBack) > guard {
 			ps.goBack(now)
 			wake = true
 		}

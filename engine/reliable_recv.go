@@ -114,12 +114,14 @@ func (t *receiverTable) receive(c *Cluster, e *envelope) {
 				return
 			}
 			rs.refused = true
-			ack.flags |= ackBusy
 		}
 	}
 	ack.seq = rs.next - 1
 	if rs.refused {
 		ack.flags |= ackGap
+	}
+	if rs.refusing {
+		ack.flags |= ackBusy
 	}
 	c.senders.scheduleAck(c, e.sender, ack)
 }
@@ -133,6 +135,10 @@ func (t *receiverTable) deliver(c *Cluster, rs *recvSession, e *envelope) bool {
 	wait := busyWait
 	if rs.refusing {
 		wait = 0
+	} else if e.msgType >= MinUserMessageType && c.queue.messages() >= c.cfg.EventQueueSize {
+		// Tell the sender before waiting, so that it pauses rather than
+		// taking the wait for a lost frame and resending.
+		c.senders.scheduleAck(c, e.sender, ackInfo{session: rs.session, seq: rs.next - 1, flags: ackBusy})
 	}
 	if !c.deliverWithin(e, wait) {
 		if c.running() {
