@@ -58,14 +58,24 @@ func (t *senderTable) scheduleAck(c *Cluster, id string, a ackInfo) {
 	t.wake(c, ps)
 }
 
-// sendAck writes an acknowledgement to p without waiting for it.
-func (c *Cluster) sendAck(p *peerInfo, a *ackInfo) {
+// sendAck writes an acknowledgement to p. Inline, it is written on the
+// calling goroutine (the destination's sender goroutine, which has nothing
+// else to write): a lone acknowledgement then costs no hand-off, which is
+// most of a reliable SendTo's round trip. Otherwise it is queued ahead of
+// the frames about to be written.
+func (c *Cluster) sendAck(p *peerInfo, a *ackInfo, inline bool) {
 	var dest uint64
 	if p.header != nil {
 		dest = p.header.instance
 	}
 	env := encodeEnvelope(&envelope{msgType: msgAck, sender: c.id, dest: dest, payload: encodeAck(a)}, c.tokenKey)
-	if err := c.tr.SendAsync(p.addr, env, nil); err != nil {
+	var err error
+	if inline {
+		err = c.tr.Send(p.addr, env)
+	} else {
+		err = c.tr.SendAsync(p.addr, env, nil)
+	}
+	if err != nil {
 		c.log.Debug("acknowledgement not sent", "peer", p.id, "err", err)
 	}
 }

@@ -243,7 +243,7 @@ func (t *senderTable) run(c *Cluster, ps *peerSender) {
 		ps.mu.Unlock()
 
 		if ack != nil && p != nil {
-			c.sendAck(p, ack)
+			c.sendAck(p, ack, len(frames) == 0)
 		}
 		if len(frames) == 0 {
 			timer.Reset(wait)
