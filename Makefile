@@ -1,7 +1,7 @@
 # Everyday targets. `make check` is what CI runs besides the tests.
 GO ?= go
 
-.PHONY: all generate check fmt vet staticcheck drift test demo bench fuzz lab
+.PHONY: all generate check fmt vet staticcheck drift test demo bench fuzz lab site site-browser-check
 
 all: check test
 
@@ -46,3 +46,12 @@ fuzz:
 # See docs/reliability.md.
 lab:
 	NETLAB_SCALE=full $(GO) test -count=1 -v -timeout 40m ./tests/netlab/
+
+# The docs site: docs/ rendered by Hugo with the layout in site/ into
+# site/public/ (git-ignored); fails on a Hugo warning or a broken internal link.
+site:
+	./site/build
+
+# The built reference page in headless Chromium; screenshot in site/artifacts/.
+site-browser-check: site
+	./site/browser-check

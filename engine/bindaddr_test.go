@@ -277,7 +277,7 @@ func TestWildcardAdvertisesOwnFamily(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr := c.LocalNode().Addr
-		_ = c.stop(false)
+		c.stop(false)
 		host, _, _ := net.SplitHostPort(addr)
 		ip := net.ParseIP(host)
 		if ip == nil || ip.IsUnspecified() || familyOf(ip) != tc.family {

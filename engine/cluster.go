@@ -60,7 +60,7 @@ type Cluster struct {
 	kickHdr                    chan struct{} // asks the header updater to re-announce us
 
 	queue         *eventQueue
-	dispatching   atomic.Bool
+	pump          *Pump // runs queue's handlers with those of its sibling nodes
 	handlersMu    sync.RWMutex
 	handlers      map[int]func(Message)
 	stateHandlers []func(string, string)
@@ -91,9 +91,14 @@ func New(cfg Config) (*Cluster, error) {
 		tokenKey: tokenKey(s.BearerToken),
 		stopCh:   make(chan struct{}),
 		kickHdr:  make(chan struct{}, 1),
-		queue:    newEventQueue(s.EventQueueSize),
 		handlers: make(map[int]func(Message)),
+		pump:     s.Pump,
 	}
+	if c.pump == nil {
+		c.pump = NewPump()
+	}
+	c.queue = newEventQueue(s.EventQueueSize, c.pump.wake)
+	c.pump.add(c)
 	if c.tokenKey != nil {
 		c.proof = joinProof(c.tokenKey, c.id)
 	}
@@ -118,7 +123,7 @@ func (c *Cluster) Start() error {
 	defer c.lifeMu.Unlock()
 	switch c.state.Load() {
 	case stateRunning:
-		return nil
+		return fmt.Errorf("%w: already started", ErrStartFailed)
 	case stateStopped:
 		return fmt.Errorf("%w: a stopped cluster cannot be restarted; create a new one", ErrNotRunning)
 	}
@@ -136,7 +141,7 @@ func (c *Cluster) Start() error {
 	}
 	tr, err := c.buildTransport(mc)
 	if err != nil {
-		return fmt.Errorf("%w: cannot listen on %s: %v", ErrInvalidArgument, c.cfg.BindAddr, err)
+		return fmt.Errorf("%w: cannot listen on %s: %v", ErrStartFailed, c.cfg.BindAddr, err)
 	}
 	mc.Transport, c.tr = tr, tr
 	// Known before Create, so nothing writes it while delegates may run.
@@ -153,7 +158,7 @@ func (c *Cluster) Start() error {
 	if err != nil {
 		c.state.Store(stateNew)
 		_ = tr.Shutdown()
-		return fmt.Errorf("%w: cannot listen on %s: %v", ErrInvalidArgument, c.cfg.BindAddr, err)
+		return fmt.Errorf("%w: cannot listen on %s: %v", ErrStartFailed, c.cfg.BindAddr, err)
 	}
 	mlr, err := newMLReader(ml)
 	if err != nil {
@@ -261,24 +266,26 @@ func (c *Cluster) leaveLocked() error {
 }
 
 // Stop leaves (if still a member), closes sockets and stops every goroutine.
-// It is idempotent.
-func (c *Cluster) Stop() error {
-	return c.stop(true)
+// It is idempotent and cannot fail: a leave that is not confirmed in time,
+// or a socket that fails to close, is logged, and the node is stopped
+// all the same, so a caller has nothing left to retry or clean up.
+func (c *Cluster) Stop() {
+	c.stop(true)
 }
 
 // stop shuts the node down; graceful=false skips the leave, which peers then
 // see as a failure (tests use it to simulate a crash).
-func (c *Cluster) stop(graceful bool) error {
+func (c *Cluster) stop(graceful bool) {
 	c.lifeMu.Lock()
 	defer c.lifeMu.Unlock()
 	switch c.state.Load() {
 	case stateStopped:
-		return nil
+		return
 	case stateNew:
 		c.state.Store(stateStopped)
 		close(c.stopCh)
 		c.queue.close()
-		return nil
+		return
 	}
 	var leaveErr error
 	if graceful {
@@ -297,12 +304,11 @@ func (c *Cluster) stop(graceful bool) error {
 	c.senders.failAll(c) // what is still unacknowledged will never be
 	c.log.Debug("cluster stopped")
 	if err != nil {
-		return fmt.Errorf("%w: shutdown: %v", ErrTimeout, err)
+		c.log.Warn("closing the node's sockets failed", "err", err)
 	}
 	if leaveErr != nil && !errors.Is(leaveErr, ErrNotRunning) {
 		c.log.Warn("leave before stop did not complete", "err", leaveErr)
 	}
-	return nil
 }
 
 // NodeID returns this node's id.

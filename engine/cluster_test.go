@@ -48,12 +48,8 @@ func TestNotRunning(t *testing.T) {
 	if err := c.Send(context.Background(), 200, "hi", false, -1); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("send before start: %v", err)
 	}
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	c.Stop()
+	c.Stop()
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -102,9 +98,7 @@ func TestGracefulLeave(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
 	var log stateLog
 	nodes[0].OnStateChange(log.fn)
-	if err := nodes[2].Stop(); err != nil {
-		t.Fatal(err)
-	}
+	nodes[2].Stop()
 	pump(t, nodes[0], 5*time.Second, "n2 leaving seen by handler", func() bool { return log.has("n2", "leaving") })
 	for _, n := range nodes[1].Nodes() {
 		if n.ID == "n2" && n.State != "leaving" {
@@ -120,7 +114,7 @@ func TestCrashSuspectThenDead(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
 	var log stateLog
 	nodes[0].OnStateChange(log.fn)
-	_ = nodes[2].stop(false)
+	nodes[2].stop(false)
 	pump(t, nodes[0], 10*time.Second, "n2 dead", func() bool { return log.has("n2", "dead") })
 	if !log.has("n2", "suspect") {
 		t.Fatalf("no suspect before dead: %v", log.got["n2"])
@@ -141,9 +135,7 @@ func TestJoinEventAlive(t *testing.T) {
 func TestRebindSamePortAfterStop(t *testing.T) {
 	a := startNode(t, testConfig("r1"))
 	addr := a.LocalNode().Addr
-	if err := a.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	a.Stop()
 	cfg := testConfig("r1")
 	cfg.BindAddr = addr
 	b := startNode(t, cfg)
@@ -161,7 +153,7 @@ func TestWaitReturnsOnTimeoutAndStop(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { c.Wait(context.Background(), -1); close(done) }()
-	_ = c.Stop()
+	c.Stop()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

@@ -55,11 +55,17 @@ type eventQueue struct {
 	msgs   int // message events queued, bounded by limit
 	limit  int
 	closed bool
-	notify chan struct{} // signalled (non-blocking) on every push
+	wake   func() // called on every push: the pump's wake-up
+
+	// Stall detection (stall.go): when the queue last became non-empty,
+	// when it was last dispatched, and whether this stall was reported.
+	nonEmptySince time.Time
+	lastDispatch  time.Time
+	stallReported bool
 }
 
-func newEventQueue(limit int) *eventQueue {
-	q := &eventQueue{limit: limit, notify: make(chan struct{}, 1)}
+func newEventQueue(limit int, wake func()) *eventQueue {
+	q := &eventQueue{limit: limit, wake: wake, lastDispatch: time.Now()}
 	q.space = sync.NewCond(&q.mu)
 	return q
 }
@@ -81,15 +87,15 @@ func (q *eventQueue) push(ev event, mode pushMode) bool {
 		q.mu.Unlock()
 		return false
 	}
+	if q.head == len(q.items) {
+		q.nonEmptySince = time.Now()
+	}
 	q.items = append(q.items, ev)
 	if ev.kind == evMessage {
 		q.msgs++
 	}
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
+	q.wake()
 	return true
 }
 
@@ -114,13 +120,13 @@ func (q *eventQueue) pushWithin(ev event, wait time.Duration) bool {
 		q.mu.Unlock()
 		return false
 	}
+	if q.head == len(q.items) {
+		q.nonEmptySince = time.Now()
+	}
 	q.items = append(q.items, ev)
 	q.msgs++
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
+	q.wake()
 	return true
 }
 
@@ -206,19 +212,17 @@ func checkMsgType(t int) error {
 	return nil
 }
 
-// Dispatch runs the queued handler calls on the calling goroutine and returns
-// how many ran. A call made from inside a handler returns 0 at once, so a
-// handler that calls back into the library never runs handlers re-entrantly.
-// Only the events queued when Dispatch starts are run, so a handler that
-// keeps sending to its own node cannot keep Dispatch from returning.
+// Dispatch runs the queued handler calls of this node, and of the other
+// nodes sharing its pump (Config.Pump), on the calling goroutine and
+// returns how many ran; see Pump.Dispatch.
 func (c *Cluster) Dispatch() int {
-	if !c.x.registered.Load() {
-		c.registerOwner()
-	}
-	if !c.dispatching.CompareAndSwap(false, true) {
-		return 0
-	}
-	defer c.dispatching.Store(false)
+	return c.pump.Dispatch()
+}
+
+// dispatchOwn runs this node's queued handler calls; the pump calls it
+// and guards against re-entry.
+func (c *Cluster) dispatchOwn() int {
+	c.queue.dispatched()
 	n := c.queue.depth()
 	ran := 0
 	for i := 0; i < n; i++ {
@@ -272,29 +276,11 @@ func (c *Cluster) safeCall(fn func()) {
 	fn()
 }
 
-// Wait dispatches handlers as events arrive until timeout passes, the
-// cluster stops or ctx ends; a negative timeout waits until the cluster
-// stops. Events still queued when the cluster stops are dispatched before
-// Wait returns. It returns ctx's error when ctx ended the wait, else nil.
+// Wait dispatches handlers (this node's and those of the nodes sharing
+// its pump) as events arrive until timeout passes, the cluster stops or
+// ctx ends; a negative timeout waits until the cluster stops. Events still
+// queued when the cluster stops are dispatched before Wait returns. It
+// returns ctx's error when ctx ended the wait, else nil.
 func (c *Cluster) Wait(ctx context.Context, timeout time.Duration) error {
-	var timer <-chan time.Time
-	if timeout >= 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		timer = t.C
-	}
-	for {
-		c.Dispatch()
-		select {
-		case <-c.queue.notify:
-		case <-c.stopCh:
-			c.Dispatch()
-			return nil
-		case <-timer:
-			c.Dispatch()
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return c.pump.waitUntil(ctx, timeout, c.stopCh)
 }

@@ -105,8 +105,8 @@ func startFuzzPair(f *testing.F, token string) *Cluster {
 	}
 	target, peer := start("fuzz-node"), start("n1")
 	f.Cleanup(func() {
-		_ = peer.stop(false)
-		_ = target.stop(false)
+		peer.stop(false)
+		target.stop(false)
 		_ = fn.Close()
 	})
 	if _, err := peer.Join(context.Background(), []string{target.LocalNode().Addr}); err != nil {

@@ -20,12 +20,10 @@ type extras struct {
 	replyHandlers map[int]func(Message) (any, error)
 
 	// Request/reply (request.go).
-	registered atomic.Bool   // the owning goroutine is recorded
-	owner      atomic.Uint64 // goroutine that first dispatched this node
-	reqMu      sync.Mutex
-	pending    map[uint64]*pendingRequest
-	nextReq    atomic.Uint64
-	inflight   atomic.Int32 // received requests waiting for Dispatch
+	reqMu    sync.Mutex
+	pending  map[uint64]*pendingRequest
+	nextReq  atomic.Uint64
+	inflight atomic.Int32 // received requests waiting for Dispatch
 
 	// Leader election (election.go).
 	voteMu    sync.Mutex

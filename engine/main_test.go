@@ -53,7 +53,7 @@ func startNode(t *testing.T, cfg Config) *Cluster {
 	if err := c.Start(); err != nil {
 		t.Fatalf("Start(%s): %v", cfg.NodeID, err)
 	}
-	t.Cleanup(func() { _ = c.stop(false) })
+	t.Cleanup(func() { c.stop(false) })
 	return c
 }
 

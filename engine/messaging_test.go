@@ -314,7 +314,7 @@ func TestReliableBackpressureThenStop(t *testing.T) {
 		_ = nodes[0].Send(context.Background(), 200, i, true, -1)
 	}
 	done := make(chan struct{})
-	go func() { _ = nodes[1].Stop(); close(done) }()
+	go func() { nodes[1].Stop(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

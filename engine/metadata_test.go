@@ -32,7 +32,7 @@ func TestMetadataPropagation(t *testing.T) {
 	if err := pre.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pre.stop(false) })
+	t.Cleanup(func() { pre.stop(false) })
 	rest := startCluster(t, 2, func(i int, cfg *Config) { cfg.NodeID = "m" + cfg.NodeID })
 	if _, err := pre.Join(context.Background(), []string{rest[0].LocalNode().Addr}); err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestMetadataValidation(t *testing.T) {
 	if _, ok := c.GetMetadata("x"); ok {
 		t.Fatal("AllMetadata is not a copy")
 	}
-	_ = c.Stop()
+	c.Stop()
 }
 
 // A node whose map is empty says so in its header, and peers store the

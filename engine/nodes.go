@@ -181,6 +181,7 @@ func (c *Cluster) scanLoop() {
 		}
 		c.peers.refresh(c)
 		c.pullStaleMetadata()
+		c.checkStall()
 	}
 }
 
@@ -239,21 +240,28 @@ func (c *Cluster) snapshotOf(p *peerInfo) Node {
 
 // LocalNode returns this node.
 func (c *Cluster) LocalNode() Node {
-	state := StateAlive
-	switch {
-	case c.left.Load() || c.leaving.Load():
-		state = StateLeaving
-	case !c.running():
-		state = StateDead
-	}
 	return Node{
 		ID:         c.id,
 		Addr:       c.localAddr(),
-		State:      string(state),
+		State:      string(c.localState()),
 		Metadata:   c.AllMetadata(),
 		Tags:       append([]string(nil), c.cfg.Tags...),
 		AppVersion: c.cfg.AppVersion,
 	}
+}
+
+// localState is this node's own state, by its lifecycle: "dead" before
+// Start and after a Stop without leaving (it takes part in nothing),
+// "leaving" from Leave on (also once stopped, as its peers record it), and
+// "alive" while running. NumAlive and AliveNodes count it only while alive.
+func (c *Cluster) localState() State {
+	switch {
+	case c.left.Load() || c.leaving.Load():
+		return StateLeaving
+	case !c.running():
+		return StateDead
+	}
+	return StateAlive
 }
 
 // localAddr is the advertised address, or the configured one before Start.
@@ -291,8 +299,12 @@ func (c *Cluster) AliveNodes() []Node {
 }
 
 func (c *Cluster) listNodes(aliveOnly bool) []Node {
+	local := c.LocalNode()
 	if !c.running() {
-		return []Node{c.LocalNode()}
+		if aliveOnly {
+			return []Node{}
+		}
+		return []Node{local}
 	}
 	c.refreshIfStale()
 	c.peers.mu.RLock()
@@ -305,7 +317,9 @@ func (c *Cluster) listNodes(aliveOnly bool) []Node {
 	}
 	c.peers.mu.RUnlock()
 	out := make([]Node, 0, len(ps)+1)
-	out = append(out, c.LocalNode())
+	if !aliveOnly || local.State == string(StateAlive) {
+		out = append(out, local)
+	}
 	for _, p := range ps {
 		out = append(out, c.snapshotOf(p))
 	}
@@ -332,10 +346,14 @@ func (c *Cluster) NumNodes() int {
 // counts this node) so that polling it in a loop stays cheap.
 func (c *Cluster) NumAlive() int {
 	if !c.running() {
-		return 1
+		return 0
 	}
 	c.refreshIfStale()
-	return max(int(c.peers.alive.Load()), 1)
+	n := max(int(c.peers.alive.Load()), 1)
+	if c.localState() != StateAlive {
+		n--
+	}
+	return n
 }
 
 // alivePeers returns the alive peers (not self) accepted by keep.

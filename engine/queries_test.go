@@ -48,7 +48,10 @@ func TestTimingOverridesReachMemberlist(t *testing.T) {
 }
 
 func TestRequestReplyAndQueries(t *testing.T) {
-	nodes := startCluster(t, 2, nil)
+	// One pump runs both nodes' handlers, so b's reply handler runs while
+	// a waits for the reply on this goroutine.
+	pump := NewPump()
+	nodes := startCluster(t, 2, func(_ int, c *Config) { c.Pump = pump })
 	a, b := nodes[0], nodes[1]
 	if err := b.HandleWithReply(200, func(m Message) (any, error) {
 		if m.Payload == "fail" {
@@ -58,9 +61,6 @@ func TestRequestReplyAndQueries(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Both nodes are dispatched by this goroutine while a waits.
-	b.Dispatch()
-	a.Dispatch()
 	got, err := a.SendRequest(context.Background(), "n1", 200, "hi", 5*time.Second)
 	if err != nil || got.(map[string]any)["echo"] != "hi" {
 		t.Fatalf("reply %v, %v", got, err)

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 )
 
@@ -19,11 +17,11 @@ import (
 // none, back as a reply with the same id.
 //
 // While SendRequest waits it keeps dispatching, like Wait: the caller's
-// own handlers go on running, and so do the handlers of every other node
-// first used from the same goroutine. A script often runs several nodes in
-// one interpreter; without this, a request from one of them to another
-// could never be answered, because the answering handler can only run on
-// the very goroutine that is waiting.
+// own handlers go on running, and so do those of every node sharing its
+// pump (Config.Pump). A script often runs several nodes in one
+// interpreter; without this, a request from one of them to another could
+// never be answered, because the answering handler can only run on the
+// very goroutine that is waiting.
 
 // Internal message types of request/reply; below MinUserMessageType.
 const (
@@ -104,9 +102,6 @@ func (c *Cluster) SendRequest(ctx context.Context, nodeID string, msgType int, p
 	if err != nil {
 		return nil, err
 	}
-	if !c.x.registered.Load() {
-		c.registerOwner()
-	}
 	if nodeID == c.id {
 		return c.localRequest(msgType, body, flags)
 	}
@@ -143,20 +138,17 @@ func (c *Cluster) SendRequest(ctx context.Context, nodeID string, msgType int, p
 	return c.awaitReply(ctx, pr, sent, msgType, timeout)
 }
 
-// awaitReply dispatches this goroutine's nodes until the reply, a failure
-// or the deadline.
+// awaitReply dispatches the pump's nodes until the reply, a failure or
+// the deadline.
 func (c *Cluster) awaitReply(ctx context.Context, pr *pendingRequest, sent chan error, msgType int, timeout time.Duration) (any, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	siblings := dispatchGroup(goid())
-	// The other nodes' queues have no shared wake-up, so poll them briefly.
-	poll := time.NewTicker(2 * time.Millisecond)
+	// The peer's failure is seen by polling the peer table.
+	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
 	end := time.Now().Add(timeout)
 	for {
-		for _, s := range siblings {
-			s.Dispatch()
-		}
+		c.pump.Dispatch()
 		if !time.Now().Before(end) {
 			// A handler run above may have taken the whole time.
 			return nil, fmt.Errorf("%w: no reply from node %q to a request of type %d within %v", ErrTimeout, pr.node, msgType, timeout)
@@ -169,7 +161,7 @@ func (c *Cluster) awaitReply(ctx context.Context, pr *pendingRequest, sent chan 
 				return nil, fmt.Errorf("%w: request to node %q could not be delivered: %v", ErrTimeout, pr.node, trimSentinel(err))
 			}
 			sent = nil
-		case <-c.queue.notify:
+		case <-c.pump.notify:
 		case <-poll.C:
 			if p := c.peers.get(pr.node); p == nil || p.state != StateAlive {
 				return nil, fmt.Errorf("%w: node %q failed before replying to a request of type %d", ErrTimeout, pr.node, msgType)
@@ -339,70 +331,4 @@ func (c *Cluster) receiveReply(e *envelope) {
 	case pr.ch <- res:
 	default:
 	}
-}
-
-// Nodes by owning goroutine: the goroutine that first dispatched a node
-// (normally its script's) is the only one allowed to run its handlers.
-var owners = struct {
-	sync.Mutex
-	byG map[uint64][]*Cluster
-}{byG: make(map[uint64][]*Cluster)}
-
-// registerOwner records the calling goroutine as c's owner.
-func (c *Cluster) registerOwner() {
-	if c.x.registered.Swap(true) {
-		return
-	}
-	g := goid()
-	c.x.owner.Store(g)
-	owners.Lock()
-	defer owners.Unlock()
-	pruneOwnersLocked()
-	owners.byG[g] = append(owners.byG[g], c)
-}
-
-// dispatchGroup returns the running nodes owned by goroutine g.
-func dispatchGroup(g uint64) []*Cluster {
-	owners.Lock()
-	defer owners.Unlock()
-	pruneOwnersLocked()
-	return append([]*Cluster(nil), owners.byG[g]...)
-}
-
-// pruneOwnersLocked forgets stopped nodes.
-func pruneOwnersLocked() {
-	for g, cs := range owners.byG {
-		kept := cs[:0]
-		for _, c := range cs {
-			if c.state.Load() != stateStopped {
-				kept = append(kept, c)
-			}
-		}
-		clear(cs[len(kept):])
-		if len(kept) == 0 {
-			delete(owners.byG, g)
-		} else {
-			owners.byG[g] = kept
-		}
-	}
-}
-
-// goid returns the calling goroutine's id, parsed from its stack header
-// ("goroutine 18 [running]:"). Go offers no API for it; it is only used
-// to group nodes by the goroutine that may run their handlers.
-func goid() uint64 {
-	var buf [64]byte
-	n := runtime.Stack(buf[:], false)
-	const prefix = "goroutine "
-	if n <= len(prefix) {
-		return 0
-	}
-	var id uint64
-	for _, ch := range buf[len(prefix):n] {
-		if ch < '0' || ch > '9' {
-			break
-		}
-		id = id*10 + uint64(ch-'0')
-	}
-	return id
 }

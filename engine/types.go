@@ -28,6 +28,9 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrTimeout: an operation did not complete in time.
 	ErrTimeout = errors.New("timeout")
+	// ErrStartFailed: Start could not start the node: it was already
+	// started, or its address cannot be bound (in use, not permitted).
+	ErrStartFailed = errors.New("start failed")
 )
 
 // MinUserMessageType is the lowest message type available to applications;
@@ -96,6 +99,10 @@ type Config struct {
 	EventQueueSize int
 	// LeaveTimeout bounds how long Leave waits for the leave to propagate; 0 means 2s.
 	LeaveTimeout time.Duration
+	// Pump, when set, runs this node's handlers together with those of the
+	// other nodes sharing it (a script's nodes share its interpreter's
+	// pump); nil gives the node a pump of its own.
+	Pump *Pump
 	// SendTimeout is how long a reliable send may block when a call passes
 	// a negative timeout: waiting for room in a destination's window, and
 	// for SendTo the destination's acknowledgement; 0 means 10s.

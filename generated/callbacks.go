@@ -12,7 +12,7 @@ import (
 
 // clusterHandleHandler wraps the script callable given to handle() as handler.
 // onError, when not nil, is called each time the callable raises.
-func clusterHandleHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message), *object.Exception) {
+func (in *interpreter) clusterHandleHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
@@ -20,7 +20,7 @@ func clusterHandleHandler(ctx context.Context, fn string, v object.Object, onErr
 	return func(msg engine.Message) {
 		if _, text, ok := c.call(messageToObject(msg)); !ok {
 			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "handle() handler", "msg.type", msg.Type, "error", text)
+			in.logger.Error("script callback raised", "callback", "handle() handler", "msg.type", msg.Type, "error", text)
 			if onError != nil {
 				onError()
 			}
@@ -30,7 +30,7 @@ func clusterHandleHandler(ctx context.Context, fn string, v object.Object, onErr
 
 // clusterOnStateChangeHandler wraps the script callable given to on_state_change() as handler.
 // onError, when not nil, is called each time the callable raises.
-func clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
+func (in *interpreter) clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
@@ -38,7 +38,7 @@ func clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object
 	return func(nodeId string, state string) {
 		if _, text, ok := c.call(object.NewString(string(nodeId)), object.NewString(string(state))); !ok {
 			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "on_state_change() handler", "node_id", nodeId, "state", state, "error", text)
+			in.logger.Error("script callback raised", "callback", "on_state_change() handler", "node_id", nodeId, "state", state, "error", text)
 			if onError != nil {
 				onError()
 			}
@@ -48,7 +48,7 @@ func clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object
 
 // clusterHandleWithReplyHandler wraps the script callable given to handle_with_reply() as handler.
 // onError, when not nil, is called each time the callable raises.
-func clusterHandleWithReplyHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message) (any, error), *object.Exception) {
+func (in *interpreter) clusterHandleWithReplyHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message) (any, error), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
@@ -71,7 +71,7 @@ func clusterHandleWithReplyHandler(ctx context.Context, fn string, v object.Obje
 
 // clusterOnMetadataChangeHandler wraps the script callable given to on_metadata_change() as handler.
 // onError, when not nil, is called each time the callable raises.
-func clusterOnMetadataChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
+func (in *interpreter) clusterOnMetadataChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
@@ -79,7 +79,7 @@ func clusterOnMetadataChangeHandler(ctx context.Context, fn string, v object.Obj
 	return func(node engine.Node) {
 		if _, text, ok := c.call(nodeToObject(node)); !ok {
 			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "on_metadata_change() handler", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
+			in.logger.Error("script callback raised", "callback", "on_metadata_change() handler", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
 			if onError != nil {
 				onError()
 			}
@@ -89,7 +89,7 @@ func clusterOnMetadataChangeHandler(ctx context.Context, fn string, v object.Obj
 
 // clusterCreateNodeGroupOnNodeAdded wraps the script callable given to create_node_group() as on_node_added.
 // onError, when not nil, is called each time the callable raises.
-func clusterCreateNodeGroupOnNodeAdded(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
+func (in *interpreter) clusterCreateNodeGroupOnNodeAdded(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "on_node_added", v)
 	if exc != nil {
 		return nil, exc
@@ -97,7 +97,7 @@ func clusterCreateNodeGroupOnNodeAdded(ctx context.Context, fn string, v object.
 	return func(node engine.Node) {
 		if _, text, ok := c.call(nodeToObject(node)); !ok {
 			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "create_node_group() on_node_added", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
+			in.logger.Error("script callback raised", "callback", "create_node_group() on_node_added", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
 			if onError != nil {
 				onError()
 			}
@@ -107,7 +107,7 @@ func clusterCreateNodeGroupOnNodeAdded(ctx context.Context, fn string, v object.
 
 // clusterCreateNodeGroupOnNodeRemoved wraps the script callable given to create_node_group() as on_node_removed.
 // onError, when not nil, is called each time the callable raises.
-func clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
+func (in *interpreter) clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "on_node_removed", v)
 	if exc != nil {
 		return nil, exc
@@ -115,7 +115,7 @@ func clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v objec
 	return func(node engine.Node) {
 		if _, text, ok := c.call(nodeToObject(node)); !ok {
 			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "create_node_group() on_node_removed", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
+			in.logger.Error("script callback raised", "callback", "create_node_group() on_node_removed", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
 			if onError != nil {
 				onError()
 			}
@@ -125,7 +125,7 @@ func clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v objec
 
 // leaderElectionOnEventHandler wraps the script callable given to on_event() as handler.
 // onError, when not nil, is called each time the callable raises.
-func leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string, int), *object.Exception) {
+func (in *interpreter) leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string, int), *object.Exception) {
 	c, exc := newScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
@@ -133,7 +133,7 @@ func leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Objec
 	return func(eventType string, nodeId string, term int) {
 		if _, text, ok := c.call(c.accepted(2, object.NewString(string(eventType)), object.NewString(string(nodeId)), object.NewInteger(int64(term)))...); !ok {
 			// There is no caller to raise to: log it and carry on.
-			currentLogger().Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "term", term, "error", text)
+			in.logger.Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "term", term, "error", text)
 			if onError != nil {
 				onError()
 			}

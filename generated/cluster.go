@@ -10,65 +10,50 @@ import (
 	"github.com/scriptling-contrib/gossip/engine"
 )
 
-// clusterClass is the Cluster class; newLibrary sets it.
-var clusterClass *object.Class
-
-func newClusterClass() *object.Class {
+// newClusterClass makes the Cluster class of one interpreter.
+func (in *interpreter) newClusterClass() *object.Class {
 	return &object.Class{
 		Name: "Cluster",
 		Methods: map[string]object.Object{
-			"start":                  &object.Builtin{Fn: callClusterStart, HelpText: clusterStartHelp},
-			"join":                   &object.Builtin{Fn: callClusterJoin, HelpText: clusterJoinHelp},
-			"leave":                  &object.Builtin{Fn: callClusterLeave, HelpText: clusterLeaveHelp},
-			"stop":                   &object.Builtin{Fn: callClusterStop, HelpText: clusterStopHelp},
-			"send":                   &object.Builtin{Fn: callClusterSend, HelpText: clusterSendHelp},
-			"send_tagged":            &object.Builtin{Fn: callClusterSendTagged, HelpText: clusterSendTaggedHelp},
-			"send_to":                &object.Builtin{Fn: callClusterSendTo, HelpText: clusterSendToHelp},
-			"handle":                 &object.Builtin{Fn: callClusterHandle, HelpText: clusterHandleHelp},
-			"on_state_change":        &object.Builtin{Fn: callClusterOnStateChange, HelpText: clusterOnStateChangeHelp},
-			"nodes":                  &object.Builtin{Fn: callClusterNodes, HelpText: clusterNodesHelp},
-			"alive_nodes":            &object.Builtin{Fn: callClusterAliveNodes, HelpText: clusterAliveNodesHelp},
-			"local_node":             &object.Builtin{Fn: callClusterLocalNode, HelpText: clusterLocalNodeHelp},
-			"num_nodes":              &object.Builtin{Fn: callClusterNumNodes, HelpText: clusterNumNodesHelp},
-			"num_alive":              &object.Builtin{Fn: callClusterNumAlive, HelpText: clusterNumAliveHelp},
-			"node_id":                &object.Builtin{Fn: callClusterNodeId, HelpText: clusterNodeIdHelp},
-			"set_metadata":           &object.Builtin{Fn: callClusterSetMetadata, HelpText: clusterSetMetadataHelp},
-			"get_metadata":           &object.Builtin{Fn: callClusterGetMetadata, HelpText: clusterGetMetadataHelp},
-			"all_metadata":           &object.Builtin{Fn: callClusterAllMetadata, HelpText: clusterAllMetadataHelp},
-			"delete_metadata":        &object.Builtin{Fn: callClusterDeleteMetadata, HelpText: clusterDeleteMetadataHelp},
-			"stats":                  &object.Builtin{Fn: callClusterStats, HelpText: clusterStatsHelp},
-			"handle_with_reply":      &object.Builtin{Fn: callClusterHandleWithReply, HelpText: clusterHandleWithReplyHelp},
-			"send_request":           &object.Builtin{Fn: callClusterSendRequest, HelpText: clusterSendRequestHelp},
-			"unhandle":               &object.Builtin{Fn: callClusterUnhandle, HelpText: clusterUnhandleHelp},
-			"on_metadata_change":     &object.Builtin{Fn: callClusterOnMetadataChange, HelpText: clusterOnMetadataChangeHelp},
-			"remove_handler":         &object.Builtin{Fn: callClusterRemoveHandler, HelpText: clusterRemoveHandlerHelp},
-			"nodes_by_tag":           &object.Builtin{Fn: callClusterNodesByTag, HelpText: clusterNodesByTagHelp},
-			"get_node":               &object.Builtin{Fn: callClusterGetNode, HelpText: clusterGetNodeHelp},
-			"num_suspect":            &object.Builtin{Fn: callClusterNumSuspect, HelpText: clusterNumSuspectHelp},
-			"num_dead":               &object.Builtin{Fn: callClusterNumDead, HelpText: clusterNumDeadHelp},
-			"is_local":               &object.Builtin{Fn: callClusterIsLocal, HelpText: clusterIsLocalHelp},
-			"candidates":             &object.Builtin{Fn: callClusterCandidates, HelpText: clusterCandidatesHelp},
-			"create_node_group":      &object.Builtin{Fn: callClusterCreateNodeGroup, HelpText: clusterCreateNodeGroupHelp},
-			"create_leader_election": &object.Builtin{Fn: callClusterCreateLeaderElection, HelpText: clusterCreateLeaderElectionHelp},
-			"wait":                   &object.Builtin{Fn: callClusterWait, HelpText: clusterWaitHelp},
-			"install_key":            &object.Builtin{Fn: callClusterInstallKey, HelpText: clusterInstallKeyHelp},
-			"use_key":                &object.Builtin{Fn: callClusterUseKey, HelpText: clusterUseKeyHelp},
-			"remove_key":             &object.Builtin{Fn: callClusterRemoveKey, HelpText: clusterRemoveKeyHelp},
-			"list_keys":              &object.Builtin{Fn: callClusterListKeys, HelpText: clusterListKeysHelp},
+			"start":                  &object.Builtin{Fn: in.callClusterStart, HelpText: clusterStartHelp},
+			"join":                   &object.Builtin{Fn: in.callClusterJoin, HelpText: clusterJoinHelp},
+			"leave":                  &object.Builtin{Fn: in.callClusterLeave, HelpText: clusterLeaveHelp},
+			"stop":                   &object.Builtin{Fn: in.callClusterStop, HelpText: clusterStopHelp},
+			"send":                   &object.Builtin{Fn: in.callClusterSend, HelpText: clusterSendHelp},
+			"send_tagged":            &object.Builtin{Fn: in.callClusterSendTagged, HelpText: clusterSendTaggedHelp},
+			"send_to":                &object.Builtin{Fn: in.callClusterSendTo, HelpText: clusterSendToHelp},
+			"handle":                 &object.Builtin{Fn: in.callClusterHandle, HelpText: clusterHandleHelp},
+			"on_state_change":        &object.Builtin{Fn: in.callClusterOnStateChange, HelpText: clusterOnStateChangeHelp},
+			"nodes":                  &object.Builtin{Fn: in.callClusterNodes, HelpText: clusterNodesHelp},
+			"alive_nodes":            &object.Builtin{Fn: in.callClusterAliveNodes, HelpText: clusterAliveNodesHelp},
+			"local_node":             &object.Builtin{Fn: in.callClusterLocalNode, HelpText: clusterLocalNodeHelp},
+			"num_nodes":              &object.Builtin{Fn: in.callClusterNumNodes, HelpText: clusterNumNodesHelp},
+			"num_alive":              &object.Builtin{Fn: in.callClusterNumAlive, HelpText: clusterNumAliveHelp},
+			"node_id":                &object.Builtin{Fn: in.callClusterNodeId, HelpText: clusterNodeIdHelp},
+			"set_metadata":           &object.Builtin{Fn: in.callClusterSetMetadata, HelpText: clusterSetMetadataHelp},
+			"get_metadata":           &object.Builtin{Fn: in.callClusterGetMetadata, HelpText: clusterGetMetadataHelp},
+			"all_metadata":           &object.Builtin{Fn: in.callClusterAllMetadata, HelpText: clusterAllMetadataHelp},
+			"delete_metadata":        &object.Builtin{Fn: in.callClusterDeleteMetadata, HelpText: clusterDeleteMetadataHelp},
+			"stats":                  &object.Builtin{Fn: in.callClusterStats, HelpText: clusterStatsHelp},
+			"handle_with_reply":      &object.Builtin{Fn: in.callClusterHandleWithReply, HelpText: clusterHandleWithReplyHelp},
+			"send_request":           &object.Builtin{Fn: in.callClusterSendRequest, HelpText: clusterSendRequestHelp},
+			"unhandle":               &object.Builtin{Fn: in.callClusterUnhandle, HelpText: clusterUnhandleHelp},
+			"on_metadata_change":     &object.Builtin{Fn: in.callClusterOnMetadataChange, HelpText: clusterOnMetadataChangeHelp},
+			"remove_handler":         &object.Builtin{Fn: in.callClusterRemoveHandler, HelpText: clusterRemoveHandlerHelp},
+			"nodes_by_tag":           &object.Builtin{Fn: in.callClusterNodesByTag, HelpText: clusterNodesByTagHelp},
+			"get_node":               &object.Builtin{Fn: in.callClusterGetNode, HelpText: clusterGetNodeHelp},
+			"num_suspect":            &object.Builtin{Fn: in.callClusterNumSuspect, HelpText: clusterNumSuspectHelp},
+			"num_dead":               &object.Builtin{Fn: in.callClusterNumDead, HelpText: clusterNumDeadHelp},
+			"is_local":               &object.Builtin{Fn: in.callClusterIsLocal, HelpText: clusterIsLocalHelp},
+			"candidates":             &object.Builtin{Fn: in.callClusterCandidates, HelpText: clusterCandidatesHelp},
+			"create_node_group":      &object.Builtin{Fn: in.callClusterCreateNodeGroup, HelpText: clusterCreateNodeGroupHelp},
+			"create_leader_election": &object.Builtin{Fn: in.callClusterCreateLeaderElection, HelpText: clusterCreateLeaderElectionHelp},
+			"wait":                   &object.Builtin{Fn: in.callClusterWait, HelpText: clusterWaitHelp},
+			"install_key":            &object.Builtin{Fn: in.callClusterInstallKey, HelpText: clusterInstallKeyHelp},
+			"use_key":                &object.Builtin{Fn: in.callClusterUseKey, HelpText: clusterUseKeyHelp},
+			"remove_key":             &object.Builtin{Fn: in.callClusterRemoveKey, HelpText: clusterRemoveKeyHelp},
+			"list_keys":              &object.Builtin{Fn: in.callClusterListKeys, HelpText: clusterListKeysHelp},
 		},
-	}
-}
-
-// liveCluster holds every Cluster created and not yet cleaned up, so that a
-// runtime reset can clean up what scripts left behind.
-var liveCluster liveSet[*engine.Cluster]
-
-// cleanupCluster calls Stop on every live Cluster.
-func cleanupCluster() {
-	for _, v := range liveCluster.drain() {
-		if err := v.Stop(); err != nil {
-			currentLogger().Error("runtime reset: Stop failed", "error", err)
-		}
 	}
 }
 
@@ -78,29 +63,29 @@ var clusterDoc object.Object = object.NewString("Cluster - A gossip cluster node
 // help() texts of the Cluster methods.
 const (
 	clusterStartHelp                = "start() - Start the cluster node\n\nBegins transport, health monitoring, and gossip routines.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the address cannot be bound or the node was already started or stopped\n\nExample:\n  cluster.start()"
-	clusterJoinHelp                 = "join(peers) - Join an existing cluster\n\nContacts the peers; succeeds when at least one answered. When join()\nreturns, this node knows the cluster; the nodes it contacted learn of\nthis node a moment later (they merge its state after replying), so a\nscript that sends from one of them straight away should first wait\nfor its num_alive() to count the new node.\n\nBlocks while it contacts the peers one after another: for each peer\nthat does not answer, up to the profile's TCP timeout (1 s for \"local\",\n10 s for \"lan\", 30 s for \"wan\"). A deadline or cancel of the evaluation\n(an embedder's EvalWithContext) ends it at once.\n\nParameters:\n  peers (str|list[str]): One or more peer addresses to join\n\nReturns:\n  int: Number of peers contacted\n\nRaises:\n  RuntimeError: no peer could be reached (the error names them) or a peer refused the node\n\nExample:\n  cluster.join(\"127.0.0.1:8001\")\n  cluster.join([\"127.0.0.1:8001\", \"127.0.0.1:8002\"])"
-	clusterLeaveHelp                = "leave() - Gracefully leave the cluster\n\nOther nodes will be notified and see this node as \"leaving\". Blocks up to 2 seconds while the news spreads.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node is not running\n\nExample:\n  cluster.leave()"
-	clusterStopHelp                 = "stop() - Stop the cluster and clean up\n\nLeaves if still a member (up to 2 seconds), closes every socket and stops every routine. Calling it again does nothing.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: shutting down failed\n\nExample:\n  cluster.stop()"
-	clusterSendHelp                 = "send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nWith reliable=True the message enters each destination's window of unacknowledged messages (at most 4096\nmessages and 8 MiB per destination) and send returns once every destination has it: each delivers it\nexactly once and in order. While a destination's window is full (its script does not dispatch, or the\nnetwork is slow) send blocks, up to timeout; then it raises RuntimeError naming the nodes that did not\nget the message (\"not sent\": nothing went to them, retrying is safe; the other nodes did get it).\nA message in a window fails only when its destination leaves, is removed from the cluster or restarts,\nor this node stops: it is then counted in stats()[\"reliable_failed\"] and logged.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running, or a reliable message could not enter some destination's window within timeout (the error names them)\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
-	clusterSendTaggedHelp           = "send_tagged(tag, message_type, data, reliable=False, *, timeout=None) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message. With reliable=True it blocks and raises exactly as send\ndoes: it returns once the message is in every destination's window, or raises after timeout naming the\nnodes that did not get it.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running, or a reliable message could not enter some destination's window within timeout (the error names them)\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
-	clusterSendToHelp               = "send_to(node_id, message_type, data, reliable=False, *, timeout=None) - Send to a specific node\n\nWith reliable=True, send_to returns once the destination has acknowledged the message: it is in that\nnode's handler queue, exactly once, in order after everything sent to it before, and its handler runs\nwhen that node's script dispatches. It blocks for at most timeout (None: the cluster's send_timeout,\n10 s by default) and then raises RuntimeError, saying either \"not sent\" (the destination's window of\n4096 unacknowledged messages or 8 MiB stayed full: nothing went out, retrying is safe) or\n\"unconfirmed\" (the message is still queued and will be delivered at most once: do not resend it).\nA destination that is suspect or dead keeps its queued messages and gets them when it is alive\nagain; when it leaves, is removed from the cluster or restarts, or this node stops, the messages not\nyet acknowledged fail (stats()[\"reliable_failed\"]) and a waiting send_to raises.\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running, or a reliable message was not sent or not confirmed within timeout\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
-	clusterHandleHelp               = "handle(message_type, handler) - Register a message handler\n\nThe handler receives a dict with type (int), sender (a node dict with id,\naddr, state, metadata, tags) and payload (the decoded payload). Registering\nagain for the same type replaces the handler.\n\nParameters:\n  message_type (int): Message type to handle (must be >= 128)\n  handler (callable): Function called with a message dict\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  def on_message(msg):\n      print(f\"From {msg['sender']['id']}: {msg['payload']}\")\n\n  cluster.handle(128, on_message)"
-	clusterOnStateChangeHelp        = "on_state_change(handler) - Register a state change handler\n\nThe handler gets the node id and its new state: \"alive\" (also when a node joins), \"suspect\", \"dead\" or \"leaving\".\n\nParameters:\n  handler (callable): Function(node_id, new_state)\n\nReturns:\n  int: Handler id for remove_handler()\n\nExample:\n  def on_change(node_id, state):\n      print(f\"Node {node_id} is now {state}\")\n\n  cluster.on_state_change(on_change)"
-	clusterNodesHelp                = "nodes() - Get all known nodes\n\nReturns:\n  list[Node]: List of node dicts with id, addr, state, metadata, tags, app_version\n\nExample:\n  for node in cluster.nodes():\n      print(f\"{node['id']}: {node['state']} at {node['addr']}\")"
-	clusterAliveNodesHelp           = "alive_nodes() - Get all alive nodes\n\nReturns:\n  list[Node]: List of node dicts"
-	clusterLocalNodeHelp            = "local_node() - Get local node info\n\nReturns:\n  Node: Node dict with id, addr, state, metadata, tags, app_version"
+	clusterJoinHelp                 = "join(peers) - Join an existing cluster\n\nContacts the peers; succeeds when at least one answered. When join()\nreturns, this node knows the cluster; the nodes it contacted learn of\nthis node a moment later (they merge its state after replying), so a\nscript that sends from one of them straight away should first wait\nfor its num_alive() to count the new node.\n\nBlocks while it contacts the peers one after another: for each peer\nthat does not answer, up to the profile's TCP timeout (1 s for \"local\",\n10 s for \"lan\", 30 s for \"wan\"). A deadline or cancel of the evaluation\n(an embedder's EvalWithContext) ends it at once.\n\nParameters:\n  peers (str|list[str]): One or more peer addresses to join\n\nReturns:\n  int: Number of peers contacted\n\nRaises:\n  RuntimeError: no peer could be reached (the error names them) or a peer refused the node\n\nDiffers from the reference:\n  join() returns a count and raises when no peer answers\n    join() returns the number of peers contacted, and raises RuntimeError\n    naming the peers when none of them answered (or one refused the node).\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n\nExample:\n  cluster.join(\"127.0.0.1:8001\")\n  cluster.join([\"127.0.0.1:8001\", \"127.0.0.1:8002\"])"
+	clusterLeaveHelp                = "leave() - Gracefully leave the cluster\n\nOther nodes will be notified and see this node as \"leaving\". Blocks up to 2 seconds while the news spreads.\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node is not running\n\nDiffers from the reference:\n  stop() leaves gracefully\n    stop() first leaves if the node is still a member, so peers see it\n    \"leaving\" rather than \"dead\"; leave() and stop() block up to 2 seconds\n    while the news spreads.\n\nExample:\n  cluster.leave()"
+	clusterStopHelp                 = "stop() - Stop the cluster and clean up\n\nLeaves if still a member (up to 2 seconds), closes every socket and stops every\nroutine. Calling it again does nothing. It never raises: a leave not confirmed\nin time, or a socket that fails to close, is logged and the node stops all the same.\n\nReturns:\n  None\n\nDiffers from the reference:\n  stop() leaves gracefully\n    stop() first leaves if the node is still a member, so peers see it\n    \"leaving\" rather than \"dead\"; leave() and stop() block up to 2 seconds\n    while the news spreads.\n\nExample:\n  cluster.stop()"
+	clusterSendHelp                 = "send(message_type, data, reliable=False, *, timeout=None) - Broadcast to all nodes\n\nSends the message to every alive node except this one.\n\nWith reliable=True the message enters each destination's window of unacknowledged messages (at most 4096\nmessages and 8 MiB per destination) and send returns once every destination has it: each delivers it\nexactly once and in order. While a destination's window is full (its script does not dispatch, or the\nnetwork is slow) send blocks, up to timeout; then it raises RuntimeError naming the nodes that did not\nget the message (\"not sent\": nothing went to them, retrying is safe; the other nodes did get it).\nA message in a window fails only when its destination leaves, is removed from the cluster or restarts,\nor this node stops: it is then counted in stats()[\"reliable_failed\"] and logged.\n\nParameters:\n  message_type (int): Message type, from 128 to 65535\n  data (any): Message payload (str, int, float, bool, None, list or dict)\n  reliable (bool): Use reliable TCP transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running, or a reliable message could not enter some destination's window within timeout (the error names them)\n\nDiffers from the reference:\n  Sends take a timeout\n    Every send takes a keyword-only timeout (seconds, or a string such as\n    \"500ms\"); None uses create()'s send_timeout, 10 seconds by default. A\n    reliable send blocks while the receiver's queue is full, at most that\n    long, and then raises RuntimeError.\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n  Broadcasts skip the sender\n    send() and send_tagged() reach every other alive node (carrying the\n    tag), never the sending node, even when it carries the tag. send_to()\n    with the node's own id delivers to its own handler.\n  Payloads may be bool and None\n    bool and None are payloads too, nested lists and dicts up to 100 levels\n    deep; anything else (a function, an instance, a dict with non-string\n    keys) raises TypeError.\n\nExample:\n  cluster.send(128, \"Hello cluster!\")\n  cluster.send(128, {\"key\": \"value\"}, reliable=True)"
+	clusterSendTaggedHelp           = "send_tagged(tag, message_type, data, reliable=False, *, timeout=None) - Send to nodes with a matching tag\n\nOnly nodes carrying the tag receive the message. With reliable=True it blocks and raises exactly as send\ndoes: it returns once the message is in every destination's window, or raises after timeout naming the\nnodes that did not get it.\n\nParameters:\n  tag (str): Tag for routing\n  message_type (int): Message type, from 128 to 65535\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent (a function, an instance, a dict with non-string keys)\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running, or a reliable message could not enter some destination's window within timeout (the error names them)\n\nDiffers from the reference:\n  Sends take a timeout\n    Every send takes a keyword-only timeout (seconds, or a string such as\n    \"500ms\"); None uses create()'s send_timeout, 10 seconds by default. A\n    reliable send blocks while the receiver's queue is full, at most that\n    long, and then raises RuntimeError.\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n  Broadcasts skip the sender\n    send() and send_tagged() reach every other alive node (carrying the\n    tag), never the sending node, even when it carries the tag. send_to()\n    with the node's own id delivers to its own handler.\n  Payloads may be bool and None\n    bool and None are payloads too, nested lists and dicts up to 100 levels\n    deep; anything else (a function, an instance, a dict with non-string\n    keys) raises TypeError.\n\nExample:\n  cluster.send_tagged(\"web\", 128, \"Hello web nodes!\")"
+	clusterSendToHelp               = "send_to(node_id, message_type, data, reliable=False, *, timeout=None) - Send to a specific node\n\nWith reliable=True, send_to returns once the destination has acknowledged the message: it is in that\nnode's handler queue, exactly once, in order after everything sent to it before, and its handler runs\nwhen that node's script dispatches. It blocks for at most timeout (None: the cluster's send_timeout,\n10 s by default) and then raises RuntimeError, saying either \"not sent\" (the destination's window of\n4096 unacknowledged messages or 8 MiB stayed full: nothing went out, retrying is safe) or\n\"unconfirmed\" (the message is still queued and will be delivered at most once: do not resend it).\nA destination that is suspect or dead keeps its queued messages and gets them when it is alive\nagain; when it leaves, is removed from the cluster or restarts, or this node stops, the messages not\nyet acknowledged fail (stats()[\"reliable_failed\"]) and a waiting send_to raises.\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type, from 128 to 65535\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  KeyError: the node id is unknown\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running, or a reliable message was not sent or not confirmed within timeout\n\nDiffers from the reference:\n  Sends take a timeout\n    Every send takes a keyword-only timeout (seconds, or a string such as\n    \"500ms\"); None uses create()'s send_timeout, 10 seconds by default. A\n    reliable send blocks while the receiver's queue is full, at most that\n    long, and then raises RuntimeError.\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n  Payloads may be bool and None\n    bool and None are payloads too, nested lists and dicts up to 100 levels\n    deep; anything else (a function, an instance, a dict with non-string\n    keys) raises TypeError.\n\nExample:\n  target = cluster.nodes()[0]\n  cluster.send_to(target[\"id\"], 128, \"Direct message!\")"
+	clusterHandleHelp               = "handle(message_type, handler) - Register a message handler\n\nThe handler receives a dict with type (int), sender (a node dict with id,\naddr, state, metadata, tags) and payload (the decoded payload). Registering\nagain for the same type replaces the handler.\n\nParameters:\n  message_type (int): Message type to handle, from 128 to 65535\n  handler (callable): Function called with a message dict\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n  Node dicts carry tags and app_version\n    They also have tags (a list of str) and app_version (a str, \"\" when\n    none). Code that reads the four documented keys is unaffected; code that\n    compares or prints whole dicts sees the extra keys.\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n\nExample:\n  def on_message(msg):\n      print(f\"From {msg['sender']['id']}: {msg['payload']}\")\n\n  cluster.handle(128, on_message)"
+	clusterOnStateChangeHelp        = "on_state_change(handler) - Register a state change handler\n\nThe handler gets the node id and its new state: \"alive\" (also when a node joins), \"suspect\", \"dead\" or \"leaving\".\n\nParameters:\n  handler (callable): Function(node_id, new_state)\n\nReturns:\n  int: Handler id for remove_handler()\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n  Handler registration returns an id\n    It returns an int handler id that remove_handler() takes; handlers can\n    be removed, which the reference has no way to do.\n\nExample:\n  def on_change(node_id, state):\n      print(f\"Node {node_id} is now {state}\")\n\n  cluster.on_state_change(on_change)"
+	clusterNodesHelp                = "nodes() - Get all known nodes\n\nReturns:\n  list[Node]: List of node dicts with id, addr, state, metadata, tags, app_version\n\nDiffers from the reference:\n  Metadata keeps its type\n    Values come back with the type they were set with, in get_metadata(),\n    all_metadata() and the metadata of every node dict: after\n    set_metadata(\"version\", 2), get_metadata(\"version\") is the int 2, not\n    \"2\". None still means the key is not set. A script that expects strings\n    converts with str().\n  Node dicts carry tags and app_version\n    They also have tags (a list of str) and app_version (a str, \"\" when\n    none). Code that reads the four documented keys is unaffected; code that\n    compares or prints whole dicts sees the extra keys.\n\nExample:\n  for node in cluster.nodes():\n      print(f\"{node['id']}: {node['state']} at {node['addr']}\")"
+	clusterAliveNodesHelp           = "alive_nodes() - Get all alive nodes\n\nThe nodes whose state is \"alive\"; this node is among them only while its own state is (see local_node()).\n\nReturns:\n  list[Node]: List of node dicts\n\nDiffers from the reference:\n  Metadata keeps its type\n    Values come back with the type they were set with, in get_metadata(),\n    all_metadata() and the metadata of every node dict: after\n    set_metadata(\"version\", 2), get_metadata(\"version\") is the int 2, not\n    \"2\". None still means the key is not set. A script that expects strings\n    converts with str().\n  Node dicts carry tags and app_version\n    They also have tags (a list of str) and app_version (a str, \"\" when\n    none). Code that reads the four documented keys is unaffected; code that\n    compares or prints whole dicts sees the extra keys."
+	clusterLocalNodeHelp            = "local_node() - Get local node info\n\nThis node's state follows its lifecycle: \"dead\" before start() (it takes part\nin nothing yet), \"alive\" while running, \"leaving\" from leave() on and after a\nstop() of a started node (which leaves first). num_alive() and alive_nodes() count this node\nonly while it is \"alive\"; nodes() and num_nodes() always include it.\n\nReturns:\n  Node: Node dict with id, addr, state, metadata, tags, app_version\n\nDiffers from the reference:\n  Metadata keeps its type\n    Values come back with the type they were set with, in get_metadata(),\n    all_metadata() and the metadata of every node dict: after\n    set_metadata(\"version\", 2), get_metadata(\"version\") is the int 2, not\n    \"2\". None still means the key is not set. A script that expects strings\n    converts with str().\n  Node dicts carry tags and app_version\n    They also have tags (a list of str) and app_version (a str, \"\" when\n    none). Code that reads the four documented keys is unaffected; code that\n    compares or prints whole dicts sees the extra keys."
 	clusterNumNodesHelp             = "num_nodes() - Get total node count\n\nReturns:\n  int"
-	clusterNumAliveHelp             = "num_alive() - Get alive node count\n\nReturns:\n  int"
+	clusterNumAliveHelp             = "num_alive() - Get alive node count\n\nlen(alive_nodes()), cheap enough to poll; 0 before start() and after stop().\n\nReturns:\n  int"
 	clusterNodeIdHelp               = "node_id() - Get local node UUID\n\nReturns:\n  str"
-	clusterSetMetadataHelp          = "set_metadata(key, value) - Set local metadata\n\nMetadata is gossiped to every node; values of several KiB are fine.\n\nParameters:\n  key (str): Metadata key\n  value (str|int|float|bool): Metadata value\n\nReturns:\n  None\n\nRaises:\n  ValueError: the key is empty or the value is over the maximum size\n\nExample:\n  cluster.set_metadata(\"role\", \"worker\")\n  cluster.set_metadata(\"version\", 2)"
-	clusterGetMetadataHelp          = "get_metadata(key) - Get local metadata value\n\nParameters:\n  key (str): Metadata key\n\nReturns:\n  any or None: The value, or None if the key is not set"
-	clusterAllMetadataHelp          = "all_metadata() - Get all local metadata\n\nReturns:\n  dict[str, any]: dict of every local metadata key and value"
-	clusterDeleteMetadataHelp       = "delete_metadata(key) - Delete a metadata key\n\nDeleting a key that is not set does nothing. The removal is gossiped.\n\nParameters:\n  key (str): Metadata key to delete\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the removal could not be recorded"
+	clusterSetMetadataHelp          = "set_metadata(key, value) - Set local metadata\n\nMetadata is gossiped to every node; values of several KiB are fine.\n\nParameters:\n  key (str): Metadata key\n  value (str|int|float|bool): Metadata value\n\nReturns:\n  None\n\nRaises:\n  ValueError: the key is empty or the value is over the maximum size\n  RuntimeError: the node was stopped\n\nExample:\n  cluster.set_metadata(\"role\", \"worker\")\n  cluster.set_metadata(\"version\", 2)"
+	clusterGetMetadataHelp          = "get_metadata(key) - Get local metadata value\n\nParameters:\n  key (str): Metadata key\n\nReturns:\n  any or None: The value, or None if the key is not set\n\nDiffers from the reference:\n  Metadata keeps its type\n    Values come back with the type they were set with, in get_metadata(),\n    all_metadata() and the metadata of every node dict: after\n    set_metadata(\"version\", 2), get_metadata(\"version\") is the int 2, not\n    \"2\". None still means the key is not set. A script that expects strings\n    converts with str()."
+	clusterAllMetadataHelp          = "all_metadata() - Get all local metadata\n\nReturns:\n  dict[str, any]: dict of every local metadata key and value\n\nDiffers from the reference:\n  Metadata keeps its type\n    Values come back with the type they were set with, in get_metadata(),\n    all_metadata() and the metadata of every node dict: after\n    set_metadata(\"version\", 2), get_metadata(\"version\") is the int 2, not\n    \"2\". None still means the key is not set. A script that expects strings\n    converts with str()."
+	clusterDeleteMetadataHelp       = "delete_metadata(key) - Delete a metadata key\n\nDeleting a key that is not set does nothing. The removal is gossiped.\n\nParameters:\n  key (str): Metadata key to delete\n\nReturns:\n  None\n\nRaises:\n  RuntimeError: the node was stopped"
 	clusterStatsHelp                = "stats() - Get message and error counters\n\nCounts since create(): messages sent, received, failed and dropped per\nkind (reliable, unreliable), messages dropped for want of a handler or a\ntag, undecodable and unauthenticated messages, handlers that raised, and\nhow many events are queued waiting for the script. Unreliable messages\nare dropped, and counted, when the script does not run handlers fast\nenough; reliable ones wait instead.\n\nReturns:\n  Stats: dict of counters (every value an int)\n\nExample:\n  s = cluster.stats()\n  print(s[\"unreliable_dropped\"], s[\"handler_errors\"], s[\"queue_depth\"])"
-	clusterHandleWithReplyHelp      = "handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n\nThe handler receives the same message dict as handle() handlers and runs on the\nscript's goroutine; what it returns (str, int, float, bool, None, list or dict)\nis sent back to the node that called send_request(). If it raises, the\nrequester's send_request() raises RuntimeError with the error's message.\nA message type has one handler: this replaces a handle() handler of the same\ntype, and handle() replaces this one.\n\nParameters:\n  message_type (int): Message type to answer (must be >= 128)\n  handler (callable): Function called with a message dict; its result is the reply\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  cluster.handle_with_reply(200, lambda msg: {\"echo\": msg[\"payload\"]})"
-	clusterSendRequestHelp          = "send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n\nSends the payload reliably to the node's handle_with_reply() handler for the\nmessage type and returns what the handler returned. While waiting, queued\nhandlers keep running as in wait(), those of every other node the script uses\nincluded, so a node can send a request to another node of the same script. A\nrequest to this node runs its own handler directly. Blocks up to timeout;\na deadline or cancel of the evaluation (an embedder's EvalWithContext)\nends it at once.\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type (must be >= 128)\n  data (any): Request payload (str, int, float, bool, None, list or dict)\n  timeout (duration): How long to wait for the reply (seconds, or a string such as \"500ms\") (default: 5.0)\n\nReturns:\n  any: The reply returned by the remote handler\n\nRaises:\n  KeyError: the node id is unknown or the node has failed\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: no reply came in time (\"timeout\"), the node has no handle_with_reply() handler for the type (\"no reply handler\"), the remote handler raised (\"remote handler failed: ...\", with its message), or the node is not running\n\nExample:\n  reply = cluster.send_request(other_id, 200, \"hello\", timeout=2)\n  print(reply[\"echo\"])"
-	clusterUnhandleHelp             = "unhandle(message_type) - Remove the handler of a message type\n\nRemoves the handle() or handle_with_reply() handler of the type.\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n\nReturns:\n  bool: True if a handler was removed, False if there was none\n\nRaises:\n  ValueError: the message type is reserved\n\nExample:\n  cluster.handle(200, lambda msg: None)\n  print(cluster.unhandle(200))  # True\n  print(cluster.unhandle(200))  # False"
-	clusterOnMetadataChangeHelp     = "on_metadata_change(handler) - Register a metadata change handler\n\nThe handler gets the node dict of a remote node whose metadata changed, with\nthe metadata as of that change. It runs once for every new version of a\nnode's metadata that reaches this node (versions replaced in transit are\nskipped, so a quick burst of changes may be reported once).\n\nParameters:\n  handler (callable): Function(node)\n\nReturns:\n  int: Handler id for remove_handler()\n\nExample:\n  def on_meta(node):\n      print(f\"{node['id']} now has {node['metadata']}\")\n\n  handler_id = cluster.on_metadata_change(on_meta)"
+	clusterHandleWithReplyHelp      = "handle_with_reply(message_type, handler) - Register a request handler whose return value is the reply\n\nThe handler receives the same message dict as handle() handlers and runs on the\nscript's goroutine; what it returns (str, int, float, bool, None, list or dict)\nis sent back to the node that called send_request(). If it raises, the\nrequester's send_request() raises RuntimeError with the error's message.\nA message type has one handler: this replaces a handle() handler of the same\ntype, and handle() replaces this one.\n\nParameters:\n  message_type (int): Message type to answer, from 128 to 65535\n  handler (callable): Function called with a message dict; its result is the reply\n\nReturns:\n  None\n\nRaises:\n  ValueError: the message type is reserved\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n\nExample:\n  cluster.handle_with_reply(200, lambda msg: {\"echo\": msg[\"payload\"]})"
+	clusterSendRequestHelp          = "send_request(node_id, message_type, data, timeout=5.0) - Send a request to one node and wait for its reply\n\nSends the payload reliably to the node's handle_with_reply() handler for the\nmessage type and returns what the handler returned. While waiting, queued\nhandlers keep running as in wait(), those of every other node the script uses\nincluded, so a node can send a request to another node of the same script. A\nrequest to this node runs its own handler directly. Blocks up to timeout;\na deadline or cancel of the evaluation (an embedder's EvalWithContext)\nends it at once.\n\nParameters:\n  node_id (str): Target node id\n  message_type (int): Message type, from 128 to 65535\n  data (any): Request payload (str, int, float, bool, None, list or dict)\n  timeout (duration): How long to wait for the reply (seconds, or a string such as \"500ms\") (default: 5.0)\n\nReturns:\n  any: The reply returned by the remote handler\n\nRaises:\n  KeyError: the node id is unknown or the node has failed\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: no reply came in time (\"timeout\"), the node has no handle_with_reply() handler for the type (\"no reply handler\"), the remote handler raised (\"remote handler failed: ...\", with its message), or the node is not running\n\nDiffers from the reference:\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n  Payloads may be bool and None\n    bool and None are payloads too, nested lists and dicts up to 100 levels\n    deep; anything else (a function, an instance, a dict with non-string\n    keys) raises TypeError.\n\nExample:\n  reply = cluster.send_request(other_id, 200, \"hello\", timeout=2)\n  print(reply[\"echo\"])"
+	clusterUnhandleHelp             = "unhandle(message_type) - Remove the handler of a message type\n\nRemoves the handle() or handle_with_reply() handler of the type.\n\nParameters:\n  message_type (int): Message type, from 128 to 65535\n\nReturns:\n  bool: True if a handler was removed, False if there was none\n\nRaises:\n  ValueError: the message type is reserved\n\nDiffers from the reference:\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n\nExample:\n  cluster.handle(200, lambda msg: None)\n  print(cluster.unhandle(200))  # True\n  print(cluster.unhandle(200))  # False"
+	clusterOnMetadataChangeHelp     = "on_metadata_change(handler) - Register a metadata change handler\n\nThe handler gets the node dict of a remote node whose metadata changed, with\nthe metadata as of that change. It runs once for every new version of a\nnode's metadata that reaches this node (versions replaced in transit are\nskipped, so a quick burst of changes may be reported once).\n\nParameters:\n  handler (callable): Function(node)\n\nReturns:\n  int: Handler id for remove_handler()\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n\nExample:\n  def on_meta(node):\n      print(f\"{node['id']} now has {node['metadata']}\")\n\n  handler_id = cluster.on_metadata_change(on_meta)"
 	clusterRemoveHandlerHelp        = "remove_handler(handler_id) - Remove a state or metadata change handler\n\nParameters:\n  handler_id (int): Id returned by on_state_change() or on_metadata_change()\n\nReturns:\n  bool: True if a handler was removed, False if the id is unknown\n\nExample:\n  handler_id = cluster.on_state_change(lambda node_id, state: print(state))\n  cluster.remove_handler(handler_id)"
 	clusterNodesByTagHelp           = "nodes_by_tag(tag) - Get the alive nodes carrying a tag\n\nThis node is included when it carries the tag.\n\nParameters:\n  tag (str): Routing tag\n\nReturns:\n  list[Node]: Node dicts sorted by id\n\nRaises:\n  ValueError: the tag is empty\n\nExample:\n  for node in cluster.nodes_by_tag(\"web\"):\n      print(node[\"addr\"])"
 	clusterGetNodeHelp              = "get_node(node_id) - Get one node by id\n\nParameters:\n  node_id (str): Node id (this node's id gives local_node())\n\nReturns:\n  Node or None: The node dict, or None if the node is unknown\n\nExample:\n  node = cluster.get_node(node_id)\n  if node != None:\n      print(node[\"state\"])"
@@ -108,9 +93,9 @@ const (
 	clusterNumDeadHelp              = "num_dead() - Get the number of failed nodes\n\nNodes that left gracefully are \"leaving\", not dead, and are not counted.\n\nReturns:\n  int"
 	clusterIsLocalHelp              = "is_local(node_id) - Check whether a node id is this node's\n\nParameters:\n  node_id (str): Node id\n\nReturns:\n  bool"
 	clusterCandidatesHelp           = "candidates(n=3) - Get a random subset of the alive peers\n\nA fresh random sample of up to n alive nodes, never this one, on every call.\n\nParameters:\n  n (int): Largest number of nodes to return (default: 3)\n\nReturns:\n  list[Node]: Node dicts in random order\n\nRaises:\n  ValueError: n is negative\n\nExample:\n  for node in cluster.candidates(2):\n      cluster.send_to(node[\"id\"], 128, \"sample\")"
-	clusterCreateNodeGroupHelp      = "create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n\nEach criterion maps a metadata key to an exact value, \"*\" (the key is present)\nor \"~sub\" (the value contains sub); a node must match all of them. Non-string\nmetadata values match by their text (\"3\", \"2.5\", \"true\"). This node is a\nmember too when it matches. on_node_added and on_node_removed run once when a\nnode enters or leaves the group (it stops being alive or stops matching);\nnodes matching at creation are reported as added.\n\nParameters:\n  criteria (dict[str, str]): Metadata key -> value, \"*\" or \"~substring\"\n  on_node_added (callable or None): Function(node) called when a node enters the group (default: None)\n  on_node_removed (callable or None): Function(node) called when a node leaves the group (default: None)\n\nReturns:\n  NodeGroup: The group\n\nRaises:\n  ValueError: a criteria key is empty\n\nExample:\n  workers = cluster.create_node_group(\n      {\"role\": \"worker\", \"zone\": \"~us-\"},\n      on_node_added=lambda node: print(\"joined\", node[\"id\"]),\n      on_node_removed=lambda node: print(\"left\", node[\"id\"]),\n  )"
+	clusterCreateNodeGroupHelp      = "create_node_group(criteria, on_node_added=None, on_node_removed=None) - Track the alive nodes whose metadata matches criteria\n\nEach criterion maps a metadata key to an exact value, \"*\" (the key is present)\nor \"~sub\" (the value contains sub); a node must match all of them. Non-string\nmetadata values match by their text (\"3\", \"2.5\", \"true\"). This node is a\nmember too when it matches. on_node_added and on_node_removed run once when a\nnode enters or leaves the group (it stops being alive or stops matching);\nnodes matching at creation are reported as added.\n\nParameters:\n  criteria (dict[str, str]): Metadata key -> value, \"*\" or \"~substring\"\n  on_node_added (callable or None): Function(node) called when a node enters the group (default: None)\n  on_node_removed (callable or None): Function(node) called when a node leaves the group (default: None)\n\nReturns:\n  NodeGroup: The group\n\nRaises:\n  ValueError: a criteria key is empty\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n\nExample:\n  workers = cluster.create_node_group(\n      {\"role\": \"worker\", \"zone\": \"~us-\"},\n      on_node_added=lambda node: print(\"joined\", node[\"id\"]),\n      on_node_removed=lambda node: print(\"left\", node[\"id\"]),\n  )"
 	clusterCreateLeaderElectionHelp = "create_leader_election(check_interval=\"1s\", leader_timeout=\"3s\", min_cluster_size=1, metadata_criteria=None) - Create a leader election among the eligible nodes\n\nEligible nodes are the alive nodes matching metadata_criteria (all nodes when\nNone); every eligible node should run an election with the same settings.\nCall start() to take part.\n\nGuarantee: at most one node leads in each term, and at no instant do two nodes\nlead, as long as the nodes agree on the electorate (below). Every leadership\nhas a term, a number that only grows: a node leads when a strict majority of\nits electorate (and at least min_cluster_size nodes) granted it their vote for\nits term, and each node grants a term to one node only, never a term lower\nthan one it granted. Votes are leases of leader_timeout, renewed every\ncheck_interval; a leader that stops hearing from its majority (partitioned or\npaused) stops being leader by its own clock within leader_timeout, before\nits voters may vote for anyone else. So a leader can fence its side effects\nwith get_term(): a store that rejects writes carrying a term lower than one\nit has seen rejects a deposed leader's late writes.\n\nThe electorate is every eligible node this node has seen alive. A node that\nleaves gracefully is removed at once; a node that fails stays, because from\ninside a partition a failed node and an unreachable one look the same. A\nmember not seen alive for max(1 minute, 20 x leader_timeout) is dropped only\nby a node that sees a strict majority of its electorate alive, so a minority\nside never elects a leader however long a partition lasts, while the majority\nside recovers from crashed nodes. Consequences: a 50/50 partition has no leader\non either side until it heals; a 2-node electorate in which one node crashed\nhas no leader until that node returns or leaves gracefully; a 3-node one keeps\na leader after one crash, and after a second crash only if the first had been\ndropped.\n\nLimits: the lease needs the nodes' clocks to run at the same rate (not to\nagree); a process paused longer than leader_timeout is no longer leader when it\nresumes (is_leader() is computed from the clock), but code already past its\nis_leader() check still runs, which is what fencing with the term is for.\nElectorates that differ weaken the guarantee: a node that joins during a\npartition knows only the side it joined, and a member dropped by the majority\nthat returns while the cluster is split another way counts again at once;\nmin_cluster_size above half of all eligible nodes keeps one leader in those\ncases too. Terms are kept in memory: a node restarted with the same id grants\nno vote for one lease, and if every node restarts terms start again from 1.\n\nParameters:\n  check_interval (duration): How often leadership is checked and leases are renewed (default: \"1s\")\n  leader_timeout (duration): Lease length; must be longer than check_interval (default: \"3s\")\n  min_cluster_size (int): Fewest votes a leader needs, whatever the electorate's size (set above half of all eligible nodes to keep one leader even when electorates differ) (default: 1)\n  metadata_criteria (dict[str, str] or None): Criteria (as for create_node_group()) eligible nodes must match; None makes every node eligible (default: None)\n\nReturns:\n  LeaderElection: The election, not yet started\n\nRaises:\n  ValueError: leader_timeout is not longer than check_interval, or a criteria key is empty\n\nExample:\n  election = cluster.create_leader_election(check_interval=\"500ms\", leader_timeout=\"2s\")\n  election.on_event(\"became_leader\", lambda event, node_id, term: print(\"leading in term\", term))\n  election.start()"
-	clusterWaitHelp                 = "wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n\nBlocks, running queued handlers on the script's goroutine as they arrive,\nuntil timeout seconds pass or the cluster stops. With timeout=None it\nwaits until the cluster stops. A deadline or cancel of the evaluation\n(an embedder's EvalWithContext) ends it at once.\n\nParameters:\n  timeout (duration or None): Seconds to wait (a number, or a string such as \"500ms\"); None waits until stop (default: None)\n\nReturns:\n  None\n\nExample:\n  cluster.wait(2.0)"
+	clusterWaitHelp                 = "wait(timeout=None) - Run handlers until a timeout passes or the cluster stops\n\nBlocks, running queued handlers on the script's goroutine as they arrive,\nuntil timeout seconds pass or the cluster stops. With timeout=None it\nwaits until the cluster stops. A deadline or cancel of the evaluation\n(an embedder's EvalWithContext) ends it at once.\n\nParameters:\n  timeout (duration or None): Seconds to wait (a number, or a string such as \"500ms\"); None waits until stop (default: None)\n\nReturns:\n  None\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n\nExample:\n  cluster.wait(2.0)"
 	clusterInstallKeyHelp           = "install_key(key) - Install an extra encryption key on every node\n\nFirst step of a key rotation. Adds the key to the keyring of this node and\nof every alive or suspect member; they keep encrypting with their current\nprimary key but now also accept the new one. The request travels encrypted\nand, with a bearer token, authenticated. Repeat until \"failed\" is empty\nbefore the next step. Keys never appear in results or logs, only their\nfingerprints. Blocks up to about 5 seconds while members answer.\n\nParameters:\n  key (str): The new AES key, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  r = cluster.install_key(new_key)\n  if len(r[\"failed\"]) > 0:\n      print(\"not installed on\", r[\"failed\"])"
 	clusterUseKeyHelp               = "use_key(key) - Make an installed key the primary key on every node\n\nSecond step of a key rotation: every node starts encrypting with the key.\nThe key must already be installed everywhere (install_key); since every\nnode accepts both keys, nothing in flight is refused.\n\nParameters:\n  key (str): The key to encrypt with, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  cluster.use_key(new_key)"
 	clusterRemoveKeyHelp            = "remove_key(key) - Remove an encryption key from every node\n\nLast step of a key rotation: no node accepts the old key any more. Refused\nwhile any node that answers still encrypts with it (run use_key first).\nRemoving a key a node does not hold succeeds there.\n\nParameters:\n  key (str): The key to remove, 16, 24 or 32 bytes\n\nReturns:\n  KeyResult: dict with key (fingerprint), ok (node ids) and failed ({node_id: reason})\n\nRaises:\n  ValueError: the key has the wrong length, or this node refuses the step (use_key of a key not installed, remove_key of a key some node still encrypts with)\n  RuntimeError: the cluster was created without encryption_key (there is nothing to rotate), or is not running\n\nExample:\n  r = cluster.remove_key(old_key)\n  print(r[\"key\"], \"removed from\", len(r[\"ok\"]), \"nodes\")"
@@ -127,67 +112,68 @@ const (
 // for the bound method Scriptling makes from a class method), and
 // f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
 // class entry so that help(obj) does not list it among the methods.
-func newClusterInstance(v *engine.Cluster) object.Object {
-	inst := &object.Instance{Class: clusterClass, NativeData: v}
+func (in *interpreter) newClusterInstance(v *engine.Cluster) object.Object {
+	inst := &object.Instance{Class: in.clusterClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":                clusterDoc,
-		"start":                  bind(inst, v, clusterStartHelp, clusterStartMethod),
-		"join":                   bind(inst, v, clusterJoinHelp, clusterJoinMethod),
-		"leave":                  bind(inst, v, clusterLeaveHelp, clusterLeaveMethod),
-		"stop":                   bind(inst, v, clusterStopHelp, clusterStopMethod),
-		"send":                   bind(inst, v, clusterSendHelp, clusterSendMethod),
-		"send_tagged":            bind(inst, v, clusterSendTaggedHelp, clusterSendTaggedMethod),
-		"send_to":                bind(inst, v, clusterSendToHelp, clusterSendToMethod),
-		"handle":                 bind(inst, v, clusterHandleHelp, clusterHandleMethod),
-		"on_state_change":        bind(inst, v, clusterOnStateChangeHelp, clusterOnStateChangeMethod),
-		"nodes":                  bind(inst, v, clusterNodesHelp, clusterNodesMethod),
-		"alive_nodes":            bind(inst, v, clusterAliveNodesHelp, clusterAliveNodesMethod),
-		"local_node":             bind(inst, v, clusterLocalNodeHelp, clusterLocalNodeMethod),
-		"num_nodes":              bind(inst, v, clusterNumNodesHelp, clusterNumNodesMethod),
-		"num_alive":              bind(inst, v, clusterNumAliveHelp, clusterNumAliveMethod),
-		"node_id":                bind(inst, v, clusterNodeIdHelp, clusterNodeIdMethod),
-		"set_metadata":           bind(inst, v, clusterSetMetadataHelp, clusterSetMetadataMethod),
-		"get_metadata":           bind(inst, v, clusterGetMetadataHelp, clusterGetMetadataMethod),
-		"all_metadata":           bind(inst, v, clusterAllMetadataHelp, clusterAllMetadataMethod),
-		"delete_metadata":        bind(inst, v, clusterDeleteMetadataHelp, clusterDeleteMetadataMethod),
-		"stats":                  bind(inst, v, clusterStatsHelp, clusterStatsMethod),
-		"handle_with_reply":      bind(inst, v, clusterHandleWithReplyHelp, clusterHandleWithReplyMethod),
-		"send_request":           bind(inst, v, clusterSendRequestHelp, clusterSendRequestMethod),
-		"unhandle":               bind(inst, v, clusterUnhandleHelp, clusterUnhandleMethod),
-		"on_metadata_change":     bind(inst, v, clusterOnMetadataChangeHelp, clusterOnMetadataChangeMethod),
-		"remove_handler":         bind(inst, v, clusterRemoveHandlerHelp, clusterRemoveHandlerMethod),
-		"nodes_by_tag":           bind(inst, v, clusterNodesByTagHelp, clusterNodesByTagMethod),
-		"get_node":               bind(inst, v, clusterGetNodeHelp, clusterGetNodeMethod),
-		"num_suspect":            bind(inst, v, clusterNumSuspectHelp, clusterNumSuspectMethod),
-		"num_dead":               bind(inst, v, clusterNumDeadHelp, clusterNumDeadMethod),
-		"is_local":               bind(inst, v, clusterIsLocalHelp, clusterIsLocalMethod),
-		"candidates":             bind(inst, v, clusterCandidatesHelp, clusterCandidatesMethod),
-		"create_node_group":      bind(inst, v, clusterCreateNodeGroupHelp, clusterCreateNodeGroupMethod),
-		"create_leader_election": bind(inst, v, clusterCreateLeaderElectionHelp, clusterCreateLeaderElectionMethod),
-		"wait":                   bind(inst, v, clusterWaitHelp, clusterWaitMethod),
-		"install_key":            bind(inst, v, clusterInstallKeyHelp, clusterInstallKeyMethod),
-		"use_key":                bind(inst, v, clusterUseKeyHelp, clusterUseKeyMethod),
-		"remove_key":             bind(inst, v, clusterRemoveKeyHelp, clusterRemoveKeyMethod),
-		"list_keys":              bind(inst, v, clusterListKeysHelp, clusterListKeysMethod),
+		"start":                  bind(inst, v, clusterStartHelp, in.clusterStartMethod),
+		"join":                   bind(inst, v, clusterJoinHelp, in.clusterJoinMethod),
+		"leave":                  bind(inst, v, clusterLeaveHelp, in.clusterLeaveMethod),
+		"stop":                   bind(inst, v, clusterStopHelp, in.clusterStopMethod),
+		"send":                   bind(inst, v, clusterSendHelp, in.clusterSendMethod),
+		"send_tagged":            bind(inst, v, clusterSendTaggedHelp, in.clusterSendTaggedMethod),
+		"send_to":                bind(inst, v, clusterSendToHelp, in.clusterSendToMethod),
+		"handle":                 bind(inst, v, clusterHandleHelp, in.clusterHandleMethod),
+		"on_state_change":        bind(inst, v, clusterOnStateChangeHelp, in.clusterOnStateChangeMethod),
+		"nodes":                  bind(inst, v, clusterNodesHelp, in.clusterNodesMethod),
+		"alive_nodes":            bind(inst, v, clusterAliveNodesHelp, in.clusterAliveNodesMethod),
+		"local_node":             bind(inst, v, clusterLocalNodeHelp, in.clusterLocalNodeMethod),
+		"num_nodes":              bind(inst, v, clusterNumNodesHelp, in.clusterNumNodesMethod),
+		"num_alive":              bind(inst, v, clusterNumAliveHelp, in.clusterNumAliveMethod),
+		"node_id":                bind(inst, v, clusterNodeIdHelp, in.clusterNodeIdMethod),
+		"set_metadata":           bind(inst, v, clusterSetMetadataHelp, in.clusterSetMetadataMethod),
+		"get_metadata":           bind(inst, v, clusterGetMetadataHelp, in.clusterGetMetadataMethod),
+		"all_metadata":           bind(inst, v, clusterAllMetadataHelp, in.clusterAllMetadataMethod),
+		"delete_metadata":        bind(inst, v, clusterDeleteMetadataHelp, in.clusterDeleteMetadataMethod),
+		"stats":                  bind(inst, v, clusterStatsHelp, in.clusterStatsMethod),
+		"handle_with_reply":      bind(inst, v, clusterHandleWithReplyHelp, in.clusterHandleWithReplyMethod),
+		"send_request":           bind(inst, v, clusterSendRequestHelp, in.clusterSendRequestMethod),
+		"unhandle":               bind(inst, v, clusterUnhandleHelp, in.clusterUnhandleMethod),
+		"on_metadata_change":     bind(inst, v, clusterOnMetadataChangeHelp, in.clusterOnMetadataChangeMethod),
+		"remove_handler":         bind(inst, v, clusterRemoveHandlerHelp, in.clusterRemoveHandlerMethod),
+		"nodes_by_tag":           bind(inst, v, clusterNodesByTagHelp, in.clusterNodesByTagMethod),
+		"get_node":               bind(inst, v, clusterGetNodeHelp, in.clusterGetNodeMethod),
+		"num_suspect":            bind(inst, v, clusterNumSuspectHelp, in.clusterNumSuspectMethod),
+		"num_dead":               bind(inst, v, clusterNumDeadHelp, in.clusterNumDeadMethod),
+		"is_local":               bind(inst, v, clusterIsLocalHelp, in.clusterIsLocalMethod),
+		"candidates":             bind(inst, v, clusterCandidatesHelp, in.clusterCandidatesMethod),
+		"create_node_group":      bind(inst, v, clusterCreateNodeGroupHelp, in.clusterCreateNodeGroupMethod),
+		"create_leader_election": bind(inst, v, clusterCreateLeaderElectionHelp, in.clusterCreateLeaderElectionMethod),
+		"wait":                   bind(inst, v, clusterWaitHelp, in.clusterWaitMethod),
+		"install_key":            bind(inst, v, clusterInstallKeyHelp, in.clusterInstallKeyMethod),
+		"use_key":                bind(inst, v, clusterUseKeyHelp, in.clusterUseKeyMethod),
+		"remove_key":             bind(inst, v, clusterRemoveKeyHelp, in.clusterRemoveKeyMethod),
+		"list_keys":              bind(inst, v, clusterListKeysHelp, in.clusterListKeysMethod),
 	}
-	liveCluster.add(inst, v)
+	in.liveCluster.add(inst, v)
+	in.track()
 	return inst
 }
 
 // callClusterStart implements Cluster.start() called through the class, with the instance first.
-func callClusterStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("start()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterStartMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterStartMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterStartMethod implements Cluster.start() on inst, whose Go value is self.
-func clusterStartMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterStartMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "start()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -202,19 +188,19 @@ func clusterStartMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 var clusterJoinParams = []string{"peers"}
 
 // callClusterJoin implements Cluster.join() called through the class, with the instance first.
-func callClusterJoin(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterJoin(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("join()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterJoinMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterJoinMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterJoinMethod implements Cluster.join() on inst, whose Go value is self.
-func clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "join()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterJoinParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -237,19 +223,19 @@ func clusterJoinMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 }
 
 // callClusterLeave implements Cluster.leave() called through the class, with the instance first.
-func callClusterLeave(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterLeave(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("leave()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterLeaveMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterLeaveMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterLeaveMethod implements Cluster.leave() on inst, whose Go value is self.
-func clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "leave()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -261,28 +247,25 @@ func clusterLeaveMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 }
 
 // callClusterStop implements Cluster.stop() called through the class, with the instance first.
-func callClusterStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("stop()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterStopMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterStopMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterStopMethod implements Cluster.stop() on inst, whose Go value is self.
-func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "stop()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
-	err := self.Stop()
-	if err != nil {
-		return raiseError(fn, err)
-	}
+	self.Stop()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	liveCluster.forget(inst)
+	in.liveCluster.forget(inst)
 	return none
 }
 
@@ -290,19 +273,19 @@ func clusterStopMethod(ctx context.Context, inst *object.Instance, self *engine.
 var clusterSendParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callClusterSend implements Cluster.send() called through the class, with the instance first.
-func callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendMethod implements Cluster.send() on inst, whose Go value is self.
-func clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendParams, 3, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -367,19 +350,19 @@ func clusterSendMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTagged implements Cluster.send_tagged() called through the class, with the instance first.
-func callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send_tagged()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendTaggedMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendTaggedMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendTaggedMethod implements Cluster.send_tagged() on inst, whose Go value is self.
-func clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_tagged()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendTaggedParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -452,19 +435,19 @@ func clusterSendTaggedMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable", "timeout"}
 
 // callClusterSendTo implements Cluster.send_to() called through the class, with the instance first.
-func callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send_to()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendToMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendToMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendToMethod implements Cluster.send_to() on inst, whose Go value is self.
-func clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_to()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendToParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -537,19 +520,19 @@ func clusterSendToMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterHandleParams = []string{"message_type", "handler"}
 
 // callClusterHandle implements Cluster.handle() called through the class, with the instance first.
-func callClusterHandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterHandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("handle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterHandleMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterHandleMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterHandleMethod implements Cluster.handle() on inst, whose Go value is self.
-func clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "handle()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterHandleParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -569,7 +552,7 @@ func clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.C
 	}
 	var handler func(engine.Message)
 	if v := arg(clusterHandleParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterHandleHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterHandleHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -586,25 +569,25 @@ func clusterHandleMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterOnStateChangeParams = []string{"handler"}
 
 // callClusterOnStateChange implements Cluster.on_state_change() called through the class, with the instance first.
-func callClusterOnStateChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterOnStateChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("on_state_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterOnStateChangeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterOnStateChangeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterOnStateChangeMethod implements Cluster.on_state_change() on inst, whose Go value is self.
-func clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "on_state_change()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterOnStateChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var handler func(string, string)
 	if v := arg(clusterOnStateChangeParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterOnStateChangeHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterOnStateChangeHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -615,19 +598,19 @@ func clusterOnStateChangeMethod(ctx context.Context, _ *object.Instance, self *e
 }
 
 // callClusterNodes implements Cluster.nodes() called through the class, with the instance first.
-func callClusterNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNodesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNodesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNodesMethod implements Cluster.nodes() on inst, whose Go value is self.
-func clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "nodes()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -636,19 +619,19 @@ func clusterNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 }
 
 // callClusterAliveNodes implements Cluster.alive_nodes() called through the class, with the instance first.
-func callClusterAliveNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterAliveNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("alive_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterAliveNodesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterAliveNodesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterAliveNodesMethod implements Cluster.alive_nodes() on inst, whose Go value is self.
-func clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "alive_nodes()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -657,19 +640,19 @@ func clusterAliveNodesMethod(ctx context.Context, _ *object.Instance, self *engi
 }
 
 // callClusterLocalNode implements Cluster.local_node() called through the class, with the instance first.
-func callClusterLocalNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterLocalNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("local_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterLocalNodeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterLocalNodeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterLocalNodeMethod implements Cluster.local_node() on inst, whose Go value is self.
-func clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "local_node()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -678,19 +661,19 @@ func clusterLocalNodeMethod(ctx context.Context, _ *object.Instance, self *engin
 }
 
 // callClusterNumNodes implements Cluster.num_nodes() called through the class, with the instance first.
-func callClusterNumNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumNodesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumNodesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumNodesMethod implements Cluster.num_nodes() on inst, whose Go value is self.
-func clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_nodes()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -699,19 +682,19 @@ func clusterNumNodesMethod(ctx context.Context, _ *object.Instance, self *engine
 }
 
 // callClusterNumAlive implements Cluster.num_alive() called through the class, with the instance first.
-func callClusterNumAlive(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumAlive(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_alive()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumAliveMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumAliveMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumAliveMethod implements Cluster.num_alive() on inst, whose Go value is self.
-func clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_alive()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -720,19 +703,19 @@ func clusterNumAliveMethod(ctx context.Context, _ *object.Instance, self *engine
 }
 
 // callClusterNodeId implements Cluster.node_id() called through the class, with the instance first.
-func callClusterNodeId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNodeId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("node_id()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNodeIdMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNodeIdMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNodeIdMethod implements Cluster.node_id() on inst, whose Go value is self.
-func clusterNodeIdMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNodeIdMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "node_id()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -744,19 +727,19 @@ func clusterNodeIdMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterSetMetadataParams = []string{"key", "value"}
 
 // callClusterSetMetadata implements Cluster.set_metadata() called through the class, with the instance first.
-func callClusterSetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("set_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSetMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSetMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSetMetadataMethod implements Cluster.set_metadata() on inst, whose Go value is self.
-func clusterSetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "set_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSetMetadataParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -787,19 +770,19 @@ func clusterSetMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 var clusterGetMetadataParams = []string{"key"}
 
 // callClusterGetMetadata implements Cluster.get_metadata() called through the class, with the instance first.
-func callClusterGetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterGetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("get_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterGetMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterGetMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterGetMetadataMethod implements Cluster.get_metadata() on inst, whose Go value is self.
-func clusterGetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterGetMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterGetMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -819,19 +802,19 @@ func clusterGetMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 }
 
 // callClusterAllMetadata implements Cluster.all_metadata() called through the class, with the instance first.
-func callClusterAllMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterAllMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("all_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterAllMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterAllMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterAllMetadataMethod implements Cluster.all_metadata() on inst, whose Go value is self.
-func clusterAllMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterAllMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "all_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -843,19 +826,19 @@ func clusterAllMetadataMethod(ctx context.Context, _ *object.Instance, self *eng
 var clusterDeleteMetadataParams = []string{"key"}
 
 // callClusterDeleteMetadata implements Cluster.delete_metadata() called through the class, with the instance first.
-func callClusterDeleteMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterDeleteMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("delete_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterDeleteMetadataMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterDeleteMetadataMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterDeleteMetadataMethod implements Cluster.delete_metadata() on inst, whose Go value is self.
-func clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "delete_metadata()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterDeleteMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -875,19 +858,19 @@ func clusterDeleteMetadataMethod(ctx context.Context, _ *object.Instance, self *
 }
 
 // callClusterStats implements Cluster.stats() called through the class, with the instance first.
-func callClusterStats(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterStats(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("stats()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterStatsMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterStatsMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterStatsMethod implements Cluster.stats() on inst, whose Go value is self.
-func clusterStatsMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterStatsMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "stats()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -899,19 +882,19 @@ func clusterStatsMethod(ctx context.Context, _ *object.Instance, self *engine.Cl
 var clusterHandleWithReplyParams = []string{"message_type", "handler"}
 
 // callClusterHandleWithReply implements Cluster.handle_with_reply() called through the class, with the instance first.
-func callClusterHandleWithReply(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterHandleWithReply(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("handle_with_reply()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterHandleWithReplyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterHandleWithReplyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterHandleWithReplyMethod implements Cluster.handle_with_reply() on inst, whose Go value is self.
-func clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "handle_with_reply()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterHandleWithReplyParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -931,7 +914,7 @@ func clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self 
 	}
 	var handler func(engine.Message) (any, error)
 	if v := arg(clusterHandleWithReplyParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterHandleWithReplyHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterHandleWithReplyHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -948,19 +931,19 @@ func clusterHandleWithReplyMethod(ctx context.Context, _ *object.Instance, self 
 var clusterSendRequestParams = []string{"node_id", "message_type", "data", "timeout"}
 
 // callClusterSendRequest implements Cluster.send_request() called through the class, with the instance first.
-func callClusterSendRequest(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterSendRequest(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("send_request()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterSendRequestMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterSendRequestMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterSendRequestMethod implements Cluster.send_request() on inst, whose Go value is self.
-func clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_request()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterSendRequestParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1020,19 +1003,19 @@ func clusterSendRequestMethod(ctx context.Context, _ *object.Instance, self *eng
 var clusterUnhandleParams = []string{"message_type"}
 
 // callClusterUnhandle implements Cluster.unhandle() called through the class, with the instance first.
-func callClusterUnhandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterUnhandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("unhandle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterUnhandleMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterUnhandleMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterUnhandleMethod implements Cluster.unhandle() on inst, whose Go value is self.
-func clusterUnhandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterUnhandleMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "unhandle()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterUnhandleParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1061,25 +1044,25 @@ func clusterUnhandleMethod(ctx context.Context, _ *object.Instance, self *engine
 var clusterOnMetadataChangeParams = []string{"handler"}
 
 // callClusterOnMetadataChange implements Cluster.on_metadata_change() called through the class, with the instance first.
-func callClusterOnMetadataChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterOnMetadataChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("on_metadata_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterOnMetadataChangeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterOnMetadataChangeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterOnMetadataChangeMethod implements Cluster.on_metadata_change() on inst, whose Go value is self.
-func clusterOnMetadataChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterOnMetadataChangeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "on_metadata_change()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterOnMetadataChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var handler func(engine.Node)
 	if v := arg(clusterOnMetadataChangeParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := clusterOnMetadataChangeHandler(ctx, fn, v, self.RecordHandlerError)
+		got, exc := in.clusterOnMetadataChangeHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
 		}
@@ -1093,19 +1076,19 @@ func clusterOnMetadataChangeMethod(ctx context.Context, _ *object.Instance, self
 var clusterRemoveHandlerParams = []string{"handler_id"}
 
 // callClusterRemoveHandler implements Cluster.remove_handler() called through the class, with the instance first.
-func callClusterRemoveHandler(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterRemoveHandler(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("remove_handler()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterRemoveHandlerMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterRemoveHandlerMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterRemoveHandlerMethod implements Cluster.remove_handler() on inst, whose Go value is self.
-func clusterRemoveHandlerMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterRemoveHandlerMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "remove_handler()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterRemoveHandlerParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1125,19 +1108,19 @@ func clusterRemoveHandlerMethod(ctx context.Context, _ *object.Instance, self *e
 var clusterNodesByTagParams = []string{"tag"}
 
 // callClusterNodesByTag implements Cluster.nodes_by_tag() called through the class, with the instance first.
-func callClusterNodesByTag(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNodesByTag(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("nodes_by_tag()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNodesByTagMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNodesByTagMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNodesByTagMethod implements Cluster.nodes_by_tag() on inst, whose Go value is self.
-func clusterNodesByTagMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNodesByTagMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "nodes_by_tag()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterNodesByTagParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1160,19 +1143,19 @@ func clusterNodesByTagMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterGetNodeParams = []string{"node_id"}
 
 // callClusterGetNode implements Cluster.get_node() called through the class, with the instance first.
-func callClusterGetNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterGetNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("get_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterGetNodeMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterGetNodeMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterGetNodeMethod implements Cluster.get_node() on inst, whose Go value is self.
-func clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_node()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterGetNodeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1192,19 +1175,19 @@ func clusterGetNodeMethod(ctx context.Context, _ *object.Instance, self *engine.
 }
 
 // callClusterNumSuspect implements Cluster.num_suspect() called through the class, with the instance first.
-func callClusterNumSuspect(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumSuspect(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_suspect()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumSuspectMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumSuspectMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumSuspectMethod implements Cluster.num_suspect() on inst, whose Go value is self.
-func clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_suspect()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1213,19 +1196,19 @@ func clusterNumSuspectMethod(ctx context.Context, _ *object.Instance, self *engi
 }
 
 // callClusterNumDead implements Cluster.num_dead() called through the class, with the instance first.
-func callClusterNumDead(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterNumDead(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("num_dead()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterNumDeadMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterNumDeadMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterNumDeadMethod implements Cluster.num_dead() on inst, whose Go value is self.
-func clusterNumDeadMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterNumDeadMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "num_dead()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1237,19 +1220,19 @@ func clusterNumDeadMethod(ctx context.Context, _ *object.Instance, self *engine.
 var clusterIsLocalParams = []string{"node_id"}
 
 // callClusterIsLocal implements Cluster.is_local() called through the class, with the instance first.
-func callClusterIsLocal(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterIsLocal(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("is_local()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterIsLocalMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterIsLocalMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterIsLocalMethod implements Cluster.is_local() on inst, whose Go value is self.
-func clusterIsLocalMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterIsLocalMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "is_local()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterIsLocalParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1269,19 +1252,19 @@ func clusterIsLocalMethod(ctx context.Context, _ *object.Instance, self *engine.
 var clusterCandidatesParams = []string{"n"}
 
 // callClusterCandidates implements Cluster.candidates() called through the class, with the instance first.
-func callClusterCandidates(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterCandidates(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("candidates()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterCandidatesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterCandidatesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterCandidatesMethod implements Cluster.candidates() on inst, whose Go value is self.
-func clusterCandidatesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterCandidatesMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "candidates()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterCandidatesParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1308,19 +1291,19 @@ func clusterCandidatesMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterCreateNodeGroupParams = []string{"criteria", "on_node_added", "on_node_removed"}
 
 // callClusterCreateNodeGroup implements Cluster.create_node_group() called through the class, with the instance first.
-func callClusterCreateNodeGroup(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterCreateNodeGroup(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("create_node_group()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterCreateNodeGroupMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterCreateNodeGroupMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterCreateNodeGroupMethod implements Cluster.create_node_group() on inst, whose Go value is self.
-func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "create_node_group()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterCreateNodeGroupParams, 3, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1337,7 +1320,7 @@ func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self 
 		if isNone(v) {
 			onNodeAdded = nil
 		} else {
-			got, exc := clusterCreateNodeGroupOnNodeAdded(ctx, fn, v, self.RecordHandlerError)
+			got, exc := in.clusterCreateNodeGroupOnNodeAdded(ctx, fn, v, self.RecordHandlerError)
 			if exc != nil {
 				return exc
 			}
@@ -1349,7 +1332,7 @@ func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self 
 		if isNone(v) {
 			onNodeRemoved = nil
 		} else {
-			got, exc := clusterCreateNodeGroupOnNodeRemoved(ctx, fn, v, self.RecordHandlerError)
+			got, exc := in.clusterCreateNodeGroupOnNodeRemoved(ctx, fn, v, self.RecordHandlerError)
 			if exc != nil {
 				return exc
 			}
@@ -1360,26 +1343,26 @@ func clusterCreateNodeGroupMethod(ctx context.Context, _ *object.Instance, self 
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return newNodeGroupInstance(result)
+	return in.newNodeGroupInstance(result)
 }
 
 // clusterCreateLeaderElectionParams lists the parameters of create_leader_election() in positional order.
 var clusterCreateLeaderElectionParams = []string{"check_interval", "leader_timeout", "min_cluster_size", "metadata_criteria"}
 
 // callClusterCreateLeaderElection implements Cluster.create_leader_election() called through the class, with the instance first.
-func callClusterCreateLeaderElection(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterCreateLeaderElection(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("create_leader_election()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterCreateLeaderElectionMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterCreateLeaderElectionMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterCreateLeaderElectionMethod implements Cluster.create_leader_election() on inst, whose Go value is self.
-func clusterCreateLeaderElectionMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterCreateLeaderElectionMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "create_leader_election()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterCreateLeaderElectionParams, 4, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1435,26 +1418,26 @@ func clusterCreateLeaderElectionMethod(ctx context.Context, _ *object.Instance, 
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return newLeaderElectionInstance(result)
+	return in.newLeaderElectionInstance(result)
 }
 
 // clusterWaitParams lists the parameters of wait() in positional order.
 var clusterWaitParams = []string{"timeout"}
 
 // callClusterWait implements Cluster.wait() called through the class, with the instance first.
-func callClusterWait(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterWait(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("wait()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterWaitMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterWaitMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterWaitMethod implements Cluster.wait() on inst, whose Go value is self.
-func clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "wait()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterWaitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1488,19 +1471,19 @@ func clusterWaitMethod(ctx context.Context, _ *object.Instance, self *engine.Clu
 var clusterInstallKeyParams = []string{"key"}
 
 // callClusterInstallKey implements Cluster.install_key() called through the class, with the instance first.
-func callClusterInstallKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterInstallKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("install_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterInstallKeyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterInstallKeyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterInstallKeyMethod implements Cluster.install_key() on inst, whose Go value is self.
-func clusterInstallKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterInstallKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "install_key()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterInstallKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1526,19 +1509,19 @@ func clusterInstallKeyMethod(ctx context.Context, _ *object.Instance, self *engi
 var clusterUseKeyParams = []string{"key"}
 
 // callClusterUseKey implements Cluster.use_key() called through the class, with the instance first.
-func callClusterUseKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterUseKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("use_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterUseKeyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterUseKeyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterUseKeyMethod implements Cluster.use_key() on inst, whose Go value is self.
-func clusterUseKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterUseKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "use_key()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterUseKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1564,19 +1547,19 @@ func clusterUseKeyMethod(ctx context.Context, _ *object.Instance, self *engine.C
 var clusterRemoveKeyParams = []string{"key"}
 
 // callClusterRemoveKey implements Cluster.remove_key() called through the class, with the instance first.
-func callClusterRemoveKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterRemoveKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("remove_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterRemoveKeyMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterRemoveKeyMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterRemoveKeyMethod implements Cluster.remove_key() on inst, whose Go value is self.
-func clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "remove_key()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, clusterRemoveKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -1599,19 +1582,19 @@ func clusterRemoveKeyMethod(ctx context.Context, _ *object.Instance, self *engin
 }
 
 // callClusterListKeys implements Cluster.list_keys() called through the class, with the instance first.
-func callClusterListKeys(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callClusterListKeys(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.Cluster]("list_keys()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
-	return clusterListKeysMethod(ctx, inst, self, kwargs, args[1:])
+	return in.clusterListKeysMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // clusterListKeysMethod implements Cluster.list_keys() on inst, whose Go value is self.
-func clusterListKeysMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) clusterListKeysMethod(ctx context.Context, _ *object.Instance, self *engine.Cluster, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "list_keys()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}

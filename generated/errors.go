@@ -31,6 +31,8 @@ func exceptionType(err error) string {
 		return object.ExceptionTypeRuntimeError
 	case errors.Is(err, engine.ErrTimeout):
 		return object.ExceptionTypeRuntimeError
+	case errors.Is(err, engine.ErrStartFailed):
+		return object.ExceptionTypeRuntimeError
 	case errors.Is(err, engine.ErrNoHandler):
 		return object.ExceptionTypeRuntimeError
 	case errors.Is(err, engine.ErrRemote):

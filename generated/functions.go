@@ -14,13 +14,16 @@ import (
 var createParams = []string{"bind_addr", "node_id", "advertise_addr", "encryption_key", "tags", "compression", "bearer_token", "send_timeout", "app_version", "compress_min_size", "profile", "probe_interval", "probe_timeout", "gossip_interval", "suspicion_mult", "push_pull_interval", "retransmit_mult", "gossip_nodes", "dead_node_reclaim_time"}
 
 // callCreate implements scriptling.net.gossip.create().
-func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	const fn = "create()"
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, createParams, 19, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var cfg engine.Config
-	cfg.Logger = currentLogger()
+	cfg.Logger = in.logger
+	cfg.Pump = in.shared
 	cfg.BindAddr = "127.0.0.1:8000"
 	if v := arg(createParams, 0, args, kwargs.Kwargs); v != nil {
 		got, exc := argStr(fn, "bind_addr", v)
@@ -256,15 +259,17 @@ func callCreate(ctx context.Context, kwargs object.Kwargs, args ...object.Object
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return newClusterInstance(result)
+	return in.newClusterInstance(result)
 }
 
 // decodeJsonParams lists the parameters of decode_json() in positional order.
 var decodeJsonParams = []string{"json_string"}
 
 // callDecodeJson implements scriptling.net.gossip.decode_json().
-func callDecodeJson(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callDecodeJson(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	const fn = "decode_json()"
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, decodeJsonParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -281,4 +286,41 @@ func callDecodeJson(ctx context.Context, kwargs object.Kwargs, args ...object.Ob
 		return raiseError(fn, err)
 	}
 	return fromAny(result)
+}
+
+// waitParams lists the parameters of wait() in positional order.
+var waitParams = []string{"timeout"}
+
+// callWait implements scriptling.net.gossip.wait().
+func (in *interpreter) callWait(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+	const fn = "wait()"
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
+	if exc := checkArgs(fn, waitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
+		return exc
+	}
+	var timeout time.Duration
+	timeout = time.Duration(-1)
+	if v := arg(waitParams, 0, args, kwargs.Kwargs); v != nil {
+		if isNone(v) {
+			timeout = time.Duration(-1)
+		} else {
+			got, exc := argDuration(fn, "timeout", v)
+			if exc != nil {
+				return exc
+			}
+			if got < 0 {
+				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+			}
+			timeout = got
+		}
+	}
+	err := in.shared.Wait(ctx, timeout)
+	if err != nil {
+		if exc := contextError(ctx); exc != nil {
+			return exc
+		}
+		return raiseError(fn, err)
+	}
+	return none
 }

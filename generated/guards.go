@@ -18,15 +18,19 @@ var (
 	_ error                                                                                                       = engine.ErrNotRunning
 	_ error                                                                                                       = engine.ErrJoinFailed
 	_ error                                                                                                       = engine.ErrTimeout
+	_ error                                                                                                       = engine.ErrStartFailed
 	_ error                                                                                                       = engine.ErrNoHandler
 	_ error                                                                                                       = engine.ErrRemote
 	_ error                                                                                                       = engine.ErrNoEncryption
 	_ func(engine.Config) (*engine.Cluster, error)                                                                = engine.New
 	_ func(string) (any, error)                                                                                   = engine.DecodeJSON
+	_ func(*engine.Pump, context.Context, time.Duration) error                                                    = (*engine.Pump).Wait
+	_ func() *engine.Pump                                                                                         = engine.NewPump
+	_                                                                                                             = (*engine.Pump).Dispatch
 	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Start
 	_ func(*engine.Cluster, context.Context, []string) (int, error)                                               = (*engine.Cluster).Join
 	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Leave
-	_ func(*engine.Cluster) error                                                                                 = (*engine.Cluster).Stop
+	_ func(*engine.Cluster)                                                                                       = (*engine.Cluster).Stop
 	_ func(*engine.Cluster, context.Context, int, any, bool, time.Duration) error                                 = (*engine.Cluster).Send
 	_ func(*engine.Cluster, context.Context, string, int, any, bool, time.Duration) error                         = (*engine.Cluster).SendTagged
 	_ func(*engine.Cluster, context.Context, string, int, any, bool, time.Duration) error                         = (*engine.Cluster).SendTo
@@ -61,14 +65,12 @@ var (
 	_ func(*engine.Cluster, string) (engine.KeyResult, error)                                                     = (*engine.Cluster).UseKey
 	_ func(*engine.Cluster, string) (engine.KeyResult, error)                                                     = (*engine.Cluster).RemoveKey
 	_ func(*engine.Cluster) (engine.KeyList, error)                                                               = (*engine.Cluster).ListKeys
-	_                                                                                                             = (*engine.Cluster).Dispatch
 	_ func(*engine.Cluster)                                                                                       = (*engine.Cluster).RecordHandlerError
 	_ func(*engine.NodeGroup) []engine.Node                                                                       = (*engine.NodeGroup).Nodes
 	_ func(*engine.NodeGroup, string) bool                                                                        = (*engine.NodeGroup).Contains
 	_ func(*engine.NodeGroup) int                                                                                 = (*engine.NodeGroup).Count
 	_ func(*engine.NodeGroup, context.Context, int, any, bool, time.Duration) error                               = (*engine.NodeGroup).SendToPeers
 	_ func(*engine.NodeGroup)                                                                                     = (*engine.NodeGroup).Close
-	_                                                                                                             = (*engine.NodeGroup).Dispatch
 	_ func(*engine.LeaderElection) error                                                                          = (*engine.LeaderElection).Start
 	_ func(*engine.LeaderElection)                                                                                = (*engine.LeaderElection).Stop
 	_ func(*engine.LeaderElection) bool                                                                           = (*engine.LeaderElection).IsLeader
@@ -77,5 +79,4 @@ var (
 	_ func(*engine.LeaderElection) int                                                                            = (*engine.LeaderElection).GetTerm
 	_ func(*engine.LeaderElection, context.Context, int, any, bool, time.Duration) error                          = (*engine.LeaderElection).SendToPeers
 	_ func(*engine.LeaderElection, string, func(string, string, int)) error                                       = (*engine.LeaderElection).OnEvent
-	_                                                                                                             = (*engine.LeaderElection).Dispatch
 )

@@ -10,33 +10,20 @@ import (
 	"github.com/scriptling-contrib/gossip/engine"
 )
 
-// leaderElectionClass is the LeaderElection class; newLibrary sets it.
-var leaderElectionClass *object.Class
-
-func newLeaderElectionClass() *object.Class {
+// newLeaderElectionClass makes the LeaderElection class of one interpreter.
+func (in *interpreter) newLeaderElectionClass() *object.Class {
 	return &object.Class{
 		Name: "LeaderElection",
 		Methods: map[string]object.Object{
-			"start":         &object.Builtin{Fn: callLeaderElectionStart, HelpText: leaderElectionStartHelp},
-			"stop":          &object.Builtin{Fn: callLeaderElectionStop, HelpText: leaderElectionStopHelp},
-			"is_leader":     &object.Builtin{Fn: callLeaderElectionIsLeader, HelpText: leaderElectionIsLeaderHelp},
-			"has_leader":    &object.Builtin{Fn: callLeaderElectionHasLeader, HelpText: leaderElectionHasLeaderHelp},
-			"get_leader_id": &object.Builtin{Fn: callLeaderElectionGetLeaderId, HelpText: leaderElectionGetLeaderIdHelp},
-			"get_term":      &object.Builtin{Fn: callLeaderElectionGetTerm, HelpText: leaderElectionGetTermHelp},
-			"send_to_peers": &object.Builtin{Fn: callLeaderElectionSendToPeers, HelpText: leaderElectionSendToPeersHelp},
-			"on_event":      &object.Builtin{Fn: callLeaderElectionOnEvent, HelpText: leaderElectionOnEventHelp},
+			"start":         &object.Builtin{Fn: in.callLeaderElectionStart, HelpText: leaderElectionStartHelp},
+			"stop":          &object.Builtin{Fn: in.callLeaderElectionStop, HelpText: leaderElectionStopHelp},
+			"is_leader":     &object.Builtin{Fn: in.callLeaderElectionIsLeader, HelpText: leaderElectionIsLeaderHelp},
+			"has_leader":    &object.Builtin{Fn: in.callLeaderElectionHasLeader, HelpText: leaderElectionHasLeaderHelp},
+			"get_leader_id": &object.Builtin{Fn: in.callLeaderElectionGetLeaderId, HelpText: leaderElectionGetLeaderIdHelp},
+			"get_term":      &object.Builtin{Fn: in.callLeaderElectionGetTerm, HelpText: leaderElectionGetTermHelp},
+			"send_to_peers": &object.Builtin{Fn: in.callLeaderElectionSendToPeers, HelpText: leaderElectionSendToPeersHelp},
+			"on_event":      &object.Builtin{Fn: in.callLeaderElectionOnEvent, HelpText: leaderElectionOnEventHelp},
 		},
-	}
-}
-
-// liveLeaderElection holds every LeaderElection created and not yet cleaned up, so that a
-// runtime reset can clean up what scripts left behind.
-var liveLeaderElection liveSet[*engine.LeaderElection]
-
-// cleanupLeaderElection calls Stop on every live LeaderElection.
-func cleanupLeaderElection() {
-	for _, v := range liveLeaderElection.drain() {
-		v.Stop()
 	}
 }
 
@@ -51,8 +38,8 @@ const (
 	leaderElectionHasLeaderHelp   = "has_leader() - Check whether a leader is known\n\nReturns:\n  bool"
 	leaderElectionGetLeaderIdHelp = "get_leader_id() - Get the leader's node id\n\nReturns:\n  str or None: The leader's id, or None when no leader is known\n\nExample:\n  leader = election.get_leader_id()\n  if leader != None:\n      print(cluster.get_node(leader)[\"addr\"])"
 	leaderElectionGetTermHelp     = "get_term() - Get the term of the known leadership\n\nThe term of the leader known to this node (its own when it leads), or the\nhighest term this node has seen when no leader is known; 0 before any. Terms\nonly grow, and no two nodes lead in the same term, so the term fences side\neffects: pass it along with every write the leader makes, and have the\nreceiver reject a term lower than the highest it has seen.\n\nReturns:\n  int\n\nExample:\n  if election.is_leader():\n      store.write(key, value, fence=election.get_term())"
-	leaderElectionSendToPeersHelp = "send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every eligible node but this one\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nExample:\n  if election.is_leader():\n      election.send_to_peers(128, {\"config\": 7}, reliable=True)"
-	leaderElectionOnEventHelp     = "on_event(event_type, handler) - Register an election event handler\n\nEvents: \"elected\" (a leader became known; node_id is the leader),\n\"lost\" (the known leader is gone; node_id is that leader),\n\"became_leader\" and \"stepped_down\" (this node started or stopped being\nthe leader; node_id is this node). A leadership is a leader and a term: a\nnode elected again in a newer term is \"lost\" and \"elected\" again. A handler\nthat takes a third argument gets the term of the leadership the event is\nabout; one that takes two gets the event type and node id only. Handlers run\non the script's goroutine and may call any election method.\n\nParameters:\n  event_type (str): Event to handle\n  handler (callable): Function(event_type, node_id) or Function(event_type, node_id, term)\n\nReturns:\n  None\n\nRaises:\n  ValueError: the event type is unknown\n\nExample:\n  election.on_event(\"elected\", lambda event, node_id, term: print(\"leader is\", node_id, \"in term\", term))"
+	leaderElectionSendToPeersHelp = "send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every eligible node but this one\n\nParameters:\n  message_type (int): Message type, from 128 to 65535\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the node is not running\n\nDiffers from the reference:\n  Sends take a timeout\n    Every send takes a keyword-only timeout (seconds, or a string such as\n    \"500ms\"); None uses create()'s send_timeout, 10 seconds by default. A\n    reliable send blocks while the receiver's queue is full, at most that\n    long, and then raises RuntimeError.\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n  Payloads may be bool and None\n    bool and None are payloads too, nested lists and dicts up to 100 levels\n    deep; anything else (a function, an instance, a dict with non-string\n    keys) raises TypeError.\n\nExample:\n  if election.is_leader():\n      election.send_to_peers(128, {\"config\": 7}, reliable=True)"
+	leaderElectionOnEventHelp     = "on_event(event_type, handler) - Register an election event handler\n\nEvents: \"elected\" (a leader became known; node_id is the leader),\n\"lost\" (the known leader is gone; node_id is that leader),\n\"became_leader\" and \"stepped_down\" (this node started or stopped being\nthe leader; node_id is this node). A leadership is a leader and a term: a\nnode elected again in a newer term is \"lost\" and \"elected\" again. A handler\nthat takes a third argument gets the term of the leadership the event is\nabout; one that takes two gets the event type and node id only. Handlers run\non the script's goroutine and may call any election method.\n\nParameters:\n  event_type (str): Event to handle\n  handler (callable): Function(event_type, node_id) or Function(event_type, node_id, term)\n\nReturns:\n  None\n\nRaises:\n  ValueError: the event type is unknown\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n\nExample:\n  election.on_event(\"elected\", lambda event, node_id, term: print(\"leader is\", node_id, \"in term\", term))"
 )
 
 // newLeaderElectionInstance wraps a Go LeaderElection for scripts.
@@ -65,37 +52,38 @@ const (
 // for the bound method Scriptling makes from a class method), and
 // f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
 // class entry so that help(obj) does not list it among the methods.
-func newLeaderElectionInstance(v *engine.LeaderElection) object.Object {
-	inst := &object.Instance{Class: leaderElectionClass, NativeData: v}
+func (in *interpreter) newLeaderElectionInstance(v *engine.LeaderElection) object.Object {
+	inst := &object.Instance{Class: in.leaderElectionClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       leaderElectionDoc,
-		"start":         bind(inst, v, leaderElectionStartHelp, leaderElectionStartMethod),
-		"stop":          bind(inst, v, leaderElectionStopHelp, leaderElectionStopMethod),
-		"is_leader":     bind(inst, v, leaderElectionIsLeaderHelp, leaderElectionIsLeaderMethod),
-		"has_leader":    bind(inst, v, leaderElectionHasLeaderHelp, leaderElectionHasLeaderMethod),
-		"get_leader_id": bind(inst, v, leaderElectionGetLeaderIdHelp, leaderElectionGetLeaderIdMethod),
-		"get_term":      bind(inst, v, leaderElectionGetTermHelp, leaderElectionGetTermMethod),
-		"send_to_peers": bind(inst, v, leaderElectionSendToPeersHelp, leaderElectionSendToPeersMethod),
-		"on_event":      bind(inst, v, leaderElectionOnEventHelp, leaderElectionOnEventMethod),
+		"start":         bind(inst, v, leaderElectionStartHelp, in.leaderElectionStartMethod),
+		"stop":          bind(inst, v, leaderElectionStopHelp, in.leaderElectionStopMethod),
+		"is_leader":     bind(inst, v, leaderElectionIsLeaderHelp, in.leaderElectionIsLeaderMethod),
+		"has_leader":    bind(inst, v, leaderElectionHasLeaderHelp, in.leaderElectionHasLeaderMethod),
+		"get_leader_id": bind(inst, v, leaderElectionGetLeaderIdHelp, in.leaderElectionGetLeaderIdMethod),
+		"get_term":      bind(inst, v, leaderElectionGetTermHelp, in.leaderElectionGetTermMethod),
+		"send_to_peers": bind(inst, v, leaderElectionSendToPeersHelp, in.leaderElectionSendToPeersMethod),
+		"on_event":      bind(inst, v, leaderElectionOnEventHelp, in.leaderElectionOnEventMethod),
 	}
-	liveLeaderElection.add(inst, v)
+	in.liveLeaderElection.add(inst, v)
+	in.track()
 	return inst
 }
 
 // callLeaderElectionStart implements LeaderElection.start() called through the class, with the instance first.
-func callLeaderElectionStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("start()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionStartMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionStartMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionStartMethod implements LeaderElection.start() on inst, whose Go value is self.
-func leaderElectionStartMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionStartMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "start()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -107,42 +95,42 @@ func leaderElectionStartMethod(ctx context.Context, _ *object.Instance, self *en
 }
 
 // callLeaderElectionStop implements LeaderElection.stop() called through the class, with the instance first.
-func callLeaderElectionStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("stop()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionStopMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionStopMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionStopMethod implements LeaderElection.stop() on inst, whose Go value is self.
-func leaderElectionStopMethod(ctx context.Context, inst *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionStopMethod(ctx context.Context, inst *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "stop()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	self.Stop()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	liveLeaderElection.forget(inst)
+	in.liveLeaderElection.forget(inst)
 	return none
 }
 
 // callLeaderElectionIsLeader implements LeaderElection.is_leader() called through the class, with the instance first.
-func callLeaderElectionIsLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionIsLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("is_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionIsLeaderMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionIsLeaderMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionIsLeaderMethod implements LeaderElection.is_leader() on inst, whose Go value is self.
-func leaderElectionIsLeaderMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionIsLeaderMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "is_leader()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -151,19 +139,19 @@ func leaderElectionIsLeaderMethod(ctx context.Context, _ *object.Instance, self 
 }
 
 // callLeaderElectionHasLeader implements LeaderElection.has_leader() called through the class, with the instance first.
-func callLeaderElectionHasLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionHasLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("has_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionHasLeaderMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionHasLeaderMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionHasLeaderMethod implements LeaderElection.has_leader() on inst, whose Go value is self.
-func leaderElectionHasLeaderMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionHasLeaderMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "has_leader()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -172,19 +160,19 @@ func leaderElectionHasLeaderMethod(ctx context.Context, _ *object.Instance, self
 }
 
 // callLeaderElectionGetLeaderId implements LeaderElection.get_leader_id() called through the class, with the instance first.
-func callLeaderElectionGetLeaderId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionGetLeaderId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("get_leader_id()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionGetLeaderIdMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionGetLeaderIdMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionGetLeaderIdMethod implements LeaderElection.get_leader_id() on inst, whose Go value is self.
-func leaderElectionGetLeaderIdMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionGetLeaderIdMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_leader_id()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -196,19 +184,19 @@ func leaderElectionGetLeaderIdMethod(ctx context.Context, _ *object.Instance, se
 }
 
 // callLeaderElectionGetTerm implements LeaderElection.get_term() called through the class, with the instance first.
-func callLeaderElectionGetTerm(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionGetTerm(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("get_term()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionGetTermMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionGetTermMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionGetTermMethod implements LeaderElection.get_term() on inst, whose Go value is self.
-func leaderElectionGetTermMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionGetTermMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_term()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -220,19 +208,19 @@ func leaderElectionGetTermMethod(ctx context.Context, _ *object.Instance, self *
 var leaderElectionSendToPeersParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callLeaderElectionSendToPeers implements LeaderElection.send_to_peers() called through the class, with the instance first.
-func callLeaderElectionSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("send_to_peers()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionSendToPeersMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionSendToPeersMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionSendToPeersMethod implements LeaderElection.send_to_peers() on inst, whose Go value is self.
-func leaderElectionSendToPeersMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_to_peers()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, leaderElectionSendToPeersParams, 3, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -297,19 +285,19 @@ func leaderElectionSendToPeersMethod(ctx context.Context, _ *object.Instance, se
 var leaderElectionOnEventParams = []string{"event_type", "handler"}
 
 // callLeaderElectionOnEvent implements LeaderElection.on_event() called through the class, with the instance first.
-func callLeaderElectionOnEvent(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callLeaderElectionOnEvent(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.LeaderElection]("on_event()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
-	return leaderElectionOnEventMethod(ctx, inst, self, kwargs, args[1:])
+	return in.leaderElectionOnEventMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // leaderElectionOnEventMethod implements LeaderElection.on_event() on inst, whose Go value is self.
-func leaderElectionOnEventMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionOnEventMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "on_event()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, leaderElectionOnEventParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -326,7 +314,7 @@ func leaderElectionOnEventMethod(ctx context.Context, _ *object.Instance, self *
 	}
 	var handler func(string, string, int)
 	if v := arg(leaderElectionOnEventParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := leaderElectionOnEventHandler(ctx, fn, v, nil)
+		got, exc := in.leaderElectionOnEventHandler(ctx, fn, v, nil)
 		if exc != nil {
 			return exc
 		}

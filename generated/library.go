@@ -4,11 +4,13 @@ package generated
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/paularlott/scriptling/extlibs"
 	"github.com/paularlott/scriptling/object"
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // LibraryName is the name scripts import.
@@ -17,12 +19,31 @@ const LibraryName = "scriptling.net.gossip"
 // libraryHelp is the library's help() text.
 const libraryHelp = "Gossip protocol cluster membership and messaging with automatic failure detection, metadata propagation, tag-based routing, encryption, and compression.\n\nThe scriptling.net.gossip library implements a gossip protocol for decentralized\ncluster management. Nodes automatically discover each other, detect failures, and\npropagate metadata across the cluster. It supports both unreliable (UDP) and\nreliable (TCP) messaging with optional AES encryption and Snappy compression."
 
-var (
+// interpreter is the library's state in one interpreter: what Register was
+// given, the classes its scripts see and the objects they made. Every
+// builtin is a method of it, so two interpreters in one process never share
+// a logger or objects.
+type interpreter struct {
 	// logger receives failures of script callbacks, which have no caller to raise to.
-	logger atomic.Pointer[slog.Logger]
+	logger *slog.Logger
+	// shared is made by engine.NewPump for this interpreter alone.
+	shared              *engine.Pump
+	clusterClass        *object.Class
+	nodeGroupClass      *object.Class
+	leaderElectionClass *object.Class
+	// liveCluster holds the Cluster objects not yet cleaned up, for the runtime reset.
+	liveCluster liveSet[*engine.Cluster]
+	// liveNodeGroup holds the NodeGroup objects not yet cleaned up, for the runtime reset.
+	liveNodeGroup liveSet[*engine.NodeGroup]
+	// liveLeaderElection holds the LeaderElection objects not yet cleaned up, for the runtime reset.
+	liveLeaderElection liveSet[*engine.LeaderElection]
+}
 
-	buildOnce sync.Once
-	library   *object.Library
+var (
+	// interpreters lists the interpreters holding objects the next runtime
+	// reset must clean up; extlibs offers only a process-wide reset.
+	interpretersMu sync.Mutex
+	interpreters   []*interpreter
 
 	// cleanupRegistered tells whether cleanup is in extlibs' list. A runtime
 	// reset runs the list and then empties it, so cleanup clears this flag
@@ -30,34 +51,38 @@ var (
 	cleanupRegistered atomic.Bool
 )
 
-// Register adds the library to a Scriptling interpreter. A nil logger discards logs.
+// Register adds the library to a Scriptling interpreter. A nil logger
+// discards logs. Each call makes the library anew, with its own state, so
+// register it once per interpreter.
 func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.Logger) {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	logger.Store(l)
-	buildOnce.Do(func() { library = newLibrary() })
+	in := &interpreter{logger: l, shared: engine.NewPump()}
 	if cleanupRegistered.CompareAndSwap(false, true) {
 		extlibs.RegisterCleanup(cleanup)
 	}
-	registrar.RegisterLibrary(library)
+	registrar.RegisterLibrary(in.newLibrary())
 }
 
-func currentLogger() *slog.Logger {
-	if l := logger.Load(); l != nil {
-		return l
+// track puts in on the list the runtime reset cleans up.
+func (in *interpreter) track() {
+	interpretersMu.Lock()
+	defer interpretersMu.Unlock()
+	if !slices.Contains(interpreters, in) {
+		interpreters = append(interpreters, in)
 	}
-	return slog.New(slog.DiscardHandler)
 }
 
-// newLibrary builds the library once; every interpreter shares it.
-func newLibrary() *object.Library {
-	clusterClass = newClusterClass()
-	nodeGroupClass = newNodeGroupClass()
-	leaderElectionClass = newLeaderElectionClass()
+// newLibrary builds the library for one interpreter.
+func (in *interpreter) newLibrary() *object.Library {
+	in.clusterClass = in.newClusterClass()
+	in.nodeGroupClass = in.newNodeGroupClass()
+	in.leaderElectionClass = in.newLeaderElectionClass()
 	functions := map[string]*object.Builtin{
-		"create":      {Fn: callCreate, HelpText: createHelp},
-		"decode_json": {Fn: callDecodeJson, HelpText: decodeJsonHelp},
+		"create":      {Fn: in.callCreate, HelpText: createHelp},
+		"decode_json": {Fn: in.callDecodeJson, HelpText: decodeJsonHelp},
+		"wait":        {Fn: in.callWait, HelpText: waitHelp},
 	}
 	constants := map[string]object.Object{
 		"MSG_USER": object.NewInteger(int64(128)), // Minimum user-defined message type
@@ -65,16 +90,35 @@ func newLibrary() *object.Library {
 	return object.NewLibrary(LibraryName, functions, constants, libraryHelp)
 }
 
-// cleanup runs when the Scriptling runtime is reset.
+// cleanup runs when the Scriptling runtime is reset: it cleans up what the
+// scripts of every interpreter left behind.
 func cleanup() {
 	cleanupRegistered.Store(false)
-	cleanupCluster()
-	cleanupNodeGroup()
-	cleanupLeaderElection()
+	interpretersMu.Lock()
+	list := interpreters
+	interpreters = nil
+	interpretersMu.Unlock()
+	for _, in := range list {
+		in.cleanup()
+	}
+}
+
+// cleanup cleans up the objects of one interpreter's scripts.
+func (in *interpreter) cleanup() {
+	for _, v := range in.liveCluster.drain() {
+		v.Stop()
+	}
+	for _, v := range in.liveNodeGroup.drain() {
+		v.Close()
+	}
+	for _, v := range in.liveLeaderElection.drain() {
+		v.Stop()
+	}
 }
 
 // help() texts of the module functions.
 const (
-	createHelp     = "create(bind_addr=\"127.0.0.1:8000\", node_id=None, advertise_addr=None, encryption_key=None, tags=[], compression=False, bearer_token=None, send_timeout=10, app_version=None, compress_min_size=256, profile=\"lan\", probe_interval=None, probe_timeout=None, gossip_interval=None, suspicion_mult=None, push_pull_interval=None, retransmit_mult=None, gossip_nodes=None, dead_node_reclaim_time=None) - Create a gossip cluster node\n\nCreates a node; nothing is opened until start(). Port 0 in bind_addr picks a\nfree port, and the node advertises the port it got.\n\nParameters:\n  bind_addr (str): Address to bind to, \"host:port\". \"0.0.0.0\" or \"[::]\" means every interface; the node then advertises an address of that family (the default route's interface). A name binds the address it resolves to on this host (localhost: loopback only); a name that does not resolve, or an address not on this host, raises ValueError. (default: \"127.0.0.1:8000\")\n  node_id (str or None): Unique node ID (a random UUID if omitted) (default: None)\n  advertise_addr (str or None): Address peers should use, \"host:port\" (default: the bind address). It may be a NAT or public address; a name must resolve, to the bind address's family. Port 0 means the bound port. (default: None)\n  encryption_key (str or None): AES-GCM key of 16, 24 or 32 bytes; every packet and stream is encrypted (default: None)\n  tags (list[str] or None): Tags for tag-based message routing (default: [])\n  compression (bool): Enable Snappy compression of payloads (default: False)\n  bearer_token (str or None): Shared token every node must hold to join and to deliver messages (default: None)\n  send_timeout (duration): Default longest time a reliable send blocks (seconds or a string such as \"500ms\"), used when send(), send_tagged(), send_to() or send_to_peers() get no timeout (default: 10)\n  app_version (str or None): Application version; nodes with incompatible versions refuse each other (default: None)\n  compress_min_size (int): Smallest payload, in bytes, worth compressing when compression is on (default: 256)\n  profile (str): Timing profile: \"lan\" (memberlist LAN defaults), \"local\" (loopback) or \"wan\" (default: \"lan\")\n  probe_interval (duration or None): Interval between failure-detection probes (seconds or \"500ms\"; default from the profile) (default: None)\n  probe_timeout (duration or None): Time to wait for a probe's ack before suspecting a node (default from the profile) (default: None)\n  gossip_interval (duration or None): Interval between gossip rounds (default from the profile) (default: None)\n  suspicion_mult (int or None): Multiplier of the suspicion timeout before a suspect node is declared dead (default from the profile) (default: None)\n  push_pull_interval (duration or None): Interval between full state exchanges with a random node (default from the profile) (default: None)\n  retransmit_mult (int or None): How many times a broadcast is retransmitted, times log(N+1) (default from the profile) (default: None)\n  gossip_nodes (int or None): Number of random nodes gossiped to per round (default from the profile) (default: None)\n  dead_node_reclaim_time (duration or None): After how long a dead node's id may be reused from another address (default from the profile) (default: None)\n\nReturns:\n  Cluster: Cluster object\n\nRaises:\n  ValueError: an address, key or version is malformed\n\nExample:\n  import scriptling.net.gossip as gossip\n\n  cluster = gossip.create(\n      bind_addr=\"127.0.0.1:8000\",\n      tags=[\"web\"],\n      encryption_key=\"0123456789abcdef\"\n  )"
+	createHelp     = "create(bind_addr=\"127.0.0.1:8000\", node_id=None, advertise_addr=None, encryption_key=None, tags=[], compression=False, bearer_token=None, send_timeout=10, app_version=None, compress_min_size=256, profile=\"lan\", probe_interval=None, probe_timeout=None, gossip_interval=None, suspicion_mult=None, push_pull_interval=None, retransmit_mult=None, gossip_nodes=None, dead_node_reclaim_time=None) - Create a gossip cluster node\n\nCreates a node; nothing is opened until start(). Port 0 in bind_addr picks a\nfree port, and the node advertises the port it got.\n\nParameters:\n  bind_addr (str): Address to bind to, \"host:port\". \"0.0.0.0\" or \"[::]\" means every interface; the node then advertises an address of that family (the default route's interface). A name binds the address it resolves to on this host (localhost: loopback only); a name that does not resolve, or an address not on this host, raises ValueError. (default: \"127.0.0.1:8000\")\n  node_id (str or None): Unique node ID (a random UUID if omitted) (default: None)\n  advertise_addr (str or None): Address peers should use, \"host:port\" (default: the bind address). It may be a NAT or public address; a name must resolve, to the bind address's family. Port 0 means the bound port. (default: None)\n  encryption_key (str or None): AES-GCM key of 16, 24 or 32 bytes; every packet and stream is encrypted (default: None)\n  tags (list[str] or None): Tags for tag-based message routing (default: [])\n  compression (bool): Enable Snappy compression of payloads (default: False)\n  bearer_token (str or None): Shared token every node must hold to join and to deliver messages (default: None)\n  send_timeout (duration): Default longest time a reliable send blocks (seconds or a string such as \"500ms\"), used when send(), send_tagged(), send_to() or send_to_peers() get no timeout (default: 10)\n  app_version (str or None): Application version; nodes with incompatible versions refuse each other (default: None)\n  compress_min_size (int): Smallest payload, in bytes, worth compressing when compression is on (default: 256)\n  profile (str): Timing profile: \"lan\" (memberlist LAN defaults), \"local\" (loopback) or \"wan\" (default: \"lan\")\n  probe_interval (duration or None): Interval between failure-detection probes (seconds or \"500ms\"; default from the profile) (default: None)\n  probe_timeout (duration or None): Time to wait for a probe's ack before suspecting a node (default from the profile) (default: None)\n  gossip_interval (duration or None): Interval between gossip rounds (default from the profile) (default: None)\n  suspicion_mult (int or None): Multiplier of the suspicion timeout before a suspect node is declared dead (default from the profile) (default: None)\n  push_pull_interval (duration or None): Interval between full state exchanges with a random node (default from the profile) (default: None)\n  retransmit_mult (int or None): How many times a broadcast is retransmitted, times log(N+1) (default from the profile) (default: None)\n  gossip_nodes (int or None): Number of random nodes gossiped to per round (default from the profile) (default: None)\n  dead_node_reclaim_time (duration or None): After how long a dead node's id may be reused from another address (default from the profile) (default: None)\n\nReturns:\n  Cluster: Cluster object\n\nRaises:\n  ValueError: an address, key or version is malformed\n\nDiffers from the reference:\n  The 29-byte example key is refused\n    create() raises ValueError: \"create(): encryption_key must be 16, 24 or\n    32 bytes, got 29\". The example in this reference uses a 32-byte key.\n  Sends take a timeout\n    Every send takes a keyword-only timeout (seconds, or a string such as\n    \"500ms\"); None uses create()'s send_timeout, 10 seconds by default. A\n    reliable send blocks while the receiver's queue is full, at most that\n    long, and then raises RuntimeError.\n  A wildcard bind advertises a real address\n    With bind_addr \"0.0.0.0\" (or \"[::]\"), the node advertises the address of\n    the interface of the default route; with port 0 it advertises the port\n    it got. A bind name that does not resolve, or an address that is not on\n    this host, raises ValueError.\n\nExample:\n  import scriptling.net.gossip as gossip\n\n  cluster = gossip.create(\n      bind_addr=\"127.0.0.1:8000\",\n      tags=[\"web\"],\n      encryption_key=\"0123456789abcdef\"\n  )"
 	decodeJsonHelp = "decode_json(json_string) - Decode a JSON string to a scriptling value\n\nParameters:\n  json_string (str): JSON string to decode\n\nReturns:\n  any: Decoded value (dict, list, str, int, float, bool, or None)\n\nRaises:\n  ValueError: the string is not valid JSON\n\nExample:\n  import scriptling.net.gossip as gossip\n\n  value = gossip.decode_json('{\"a\": [1, 2.5, \"x\", true, null]}')\n  print(value[\"a\"])"
+	waitHelp       = "wait(timeout=None) - Run the handlers of every node of this script until a timeout passes\n\nBlocks, running the queued handlers of every node the script created as they\narrive, until timeout seconds pass. With timeout=None it waits until every\nnode has stopped (at once when none is running). A deadline or cancel of the\nevaluation (an embedder's EvalWithContext) ends it at once. Handlers run only\ninside wait() and calls into the library, never during time.sleep(): a\nserver's main loop waits instead of sleeping.\n\nParameters:\n  timeout (duration or None): Seconds to wait (a number, or a string such as \"500ms\"); None waits until every node has stopped (default: None)\n\nReturns:\n  None\n\nDiffers from the reference:\n  Handlers run inside wait() and library calls\n    Events are queued, and handlers run on the script's goroutine, in\n    arrival order, only at the start of calls into the library and inside\n    cluster.wait(timeout) and gossip.wait(timeout), which the reference does\n    not have (and while send_request() waits). Any of these runs the\n    handlers of every node the script created. Nothing runs during\n    time.sleep(): a server written as `while True: time.sleep(1)` never runs\n    a handler, and after about 2 s the library logs a warning saying so.\n    Write `gossip.wait()` instead (or `gossip.wait(1)` inside the loop).\n\nExample:\n  import scriptling.net.gossip as gossip\n\n  a = gossip.create(bind_addr=\"127.0.0.1:0\")\n  b = gossip.create(bind_addr=\"127.0.0.1:0\")\n  a.start()\n  b.start()\n  b.join(a.local_node()[\"addr\"])\n  b.handle(128, lambda msg: print(\"b got\", msg[\"payload\"]))\n  a.send_to(b.node_id(), 128, \"hello\", reliable=True)\n  gossip.wait(0.5)  # runs b's handler\n  a.stop()\n  b.stop()"
 )

@@ -10,30 +10,17 @@ import (
 	"github.com/scriptling-contrib/gossip/engine"
 )
 
-// nodeGroupClass is the NodeGroup class; newLibrary sets it.
-var nodeGroupClass *object.Class
-
-func newNodeGroupClass() *object.Class {
+// newNodeGroupClass makes the NodeGroup class of one interpreter.
+func (in *interpreter) newNodeGroupClass() *object.Class {
 	return &object.Class{
 		Name: "NodeGroup",
 		Methods: map[string]object.Object{
-			"nodes":         &object.Builtin{Fn: callNodeGroupNodes, HelpText: nodeGroupNodesHelp},
-			"contains":      &object.Builtin{Fn: callNodeGroupContains, HelpText: nodeGroupContainsHelp},
-			"count":         &object.Builtin{Fn: callNodeGroupCount, HelpText: nodeGroupCountHelp},
-			"send_to_peers": &object.Builtin{Fn: callNodeGroupSendToPeers, HelpText: nodeGroupSendToPeersHelp},
-			"close":         &object.Builtin{Fn: callNodeGroupClose, HelpText: nodeGroupCloseHelp},
+			"nodes":         &object.Builtin{Fn: in.callNodeGroupNodes, HelpText: nodeGroupNodesHelp},
+			"contains":      &object.Builtin{Fn: in.callNodeGroupContains, HelpText: nodeGroupContainsHelp},
+			"count":         &object.Builtin{Fn: in.callNodeGroupCount, HelpText: nodeGroupCountHelp},
+			"send_to_peers": &object.Builtin{Fn: in.callNodeGroupSendToPeers, HelpText: nodeGroupSendToPeersHelp},
+			"close":         &object.Builtin{Fn: in.callNodeGroupClose, HelpText: nodeGroupCloseHelp},
 		},
-	}
-}
-
-// liveNodeGroup holds every NodeGroup created and not yet cleaned up, so that a
-// runtime reset can clean up what scripts left behind.
-var liveNodeGroup liveSet[*engine.NodeGroup]
-
-// cleanupNodeGroup calls Close on every live NodeGroup.
-func cleanupNodeGroup() {
-	for _, v := range liveNodeGroup.drain() {
-		v.Close()
 	}
 }
 
@@ -45,7 +32,7 @@ const (
 	nodeGroupNodesHelp       = "nodes() - Get the nodes in the group\n\nReturns:\n  list[Node]: Node dicts sorted by id (empty once closed)\n\nExample:\n  for node in group.nodes():\n      print(node[\"id\"], node[\"metadata\"])"
 	nodeGroupContainsHelp    = "contains(node_id) - Check whether a node is in the group\n\nParameters:\n  node_id (str): Node id\n\nReturns:\n  bool"
 	nodeGroupCountHelp       = "count() - Get the number of nodes in the group\n\nReturns:\n  int"
-	nodeGroupSendToPeersHelp = "send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every node of the group but this one\n\nParameters:\n  message_type (int): Message type (must be >= 128)\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the group is closed or the node is not running\n\nExample:\n  group.send_to_peers(128, {\"task\": \"rebuild\"}, reliable=True)"
+	nodeGroupSendToPeersHelp = "send_to_peers(message_type, data, reliable=False, *, timeout=None) - Send to every node of the group but this one\n\nParameters:\n  message_type (int): Message type, from 128 to 65535\n  data (any): Message payload\n  reliable (bool): Use reliable transport (default: False)\n  timeout (duration or None): Longest time a reliable send may block, in seconds or a string such as \"500ms\"; None uses the cluster's send_timeout (keyword-only) (default: None)\n\nReturns:\n  None\n\nRaises:\n  TypeError: the payload holds a value that cannot be sent\n  ValueError: the payload is over the maximum size\n  RuntimeError: the group is closed or the node is not running\n\nDiffers from the reference:\n  Sends take a timeout\n    Every send takes a keyword-only timeout (seconds, or a string such as\n    \"500ms\"); None uses create()'s send_timeout, 10 seconds by default. A\n    reliable send blocks while the receiver's queue is full, at most that\n    long, and then raises RuntimeError.\n  An evaluation's deadline ends blocking calls\n    When the embedding program evaluates the script with a deadline or\n    cancels it (Scriptling's EvalWithContext), these calls end at once with\n    Scriptling's own timeout or cancellation error instead of finishing\n    their wait.\n  Message types stop at 65535\n    Message types run from 128 to 65535; a larger one raises ValueError.\n  Payloads may be bool and None\n    bool and None are payloads too, nested lists and dicts up to 100 levels\n    deep; anything else (a function, an instance, a dict with non-string\n    keys) raises TypeError.\n\nExample:\n  group.send_to_peers(128, {\"task\": \"rebuild\"}, reliable=True)"
 	nodeGroupCloseHelp       = "close() - Stop tracking the group\n\nThe callbacks are not called again and the group is empty. Closing twice does nothing.\n\nReturns:\n  None\n\nExample:\n  group.close()"
 )
 
@@ -59,34 +46,35 @@ const (
 // for the bound method Scriptling makes from a class method), and
 // f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
 // class entry so that help(obj) does not list it among the methods.
-func newNodeGroupInstance(v *engine.NodeGroup) object.Object {
-	inst := &object.Instance{Class: nodeGroupClass, NativeData: v}
+func (in *interpreter) newNodeGroupInstance(v *engine.NodeGroup) object.Object {
+	inst := &object.Instance{Class: in.nodeGroupClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       nodeGroupDoc,
-		"nodes":         bind(inst, v, nodeGroupNodesHelp, nodeGroupNodesMethod),
-		"contains":      bind(inst, v, nodeGroupContainsHelp, nodeGroupContainsMethod),
-		"count":         bind(inst, v, nodeGroupCountHelp, nodeGroupCountMethod),
-		"send_to_peers": bind(inst, v, nodeGroupSendToPeersHelp, nodeGroupSendToPeersMethod),
-		"close":         bind(inst, v, nodeGroupCloseHelp, nodeGroupCloseMethod),
+		"nodes":         bind(inst, v, nodeGroupNodesHelp, in.nodeGroupNodesMethod),
+		"contains":      bind(inst, v, nodeGroupContainsHelp, in.nodeGroupContainsMethod),
+		"count":         bind(inst, v, nodeGroupCountHelp, in.nodeGroupCountMethod),
+		"send_to_peers": bind(inst, v, nodeGroupSendToPeersHelp, in.nodeGroupSendToPeersMethod),
+		"close":         bind(inst, v, nodeGroupCloseHelp, in.nodeGroupCloseMethod),
 	}
-	liveNodeGroup.add(inst, v)
+	in.liveNodeGroup.add(inst, v)
+	in.track()
 	return inst
 }
 
 // callNodeGroupNodes implements NodeGroup.nodes() called through the class, with the instance first.
-func callNodeGroupNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callNodeGroupNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.NodeGroup]("nodes()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
-	return nodeGroupNodesMethod(ctx, inst, self, kwargs, args[1:])
+	return in.nodeGroupNodesMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // nodeGroupNodesMethod implements NodeGroup.nodes() on inst, whose Go value is self.
-func nodeGroupNodesMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupNodesMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "nodes()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -98,19 +86,19 @@ func nodeGroupNodesMethod(ctx context.Context, _ *object.Instance, self *engine.
 var nodeGroupContainsParams = []string{"node_id"}
 
 // callNodeGroupContains implements NodeGroup.contains() called through the class, with the instance first.
-func callNodeGroupContains(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callNodeGroupContains(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.NodeGroup]("contains()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
-	return nodeGroupContainsMethod(ctx, inst, self, kwargs, args[1:])
+	return in.nodeGroupContainsMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // nodeGroupContainsMethod implements NodeGroup.contains() on inst, whose Go value is self.
-func nodeGroupContainsMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupContainsMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "contains()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nodeGroupContainsParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -127,19 +115,19 @@ func nodeGroupContainsMethod(ctx context.Context, _ *object.Instance, self *engi
 }
 
 // callNodeGroupCount implements NodeGroup.count() called through the class, with the instance first.
-func callNodeGroupCount(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callNodeGroupCount(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.NodeGroup]("count()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
-	return nodeGroupCountMethod(ctx, inst, self, kwargs, args[1:])
+	return in.nodeGroupCountMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // nodeGroupCountMethod implements NodeGroup.count() on inst, whose Go value is self.
-func nodeGroupCountMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupCountMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "count()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -151,19 +139,19 @@ func nodeGroupCountMethod(ctx context.Context, _ *object.Instance, self *engine.
 var nodeGroupSendToPeersParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callNodeGroupSendToPeers implements NodeGroup.send_to_peers() called through the class, with the instance first.
-func callNodeGroupSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callNodeGroupSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.NodeGroup]("send_to_peers()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
-	return nodeGroupSendToPeersMethod(ctx, inst, self, kwargs, args[1:])
+	return in.nodeGroupSendToPeersMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // nodeGroupSendToPeersMethod implements NodeGroup.send_to_peers() on inst, whose Go value is self.
-func nodeGroupSendToPeersMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_to_peers()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nodeGroupSendToPeersParams, 3, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
@@ -225,24 +213,24 @@ func nodeGroupSendToPeersMethod(ctx context.Context, _ *object.Instance, self *e
 }
 
 // callNodeGroupClose implements NodeGroup.close() called through the class, with the instance first.
-func callNodeGroupClose(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
+func (in *interpreter) callNodeGroupClose(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
 	inst, self, exc := nativeSelf[*engine.NodeGroup]("close()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
-	return nodeGroupCloseMethod(ctx, inst, self, kwargs, args[1:])
+	return in.nodeGroupCloseMethod(ctx, inst, self, kwargs, args[1:])
 }
 
 // nodeGroupCloseMethod implements NodeGroup.close() on inst, whose Go value is self.
-func nodeGroupCloseMethod(ctx context.Context, inst *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupCloseMethod(ctx context.Context, inst *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "close()"
-	// Run queued event handlers on the script's goroutine first.
-	self.Dispatch()
+	// Run the interpreter's queued event handlers on the script's goroutine first.
+	in.shared.Dispatch()
 	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	self.Close()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	liveNodeGroup.forget(inst)
+	in.liveNodeGroup.forget(inst)
 	return none
 }

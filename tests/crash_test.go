@@ -125,7 +125,7 @@ func TestCrashAndRestart(t *testing.T) {
 	if err := member.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = member.Stop() }()
+	defer member.Stop()
 	memberAddr := member.LocalNode().Addr
 
 	script := filepath.Join(t.TempDir(), "crashy.py")

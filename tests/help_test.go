@@ -21,6 +21,8 @@ func TestHelp(t *testing.T) {
 			"message_type (int)", "reliable (bool)", "(default: False)"}},
 		{"c.handle", []string{"handle(message_type, handler) - Register a message handler", "handler (callable)"}},
 		{"c.wait", []string{"wait(timeout=None)"}},
+		{"c.get_metadata", []string{"Differs from the reference:", "  Metadata keeps its type\n    Values come back with the type"}},
+		{"gossip.create", []string{"Differs from the reference:", "  The 29-byte example key is refused\n"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.expr, func(t *testing.T) {

@@ -134,7 +134,7 @@ func (n *ourNode) SeesDead(id string) bool {
 	return ok
 }
 func (n *ourNode) Kill() { n.tr.Kill() }
-func (n *ourNode) Stop() { _ = n.c.Stop() }
+func (n *ourNode) Stop() { n.c.Stop() }
 
 // ---- raw memberlist ----
 

@@ -12,7 +12,8 @@ import (
 
 // ErrConnReset is the error returned by reads and writes on a stream that was
 // broken by the network: a partition between its endpoints, the shutdown of
-// one of its endpoints, or Network.Close.
+// one of its endpoints, a cut (StreamFaults.Cut, CutStreams, CutAllStreams)
+// or Network.Close.
 var ErrConnReset = errors.New("faultnet: connection reset by network")
 
 // deadline is a resettable deadline in the style of net.Pipe: wait returns a
@@ -84,20 +85,35 @@ func (d *deadline) wait() <-chan struct{} {
 	return d.cancel
 }
 
-// pipe is one direction of a stream: a bounded byte buffer with a single
-// writer end and a single reader end.
+// mark says that the pipe's bytes up to stream offset end become readable
+// at readyAt (the zero time: at once).
+type mark struct {
+	end     int64
+	readyAt time.Time
+}
+
+// pipe is one direction of a stream: a bounded byte queue with a single
+// writer end (node from) and a single reader end (node to). Bytes in flight
+// (delayed) and bytes ready to read both count against the limit, as a TCP
+// window counts both, so a stalled or slow direction ends up blocking its
+// writer.
 type pipe struct {
+	from, to string // addresses of the writing and the reading node
+
 	mu      sync.Mutex
-	buf     bytes.Buffer
+	buf     bytes.Buffer // bytes written and not yet read, in order
+	off     int64        // stream offset of buf's first byte
+	marks   []mark       // when buf's bytes become readable; end and readyAt increase
 	limit   int
+	stalled bool  // nothing is delivered to the reader until resumed
 	wclosed bool  // the writing end was closed: the reader sees EOF once drained
 	rclosed bool  // the reading end was closed: writes fail
 	err     error // the stream was broken: reads and writes fail at once
 	changed chan struct{}
 }
 
-func newPipe(limit int) *pipe {
-	return &pipe{limit: limit, changed: make(chan struct{})}
+func newPipe(from, to string, limit int, stalled bool) *pipe {
+	return &pipe{from: from, to: to, limit: limit, stalled: stalled, changed: make(chan struct{})}
 }
 
 // signal wakes every goroutine blocked on the pipe. Callers hold p.mu.
@@ -106,9 +122,51 @@ func (p *pipe) signal() {
 	p.changed = make(chan struct{})
 }
 
+// take copies ready bytes into b and reports how many; when none is ready
+// it also reports how long until some is (zero if nothing is queued).
+// Callers hold p.mu.
+func (p *pipe) take(b []byte, now time.Time) (int, time.Duration) {
+	ready := p.off
+	for _, m := range p.marks {
+		if m.readyAt.After(now) {
+			break
+		}
+		ready = m.end
+	}
+	if ready == p.off {
+		if len(p.marks) == 0 {
+			return 0, 0
+		}
+		return 0, p.marks[0].readyAt.Sub(now)
+	}
+	n, _ := p.buf.Read(b[:min(int64(len(b)), ready-p.off)])
+	p.off += int64(n)
+	for len(p.marks) > 0 && p.marks[0].end <= p.off {
+		p.marks = p.marks[1:]
+	}
+	return n, 0
+}
+
+// enqueue appends chunk, readable after delay but never before the bytes
+// queued earlier. Callers hold p.mu.
+func (p *pipe) enqueue(chunk []byte, delay time.Duration) {
+	var ready time.Time
+	if delay > 0 {
+		ready = time.Now().Add(delay)
+	}
+	p.buf.Write(chunk)
+	end := p.off + int64(p.buf.Len())
+	if last := len(p.marks) - 1; last >= 0 && !ready.After(p.marks[last].readyAt) {
+		p.marks[last].end = end // readable with the bytes before it
+		return
+	}
+	p.marks = append(p.marks, mark{end: end, readyAt: ready})
+}
+
 func (p *pipe) read(b []byte, dl *deadline) (int, error) {
 	for {
 		timeout := dl.wait()
+		var wake time.Duration // > 0: the first queued bytes are ready after it
 		p.mu.Lock()
 		switch {
 		case p.rclosed:
@@ -121,54 +179,73 @@ func (p *pipe) read(b []byte, dl *deadline) (int, error) {
 		case isClosed(timeout):
 			p.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
-		case p.buf.Len() > 0:
-			n, _ := p.buf.Read(b)
-			p.signal()
-			p.mu.Unlock()
-			return n, nil
 		case len(b) == 0:
 			p.mu.Unlock()
 			return 0, nil
-		case p.wclosed:
+		case p.buf.Len() > 0 && !p.stalled:
+			n, wait := p.take(b, time.Now())
+			if n > 0 {
+				p.signal()
+				p.mu.Unlock()
+				return n, nil
+			}
+			wake = max(wait, time.Nanosecond)
+		case p.buf.Len() == 0 && p.wclosed:
 			p.mu.Unlock()
 			return 0, io.EOF
 		}
 		changed := p.changed
 		p.mu.Unlock()
 
+		var ready <-chan time.Time
+		var timer *time.Timer
+		if wake > 0 {
+			timer = time.NewTimer(wake)
+			ready = timer.C
+		}
 		select {
 		case <-changed:
 		case <-timeout:
+		case <-ready:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
 
-func (p *pipe) write(b []byte, dl *deadline) (int, error) {
+// check returns the error a write must fail with, if any. Callers hold p.mu.
+func (p *pipe) check(timeout <-chan struct{}) error {
+	switch {
+	case p.wclosed:
+		return net.ErrClosed
+	case p.err != nil:
+		return p.err
+	case p.rclosed:
+		return io.ErrClosedPipe
+	case isClosed(timeout):
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+// write queues b, each part readable after delay, blocking while the pipe
+// is full.
+func (p *pipe) write(b []byte, dl *deadline, delay time.Duration) (int, error) {
 	written := 0
 	for {
 		timeout := dl.wait()
 		p.mu.Lock()
-		switch {
-		case p.wclosed:
-			p.mu.Unlock()
-			return written, net.ErrClosed
-		case p.err != nil:
-			err := p.err
+		if err := p.check(timeout); err != nil {
 			p.mu.Unlock()
 			return written, err
-		case p.rclosed:
-			p.mu.Unlock()
-			return written, io.ErrClosedPipe
-		case isClosed(timeout):
-			p.mu.Unlock()
-			return written, os.ErrDeadlineExceeded
 		}
-		if room := p.limit - p.buf.Len(); room > 0 {
+		if room := p.limit - p.buf.Len(); room > 0 && written < len(b) {
 			chunk := b[written:]
 			if len(chunk) > room {
 				chunk = chunk[:room]
 			}
-			p.buf.Write(chunk)
+			p.enqueue(chunk, delay)
 			written += len(chunk)
 			p.signal()
 		}
@@ -186,12 +263,35 @@ func (p *pipe) write(b []byte, dl *deadline) (int, error) {
 	}
 }
 
+// discard is a write whose bytes are lost in the network: it fails as a
+// write would, and otherwise reports success at once.
+func (p *pipe) discard(b []byte, dl *deadline) (int, error) {
+	timeout := dl.wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.check(timeout); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// setStalled stops or resumes delivery to the reader.
+func (p *pipe) setStalled(stalled bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled != stalled {
+		p.stalled = stalled
+		p.signal()
+	}
+}
+
 func (p *pipe) closeReader() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.rclosed {
 		p.rclosed = true
 		p.buf.Reset()
+		p.marks = nil
 		p.signal()
 	}
 }
@@ -211,6 +311,7 @@ func (p *pipe) breakWith(err error) {
 	if p.err == nil {
 		p.err = err
 		p.buf.Reset()
+		p.marks = nil
 		p.signal()
 	}
 }
@@ -227,13 +328,14 @@ type stream struct {
 	closed int // number of ends closed by their owner
 }
 
+// newStream returns a stream from -> to. Callers hold n.mu.
 func newStream(n *Network, from, to *Transport, limit int) *stream {
 	s := &stream{
 		net:  n,
 		from: from.addr,
 		to:   to.addr,
-		a2b:  newPipe(limit),
-		b2a:  newPipe(limit),
+		a2b:  newPipe(from.addr, to.addr, limit, n.isStalledLocked(from.addr, to.addr)),
+		b2a:  newPipe(to.addr, from.addr, limit, n.isStalledLocked(to.addr, from.addr)),
 	}
 	s.client = &Conn{
 		s:      s,
@@ -276,7 +378,8 @@ func (s *stream) endClosed() bool {
 // and whose net.Error Timeout method reports true.
 //
 // Each direction buffers up to the network's stream buffer size, so writes
-// do not wait for the peer to read unless the buffer is full.
+// do not wait for the peer to read unless the buffer is full. Bytes delayed
+// by StreamFaults or held by StallStreams count against that buffer.
 type Conn struct {
 	s             *stream
 	rx, tx        *pipe
@@ -300,10 +403,20 @@ func (c *Conn) Read(b []byte) (int, error) {
 	return n, c.opError("read", err)
 }
 
-// Write implements net.Conn.
+// Write implements net.Conn. The network's stream faults (see StreamFaults)
+// may discard, duplicate, corrupt or delay the bytes of the call, or reset
+// the stream instead of writing.
 func (c *Conn) Write(b []byte) (int, error) {
-	n, err := c.tx.write(b, c.wdl)
-	return n, c.opError("write", err)
+	f := c.s.net.writeFault(c.s, c.tx, b)
+	var n int
+	var err error
+	if f.drop {
+		n, err = c.tx.discard(b, c.wdl)
+	} else {
+		n, err = c.tx.write(f.payload, c.wdl, f.delay)
+	}
+	// A duplicated payload is twice as long as what the caller wrote.
+	return min(n, len(b)), c.opError("write", err)
 }
 
 // Close implements net.Conn. The peer reads the remaining buffered data and

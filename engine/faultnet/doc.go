@@ -24,15 +24,32 @@
 //   - Transport.Shutdown (idempotent, called by memberlist.Shutdown) breaks
 //     the node's open and not yet accepted streams with ErrConnReset.
 //
-// Faults can be changed at any time from any goroutine: loss, delay with
-// jitter and duplication, globally (SetLoss, SetDelay, SetDuplicate) or per
-// directed link (SetLinkLoss, SetLinkDelay, SetLinkDuplicate, which override
-// the global value); Partition, BlockLink and Isolate block links until Heal.
-// Loss and duplication apply to packets only, as streams are reliable; a
-// delay also delays dials. A partition drops packets (including delayed
-// ones still in flight), refuses dials and breaks open streams across it.
-// Random decisions come from a seeded source, so NewNetworkWithSeed runs
-// are reproducible for a given sequence of sends. Stats reports counters.
+// Faults can be changed at any time from any goroutine.
+//
+// Packets: loss, delay with jitter and duplication, globally (SetLoss,
+// SetDelay, SetDuplicate) or per directed link (SetLinkLoss, SetLinkDelay,
+// SetLinkDuplicate, which override the global value). A packet delay also
+// delays dials.
+//
+// Streams: a StreamFaults value, set globally (SetStreamFaults) or per
+// directed link (SetLinkStreamFaults), acts on each Write call: it drops
+// the call's bytes while the writer sees success (a hole in the byte
+// stream), duplicates them, flips one of their bytes, delays them (order
+// within a direction is kept) or cuts the stream, resetting both ends with
+// ErrConnReset; it also refuses a fraction of dials. CutStreams and
+// CutAllStreams reset open streams on demand. StallStreams stops a
+// direction delivering bytes until ResumeStreams, as a peer whose kernel
+// stops reading would: the writer fills the stream buffer, then blocks
+// until its write deadline. A stream layer tested here must therefore
+// detect lost, repeated and altered bytes itself, as it must on a real
+// network behind a faulty middlebox or under an attacker.
+//
+// Partition, BlockLink and Isolate block links until Heal (which also ends
+// stalls). A partition drops packets (including delayed ones still in
+// flight), refuses dials and breaks open streams across it. Random
+// decisions come from a seeded source, so NewNetworkWithSeed runs are
+// reproducible for a given sequence of sends and writes. Stats reports a
+// counter for every fault.
 //
 // # Healing a memberlist partition
 //
@@ -52,5 +69,6 @@
 // lists; tests do the same with one Join after Heal.
 //
 // Call Network.Close when done (for example in t.Cleanup): it shuts down
-// all nodes and discards delayed packets so that no timer outlives a test.
+// all nodes, breaks every stream (releasing blocked readers and writers)
+// and discards delayed packets so that no timer outlives a test.
 package faultnet

@@ -14,6 +14,13 @@ import (
 // and shuts them all down at the end of the test.
 func startCluster(t *testing.T, trs []*Transport) []*memberlist.Memberlist {
 	t.Helper()
+	return startClusterWith(t, trs, func(*memberlist.Config) {})
+}
+
+// startClusterWith is startCluster with tune applied to each node's
+// configuration before it starts.
+func startClusterWith(t *testing.T, trs []*Transport, tune func(*memberlist.Config)) []*memberlist.Memberlist {
+	t.Helper()
 	mls := make([]*memberlist.Memberlist, len(trs))
 	for i, tr := range trs {
 		cfg := memberlist.DefaultLANConfig()
@@ -26,6 +33,7 @@ func startCluster(t *testing.T, trs []*Transport) []*memberlist.Memberlist {
 		cfg.PushPullInterval = time.Second
 		cfg.TCPTimeout = time.Second
 		cfg.LogOutput = io.Discard
+		tune(cfg)
 		ml, err := memberlist.Create(cfg)
 		if err != nil {
 			t.Fatalf("memberlist.Create(%s): %v", cfg.Name, err)
@@ -185,4 +193,63 @@ func describe(mls []*memberlist.Memberlist) string {
 		}
 	}
 	return b.String()
+}
+
+func TestMemberlistConvergesOverFaultyStreams(t *testing.T) {
+	n := newTestNetwork(t)
+	// Push/pull, joins and reliable messages all go over streams; with
+	// encryption on, memberlist's AES-GCM rejects corrupted and misaligned
+	// streams instead of decoding garbage.
+	n.SetStreamFaults(StreamFaults{
+		Drop: 0.15, Duplicate: 0.15, Corrupt: 0.15, Cut: 0.1, Refuse: 0.15,
+		Delay: time.Millisecond, Jitter: 3 * time.Millisecond,
+	})
+	trs := make([]*Transport, 4)
+	for i := range trs {
+		tr, err := n.NewTransportAuto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		trs[i] = tr
+	}
+	mls := startClusterWith(t, trs, func(cfg *memberlist.Config) {
+		cfg.SecretKey = []byte("0123456789abcdef")
+		cfg.PushPullInterval = 200 * time.Millisecond
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%+v%s", n.Stats(), describe(mls))
+		}
+	})
+	// A join is one push/pull over a stream, so some fail: retry each.
+	for _, ml := range mls[1:] {
+		waitFor(t, 10*time.Second, func() bool {
+			_, err := ml.Join([]string{trs[0].Addr()})
+			return err == nil
+		})
+	}
+	// Reliable messages add stream traffic between every pair.
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			from, to := mls[k%4], mls[(k+1+k/4%3)%4]
+			_ = from.SendReliable(to.LocalNode(), []byte("payload"))
+		}
+	}()
+	defer func() { close(stop); <-sent }()
+
+	waitFor(t, 30*time.Second, func() bool {
+		s := n.Stats()
+		return s.StreamWritesDropped >= 5 && s.StreamWritesDuplicated >= 5 &&
+			s.StreamWritesCorrupted >= 5 && s.StreamsCut >= 5 && s.StreamsRefusedByRate >= 5
+	})
+	all := names(mls)
+	waitFor(t, 15*time.Second, func() bool { return sees(mls, all, nil) })
 }

@@ -47,8 +47,19 @@ type Stats struct {
 	DroppedClosed    uint64 // receiver shut down, or no node at that address
 
 	StreamsOpened  uint64 // successful dials
-	StreamsRefused uint64 // dials refused (unknown, shut down, blocked or busy peer) or timed out
+	StreamsRefused uint64 // dials refused (unknown, shut down, blocked or busy peer, or Refuse rate) or timed out
 	StreamsBroken  uint64 // open streams broken by a partition or a shutdown
+
+	// Stream faults (see StreamFaults). Counted per Write call of at
+	// least one byte on an open stream.
+	StreamWrites           uint64 // Write calls considered for faults
+	StreamWritesDropped    uint64 // discarded by the Drop rate
+	StreamWritesDuplicated uint64 // delivered twice by the Duplicate rate
+	StreamWritesCorrupted  uint64 // had a byte flipped by the Corrupt rate
+	StreamWritesDelayed    uint64 // held in flight by a Delay or Jitter
+	StreamWritesStalled    uint64 // made while their direction was stalled
+	StreamsCut             uint64 // streams reset by the Cut rate, CutStreams or CutAllStreams
+	StreamsRefusedByRate   uint64 // dials refused by the Refuse rate (also in StreamsRefused)
 }
 
 // PacketsDropped is the total of all packet drop counters.
@@ -60,6 +71,10 @@ type counters struct {
 	sent, delivered, duplicated                   atomic.Uint64
 	dropLoss, dropPartition, dropFull, dropClosed atomic.Uint64
 	streamsOpened, streamsRefused, streamsBroken  atomic.Uint64
+
+	streamWrites, streamDropped, streamDuplicated atomic.Uint64
+	streamCorrupted, streamDelayed, streamStalled atomic.Uint64
+	streamsCut, streamsRefusedRate                atomic.Uint64
 }
 
 // link is a directed pair of node addresses.
@@ -78,10 +93,11 @@ type linkFaults struct {
 	delay, jitter   *time.Duration
 }
 
-// Network is an in-memory network connecting Transports. Faults (loss,
-// delay, duplication, partitions) can be changed at any time from any
-// goroutine and apply to packets sent and streams dialed afterwards;
-// partitions also break streams that are already open.
+// Network is an in-memory network connecting Transports. Faults (packet
+// loss, delay and duplication, stream faults, partitions, stalls) can be
+// changed at any time from any goroutine and apply to packets sent, stream
+// writes made and streams dialed afterwards; partitions also break streams
+// that are already open.
 type Network struct {
 	mu           sync.Mutex
 	rng          *rand.Rand
@@ -92,7 +108,10 @@ type Network struct {
 	streamBuffer int
 	global       faults
 	links        map[link]*linkFaults
+	streamGlobal StreamFaults
+	streamLinks  map[link]StreamFaults
 	blocked      map[link]struct{}
+	stalled      map[link]struct{}
 	streams      map[*stream]struct{}
 	timers       map[uint64]*time.Timer
 	nextTimer    uint64
@@ -109,7 +128,7 @@ func NewNetwork() *Network {
 }
 
 // NewNetworkWithSeed returns an empty network whose random decisions (loss,
-// duplication, jitter) come from a source seeded with seed.
+// duplication, jitter, stream faults) come from a source seeded with seed.
 func NewNetworkWithSeed(seed int64) *Network {
 	return &Network{
 		rng:          rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15)),
@@ -118,7 +137,9 @@ func NewNetworkWithSeed(seed int64) *Network {
 		packetBuffer: DefaultPacketBuffer,
 		streamBuffer: DefaultStreamBuffer,
 		links:        make(map[link]*linkFaults),
+		streamLinks:  make(map[link]StreamFaults),
 		blocked:      make(map[link]struct{}),
+		stalled:      make(map[link]struct{}),
 		streams:      make(map[*stream]struct{}),
 		timers:       make(map[uint64]*time.Timer),
 	}
@@ -255,7 +276,7 @@ func clampRate(rate float64) float64 {
 }
 
 // SetLoss sets the fraction of packets dropped on every link without its
-// own loss setting. Streams are never dropped by loss.
+// own loss setting. It does not affect streams; see SetStreamFaults.
 func (n *Network) SetLoss(rate float64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -307,21 +328,26 @@ func (n *Network) SetLinkDuplicate(from, to string, rate float64) {
 	n.linkLocked(from, to).duplicate = &r
 }
 
-// ClearLinkFaults removes the loss, delay and duplicate overrides of the
-// directed link from -> to (not blocks; see Heal).
+// ClearLinkFaults removes the loss, delay, duplicate and stream fault
+// overrides of the directed link from -> to (not blocks or stalls; see
+// Heal).
 func (n *Network) ClearLinkFaults(from, to string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	delete(n.links, link{normalizeAddr(from), normalizeAddr(to)})
+	k := link{normalizeAddr(from), normalizeAddr(to)}
+	delete(n.links, k)
+	delete(n.streamLinks, k)
 }
 
-// ResetFaults removes all loss, delay and duplicate settings, global and
-// per link. Partitions are kept; see Heal.
+// ResetFaults removes all loss, delay, duplicate and stream fault
+// settings, global and per link. Partitions and stalls are kept; see Heal.
 func (n *Network) ResetFaults() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.global = faults{}
 	clear(n.links)
+	n.streamGlobal = StreamFaults{}
+	clear(n.streamLinks)
 }
 
 // Partition blocks both directions between every address of groupA and
@@ -367,12 +393,14 @@ func (n *Network) Isolate(addr string) {
 	n.Partition([]string{addr}, others)
 }
 
-// Heal removes all partitions and link blocks. Streams broken by them stay
-// broken; new dials succeed.
+// Heal removes all partitions and link blocks and resumes all stalled
+// streams (see StallStreams). Streams broken by a partition stay broken;
+// new dials succeed.
 func (n *Network) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	clear(n.blocked)
+	n.resumeAllLocked()
 }
 
 func (n *Network) isBlockedLocked(from, to string) bool {
@@ -559,6 +587,10 @@ func (n *Network) dial(src *Transport, dst string, timeout time.Duration) (net.C
 	if peer == nil || peer.closed.Load() || n.streamBlockedLocked(src.addr, dst) {
 		return refuse()
 	}
+	if n.hitLocked(n.streamFaultsLocked(src.addr, dst).Refuse) {
+		n.stats.streamsRefusedRate.Add(1)
+		return refuse()
+	}
 	s := newStream(n, src, peer, n.streamBuffer)
 	select {
 	case peer.streamCh <- s.server:
@@ -611,11 +643,22 @@ func (n *Network) Stats() Stats {
 		StreamsOpened:     c.streamsOpened.Load(),
 		StreamsRefused:    c.streamsRefused.Load(),
 		StreamsBroken:     c.streamsBroken.Load(),
+
+		StreamWrites:           c.streamWrites.Load(),
+		StreamWritesDropped:    c.streamDropped.Load(),
+		StreamWritesDuplicated: c.streamDuplicated.Load(),
+		StreamWritesCorrupted:  c.streamCorrupted.Load(),
+		StreamWritesDelayed:    c.streamDelayed.Load(),
+		StreamWritesStalled:    c.streamStalled.Load(),
+		StreamsCut:             c.streamsCut.Load(),
+		StreamsRefusedByRate:   c.streamsRefusedRate.Load(),
 	}
 }
 
-// Close shuts down every node, discards packets still delayed in flight
-// and waits until no delivery is running. Use it (e.g. in t.Cleanup) so no
+// Close shuts down every node (which breaks every stream, releasing writers
+// blocked on a full or stalled stream and dropping bytes still delayed),
+// discards packets still delayed in flight and waits until no delivery is
+// running. Use it (e.g. in t.Cleanup) so no
 // timer outlives a test. Close is idempotent.
 func (n *Network) Close() error {
 	n.mu.Lock()

@@ -58,19 +58,21 @@ func (e *emitter) builtin(f *spec.Function) string {
 			instVar = "inst"
 		}
 		fmt.Fprintf(&b, "\n// %s implements %s called through the class, with the instance first.\n", builtinName(f), e.scriptName(f))
-		fmt.Fprintf(&b, "func %s(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {\n", builtinName(f))
+		fmt.Fprintf(&b, "func (in *interpreter) %s(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {\n", builtinName(f))
 		fmt.Fprintf(&b, "\tinst, self, exc := nativeSelf[%s](%s, %s, args)\n\tif exc != nil {\n\t\treturn exc\n\t}\n", c.Go, quote(f.Owner()), quote(c.Name))
-		fmt.Fprintf(&b, "\treturn %s(ctx, inst, self, kwargs, args[1:])\n}\n", methodName(f))
+		fmt.Fprintf(&b, "\treturn in.%s(ctx, inst, self, kwargs, args[1:])\n}\n", methodName(f))
 		fmt.Fprintf(&b, "\n// %s implements %s on inst, whose Go value is self.\n", methodName(f), e.scriptName(f))
-		fmt.Fprintf(&b, "func %s(ctx context.Context, %s *object.Instance, self %s, kwargs object.Kwargs, args []object.Object) object.Object {\n", methodName(f), instVar, c.Go)
+		fmt.Fprintf(&b, "func (in *interpreter) %s(ctx context.Context, %s *object.Instance, self %s, kwargs object.Kwargs, args []object.Object) object.Object {\n", methodName(f), instVar, c.Go)
 		fmt.Fprintf(&b, "\tconst fn = %s\n", quote(f.Owner()))
+		e.dispatch(&b)
 		if c.Dispatch != "" {
 			fmt.Fprintf(&b, "\t// Run queued event handlers on the script's goroutine first.\n\tself.%s()\n", c.Dispatch)
 		}
 	} else {
 		fmt.Fprintf(&b, "\n// %s implements %s.\n", builtinName(f), e.scriptName(f))
-		fmt.Fprintf(&b, "func %s(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {\n", builtinName(f))
+		fmt.Fprintf(&b, "func (in *interpreter) %s(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {\n", builtinName(f))
 		fmt.Fprintf(&b, "\tconst fn = %s\n", quote(f.Owner()))
+		e.dispatch(&b)
 	}
 	e.used["checkArgs"] = true
 	if len(f.Params) > 0 {
@@ -83,7 +85,10 @@ func (e *emitter) builtin(f *spec.Function) string {
 		fmt.Fprintf(&b, "\tvar cfg %s\n", f.Config)
 		callArgs = []string{"cfg"}
 		if f.ConfigLogger != "" {
-			fmt.Fprintf(&b, "\tcfg.%s = currentLogger()\n", f.ConfigLogger)
+			fmt.Fprintf(&b, "\tcfg.%s = in.logger\n", f.ConfigLogger)
+		}
+		if f.ConfigInterpreter != "" {
+			fmt.Fprintf(&b, "\tcfg.%s = in.shared\n", f.ConfigInterpreter)
 		}
 	}
 	for i, p := range f.Params {
@@ -243,7 +248,7 @@ func (e *emitter) convert(f *spec.Function, p *spec.Param, target, ind string) s
 		if f.Class != nil && f.Class.CallbackErrors != "" {
 			onError = "self." + f.Class.CallbackErrors
 		}
-		fmt.Fprintf(&b, "%sgot, exc := %s(ctx, fn, v, %s)\n%s%s%s = got\n", ind, callbackName(f, p), onError, ret, ind, target)
+		fmt.Fprintf(&b, "%sgot, exc := in.%s(ctx, fn, v, %s)\n%s%s%s = got\n", ind, callbackName(f, p), onError, ret, ind, target)
 	case spec.ClassKind:
 		e.used["native"] = true
 		fmt.Fprintf(&b, "%sgot, exc := native[%s](fn, %s, %s, v)\n%s%s%s = got\n", ind, t.Class.Go, name, quote(t.Class.Name), ret, ind, target)
@@ -288,8 +293,11 @@ func orList(items []string) string {
 func (e *emitter) call(f *spec.Function, args []string) string {
 	var b strings.Builder
 	callee := f.Go
-	if f.Class != nil {
+	switch {
+	case f.Class != nil:
 		callee = "self." + f.Go
+	case f.OnInterpreter:
+		callee = "in.shared." + f.Go
 	}
 	if f.Context {
 		args = append([]string{"ctx"}, args...)
@@ -320,7 +328,7 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 		b.WriteString("\tif err != nil {\n\t\treturn raiseError(fn, err)\n\t}\n")
 	}
 	if f.Class != nil && f.Class.Cleanup != "" && f.Class.Cleanup == f.Go {
-		fmt.Fprintf(&b, "\t// Stopped by the script: nothing is left for the runtime reset to clean up.\n\tlive%s.forget(inst)\n", f.Class.Name)
+		fmt.Fprintf(&b, "\t// Stopped by the script: nothing is left for the runtime reset to clean up.\n\tin.live%s.forget(inst)\n", f.Class.Name)
 	}
 	if rt.Optional {
 		e.used["none"] = true
@@ -333,6 +341,14 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 		fmt.Fprintf(&b, "\treturn %s\n", e.toObject(rt, "result"))
 	}
 	return b.String()
+}
+
+// dispatch emits the call of the interpreter's dispatch method, which
+// starts every call into the library.
+func (e *emitter) dispatch(b *strings.Builder) {
+	if in := e.s.Library.Interpreter; in != nil && in.Dispatch != "" {
+		fmt.Fprintf(b, "\t// Run the interpreter's queued event handlers on the script's goroutine first.\n\tin.shared.%s()\n", in.Dispatch)
+	}
 }
 
 func callbackName(f *spec.Function, p *spec.Param) string {

@@ -80,7 +80,7 @@ func Generate(s *spec.Spec) ([]File, error) {
 
 var stdImports = map[string]string{
 	"context": "context", "errors": "errors", "fmt": "fmt", "math": "math", "slog": "log/slog",
-	"sort": "sort", "strings": "strings", "sync": "sync", "time": "time", "atomic": "sync/atomic",
+	"slices": "slices", "sort": "sort", "strings": "strings", "sync": "sync", "time": "time", "atomic": "sync/atomic",
 	"object":           "github.com/paularlott/scriptling/object",
 	"evaliface":        "github.com/paularlott/scriptling/evaliface",
 	"evaluator":        "github.com/paularlott/scriptling/evaluator",
@@ -256,7 +256,7 @@ func (e *emitter) toObject(t *spec.Type, expr string) string {
 		e.records[t.Record.Name] = true
 		return camel(t.Record.Name, false) + "ToObject(" + expr + ")"
 	case spec.ClassKind:
-		return "new" + t.Class.Name + "Instance(" + expr + ")"
+		return "in.new" + t.Class.Name + "Instance(" + expr + ")"
 	}
 	e.used["fromAny"] = true
 	return "fromAny(" + expr + ")"

@@ -13,12 +13,33 @@ func (e *emitter) library() string {
 	fmt.Fprintf(&b, "\n// LibraryName is the name scripts import.\nconst LibraryName = %s\n", quote(s.Library.Name))
 	fmt.Fprintf(&b, "\n// libraryHelp is the library's help() text.\nconst libraryHelp = %s\n", quote(LibraryHelp(s)))
 	b.WriteString(`
-var (
+// interpreter is the library's state in one interpreter: what Register was
+// given, the classes its scripts see and the objects they made. Every
+// builtin is a method of it, so two interpreters in one process never share
+// a logger or objects.
+type interpreter struct {
 	// logger receives failures of script callbacks, which have no caller to raise to.
-	logger atomic.Pointer[slog.Logger]
+	logger *slog.Logger
+`)
+	if in := s.Library.Interpreter; in != nil {
+		fmt.Fprintf(&b, "\t// shared is made by %s for this interpreter alone.\n\tshared %s\n", in.New, in.Go)
+	}
+	for _, c := range s.Classes {
+		fmt.Fprintf(&b, "\t%sClass *object.Class\n", camel(c.Name, false))
+	}
+	for _, c := range s.Classes {
+		if c.Cleanup != "" {
+			e.used["liveSet"] = true
+			fmt.Fprintf(&b, "\t// live%[1]s holds the %[1]s objects not yet cleaned up, for the runtime reset.\n\tlive%[1]s liveSet[%[2]s]\n", c.Name, c.Go)
+		}
+	}
+	b.WriteString(`}
 
-	buildOnce sync.Once
-	library   *object.Library
+var (
+	// interpreters lists the interpreters holding objects the next runtime
+	// reset must clean up; extlibs offers only a process-wide reset.
+	interpretersMu sync.Mutex
+	interpreters   []*interpreter
 
 	// cleanupRegistered tells whether cleanup is in extlibs' list. A runtime
 	// reset runs the list and then empties it, so cleanup clears this flag
@@ -26,35 +47,43 @@ var (
 	cleanupRegistered atomic.Bool
 )
 
-// Register adds the library to a Scriptling interpreter. A nil logger discards logs.
+// Register adds the library to a Scriptling interpreter. A nil logger
+// discards logs. Each call makes the library anew, with its own state, so
+// register it once per interpreter.
 func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.Logger) {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	logger.Store(l)
-	buildOnce.Do(func() { library = newLibrary() })
-	if cleanupRegistered.CompareAndSwap(false, true) {
+`)
+	if in := s.Library.Interpreter; in != nil {
+		fmt.Fprintf(&b, "\tin := &interpreter{logger: l, shared: %s()}\n", in.New)
+	} else {
+		b.WriteString("\tin := &interpreter{logger: l}\n")
+	}
+	b.WriteString(`	if cleanupRegistered.CompareAndSwap(false, true) {
 		extlibs.RegisterCleanup(cleanup)
 	}
-	registrar.RegisterLibrary(library)
+	registrar.RegisterLibrary(in.newLibrary())
 }
 
-func currentLogger() *slog.Logger {
-	if l := logger.Load(); l != nil {
-		return l
+// track puts in on the list the runtime reset cleans up.
+func (in *interpreter) track() {
+	interpretersMu.Lock()
+	defer interpretersMu.Unlock()
+	if !slices.Contains(interpreters, in) {
+		interpreters = append(interpreters, in)
 	}
-	return slog.New(slog.DiscardHandler)
 }
 
-// newLibrary builds the library once; every interpreter shares it.
-func newLibrary() *object.Library {
+// newLibrary builds the library for one interpreter.
+func (in *interpreter) newLibrary() *object.Library {
 `)
 	for _, c := range s.Classes {
-		fmt.Fprintf(&b, "\t%sClass = new%sClass()\n", camel(c.Name, false), c.Name)
+		fmt.Fprintf(&b, "\tin.%sClass = in.new%sClass()\n", camel(c.Name, false), c.Name)
 	}
 	b.WriteString("\tfunctions := map[string]*object.Builtin{\n")
 	for _, f := range s.Functions {
-		fmt.Fprintf(&b, "\t\t%s: {Fn: %s, HelpText: %s},\n", quote(f.Name), builtinName(f), helpConst(f))
+		fmt.Fprintf(&b, "\t\t%s: {Fn: in.%s, HelpText: %s},\n", quote(f.Name), builtinName(f), helpConst(f))
 	}
 	b.WriteString("\t}\n\tconstants := map[string]object.Object{\n")
 	for _, c := range s.Constants {
@@ -62,11 +91,34 @@ func newLibrary() *object.Library {
 		fmt.Fprintf(&b, "\t\t%s: %s, // %s\n", quote(c.Name), e.toObject(t, e.goLiteral(t, c.Value)), c.Doc)
 	}
 	b.WriteString("\t}\n\treturn object.NewLibrary(LibraryName, functions, constants, libraryHelp)\n}\n")
-	b.WriteString("\n// cleanup runs when the Scriptling runtime is reset.\nfunc cleanup() {\n\tcleanupRegistered.Store(false)\n")
+	b.WriteString(`
+// cleanup runs when the Scriptling runtime is reset: it cleans up what the
+// scripts of every interpreter left behind.
+func cleanup() {
+	cleanupRegistered.Store(false)
+	interpretersMu.Lock()
+	list := interpreters
+	interpreters = nil
+	interpretersMu.Unlock()
+	for _, in := range list {
+		in.cleanup()
+	}
+}
+
+// cleanup cleans up the objects of one interpreter's scripts.
+func (in *interpreter) cleanup() {
+`)
 	for _, c := range s.Classes {
-		if c.Cleanup != "" {
-			fmt.Fprintf(&b, "\tcleanup%s()\n", c.Name)
+		if c.Cleanup == "" {
+			continue
 		}
+		fmt.Fprintf(&b, "\tfor _, v := range in.live%s.drain() {\n", c.Name)
+		if m := methodByGo(c, c.Cleanup); m != nil && m.ReturnsError() {
+			fmt.Fprintf(&b, "\t\tif err := v.%s(); err != nil {\n\t\t\tin.logger.Error(\"runtime reset: %s failed\", \"error\", err)\n\t\t}\n", c.Cleanup, c.Cleanup)
+		} else {
+			fmt.Fprintf(&b, "\t\tv.%s()\n", c.Cleanup)
+		}
+		b.WriteString("\t}\n")
 	}
 	b.WriteString("}\n")
 	if len(s.Functions) > 0 {
@@ -82,30 +134,12 @@ func newLibrary() *object.Library {
 func (e *emitter) class(c *spec.Class) string {
 	var b strings.Builder
 	lc := camel(c.Name, false)
-	fmt.Fprintf(&b, "\n// %sClass is the %s class; newLibrary sets it.\nvar %sClass *object.Class\n", lc, c.Name, lc)
-	fmt.Fprintf(&b, "\nfunc new%sClass() *object.Class {\n\treturn &object.Class{\n\t\tName: %s,\n\t\tMethods: map[string]object.Object{\n", c.Name, quote(c.Name))
+	fmt.Fprintf(&b, "\n// new%sClass makes the %s class of one interpreter.\n", c.Name, c.Name)
+	fmt.Fprintf(&b, "func (in *interpreter) new%sClass() *object.Class {\n\treturn &object.Class{\n\t\tName: %s,\n\t\tMethods: map[string]object.Object{\n", c.Name, quote(c.Name))
 	for _, m := range c.Methods {
-		fmt.Fprintf(&b, "\t\t\t%s: &object.Builtin{Fn: %s, HelpText: %s},\n", quote(m.Name), builtinName(m), helpConst(m))
+		fmt.Fprintf(&b, "\t\t\t%s: &object.Builtin{Fn: in.%s, HelpText: %s},\n", quote(m.Name), builtinName(m), helpConst(m))
 	}
 	b.WriteString("\t\t},\n\t}\n}\n")
-	if c.Cleanup != "" {
-		e.used["liveSet"] = true
-		fmt.Fprintf(&b, `
-// live%[1]s holds every %[1]s created and not yet cleaned up, so that a
-// runtime reset can clean up what scripts left behind.
-var live%[1]s liveSet[%[2]s]
-
-// cleanup%[1]s calls %[3]s on every live %[1]s.
-func cleanup%[1]s() {
-	for _, v := range live%[1]s.drain() {
-`, c.Name, c.Go, c.Cleanup)
-		if m := methodByGo(c, c.Cleanup); m != nil && m.HasErrors() {
-			fmt.Fprintf(&b, "\t\tif err := v.%s(); err != nil {\n\t\t\tcurrentLogger().Error(\"runtime reset: %s failed\", \"error\", err)\n\t\t}\n", c.Cleanup, c.Cleanup)
-		} else {
-			fmt.Fprintf(&b, "\t\tv.%s()\n", c.Cleanup)
-		}
-		b.WriteString("\t}\n}\n")
-	}
 	fmt.Fprintf(&b, "\n// %sDoc is the %s description, every instance's __doc__.\nvar %sDoc object.Object = object.NewString(%s)\n", lc, c.Name, lc, quote(ClassHelp(c)))
 	if len(c.Methods) > 0 {
 		fmt.Fprintf(&b, "\n// help() texts of the %s methods.\nconst (\n", c.Name)
@@ -125,17 +159,17 @@ func cleanup%[1]s() {
 // for the bound method Scriptling makes from a class method), and
 // f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
 // class entry so that help(obj) does not list it among the methods.
-func new%[1]sInstance(v %[2]s) object.Object {
-	inst := &object.Instance{Class: %[3]sClass, NativeData: v}
+func (in *interpreter) new%[1]sInstance(v %[2]s) object.Object {
+	inst := &object.Instance{Class: in.%[3]sClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__": %[3]sDoc,
 `, c.Name, c.Go, lc)
 	for _, m := range c.Methods {
-		fmt.Fprintf(&b, "\t\t%s: bind(inst, v, %s, %s),\n", quote(m.Name), helpConst(m), methodName(m))
+		fmt.Fprintf(&b, "\t\t%s: bind(inst, v, %s, in.%s),\n", quote(m.Name), helpConst(m), methodName(m))
 	}
 	b.WriteString("\t}\n")
 	if c.Cleanup != "" {
-		fmt.Fprintf(&b, "\tlive%s.add(inst, v)\n", c.Name)
+		fmt.Fprintf(&b, "\tin.live%s.add(inst, v)\n\tin.track()\n", c.Name)
 	}
 	b.WriteString("\treturn inst\n}\n")
 	e.used["native"] = true
@@ -183,7 +217,7 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 	ft := e.funcType(sig)
 	fmt.Fprintf(&b, "\n// %s wraps the script callable given to %s as %s.\n", name, f.Owner(), p.Name)
 	fmt.Fprintf(&b, "// onError, when not nil, is called each time the callable raises.\n")
-	fmt.Fprintf(&b, "func %s(ctx context.Context, fn string, v object.Object, onError func()) (%s, *object.Exception) {\n", name, ft)
+	fmt.Fprintf(&b, "func (in *interpreter) %s(ctx context.Context, fn string, v object.Object, onError func()) (%s, *object.Exception) {\n", name, ft)
 	fmt.Fprintf(&b, "\tc, exc := newScriptCall(ctx, fn, %s, v)\n\tif exc != nil {\n\t\treturn nil, exc\n\t}\n", quote(p.Name))
 	var params, objs []string
 	logAttrs := []string{quote("callback"), quote(f.Owner() + " " + p.Name)}
@@ -217,7 +251,7 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 	if !returns {
 		fmt.Fprintf(&b, "\t\tif _, text, ok := %s; !ok {\n", callExpr)
 		b.WriteString("\t\t\t// There is no caller to raise to: log it and carry on.\n")
-		fmt.Fprintf(&b, "\t\t\tcurrentLogger().Error(\"script callback raised\", %s, \"error\", text)\n", strings.Join(logAttrs, ", "))
+		fmt.Fprintf(&b, "\t\t\tin.logger.Error(\"script callback raised\", %s, \"error\", text)\n", strings.Join(logAttrs, ", "))
 		b.WriteString("\t\t\tif onError != nil {\n\t\t\t\tonError()\n\t\t\t}\n\t\t}\n\t}, nil\n}\n")
 		return b.String()
 	}
@@ -300,13 +334,21 @@ func (e *emitter) guards() string {
 		fmt.Fprintf(&b, "\t_ error = %s\n", m.Go)
 	}
 	for _, f := range e.s.Functions {
+		if f.OnInterpreter {
+			recv := e.s.Library.Interpreter.Go
+			fmt.Fprintf(&b, "\t_ %s = %s.%s\n", e.goSig(f, recv), parenthesized(recv), f.Go)
+			continue
+		}
 		fmt.Fprintf(&b, "\t_ %s = %s\n", e.goSig(f, ""), f.Go)
 	}
-	for _, c := range e.s.Classes {
-		recv := c.Go
-		if strings.HasPrefix(recv, "*") {
-			recv = "(" + recv + ")"
+	if in := e.s.Library.Interpreter; in != nil {
+		fmt.Fprintf(&b, "\t_ func() %s = %s\n", in.Go, in.New)
+		if in.Dispatch != "" {
+			fmt.Fprintf(&b, "\t_ = %s.%s\n", parenthesized(in.Go), in.Dispatch)
 		}
+	}
+	for _, c := range e.s.Classes {
+		recv := parenthesized(c.Go)
 		for _, m := range c.Methods {
 			fmt.Fprintf(&b, "\t_ %s = %s.%s\n", e.goSig(m, c.Go), recv, m.Go)
 		}
@@ -322,6 +364,14 @@ func (e *emitter) guards() string {
 	}
 	b.WriteString(")\n")
 	return b.String()
+}
+
+// parenthesized wraps a pointer type for use as a method expression's receiver.
+func parenthesized(goType string) string {
+	if strings.HasPrefix(goType, "*") {
+		return "(" + goType + ")"
+	}
+	return goType
 }
 
 func (e *emitter) goSig(f *spec.Function, recv string) string {

@@ -121,6 +121,15 @@ func HelpText(f *spec.Function) string {
 			fmt.Fprintf(&b, "  %s: %s\n", r.Class, r.When)
 		}
 	}
+	if len(f.Differences) > 0 {
+		b.WriteString("\nDiffers from the reference:\n")
+		for _, d := range f.Differences {
+			fmt.Fprintf(&b, "  %s\n", d.Title)
+			for _, line := range wrap(strings.Fields(d.ThisLibrary), 72) {
+				b.WriteString("    " + line + "\n")
+			}
+		}
+	}
 	if len(f.Examples) > 0 {
 		b.WriteString("\nExample:\n")
 		for i, ex := range f.Examples {
@@ -156,4 +165,26 @@ func ClassHelp(c *spec.Class) string {
 		fmt.Fprintf(&b, "  %s - %s\n", Signature(m), m.Summary)
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// wrap joins words into lines of at most width characters (a longer word
+// gets a line of its own).
+func wrap(words []string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range words {
+		switch {
+		case line == "":
+			line = w
+		case len(line)+1+len(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }

@@ -27,6 +27,7 @@ func Generate(s *spec.Spec) []byte {
 	l := s.Library
 	fmt.Fprintf(&b, "---\ntitle: %q\nlinkTitle: %q\nweight: %d\n---\n\n%s\n\n", l.Docs.Title, l.Docs.LinkTitle, l.Docs.Weight, Marker)
 	fmt.Fprintf(&b, "# %s\n\n%s\n\n## Overview\n\n%s\n\n", l.Name, l.Summary, strings.TrimSpace(l.Description))
+	seeAlso(&b, s)
 	b.WriteString("## Available Functions\n\n| Function | Description |\n|----------|-------------|\n")
 	for _, f := range s.Functions {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", golang.Signature(f), cell(f.Summary))
@@ -78,7 +79,72 @@ func Generate(s *spec.Spec) []byte {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
+	differences(&b, s)
 	return []byte(b.String())
+}
+
+// differencesAnchor is the heading id of the differences section.
+const differencesAnchor = "differences-from-the-reference"
+
+// seeAlso lists the related pages of library.docs.links, and the
+// differences section when there is one, right after the overview.
+func seeAlso(b *strings.Builder, s *spec.Spec) {
+	links := s.Library.Docs.Links
+	if len(links) == 0 && len(s.Differences) == 0 {
+		return
+	}
+	b.WriteString("**See also:**\n\n")
+	for _, l := range links {
+		fmt.Fprintf(b, "- [%s](%s)", l.Title, l.Path)
+		if d := strings.TrimSpace(l.Doc); d != "" {
+			fmt.Fprintf(b, " - %s", d)
+		}
+		b.WriteString("\n")
+	}
+	if len(s.Differences) > 0 {
+		fmt.Fprintf(b, "- [Differences from the reference](#%s) - what a script ported from the reference finds changed, and why\n", differencesAnchor)
+	}
+	b.WriteString("\n")
+}
+
+// differences renders one subsection per recorded difference.
+func differences(b *strings.Builder, s *spec.Spec) {
+	if len(s.Differences) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n## Differences from the reference\n\nWhere `%s` deliberately departs from the reference documentation of the library: what the reference says, what this library does, and why.\n", s.Library.Name)
+	for _, d := range s.Differences {
+		fmt.Fprintf(b, "\n### %s\n\n", d.Title)
+		fmt.Fprintf(b, "**The reference:** %s\n\n", paragraph(d.Reference))
+		fmt.Fprintf(b, "**This library:** %s\n\n", paragraph(d.ThisLibrary))
+		fmt.Fprintf(b, "**Why:** %s\n", paragraph(d.Why))
+		if len(d.Affects) > 0 {
+			names := make([]string, len(d.Affects))
+			for i, a := range d.Affects {
+				names[i] = "`" + affectedName(s, a) + "`"
+			}
+			fmt.Fprintf(b, "\n**Affects:** %s\n", strings.Join(names, ", "))
+		}
+	}
+}
+
+// paragraph joins a multi-line YAML text into one markdown paragraph,
+// keeping blank lines as paragraph breaks.
+func paragraph(s string) string {
+	var paras []string
+	for _, p := range strings.Split(strings.TrimSpace(s), "\n\n") {
+		paras = append(paras, strings.Join(strings.Fields(p), " "))
+	}
+	return strings.Join(paras, "\n\n")
+}
+
+// affectedName is how a script calls an affected callable: gossip.create()
+// for a function, cluster.join() for a method.
+func affectedName(s *spec.Spec, ref string) string {
+	if class, method, ok := strings.Cut(ref, "."); ok {
+		return strings.ToLower(class) + "." + method + "()"
+	}
+	return s.Library.Name[strings.LastIndex(s.Library.Name, ".")+1:] + "." + ref + "()"
 }
 
 func entry(b *strings.Builder, prefix string, f *spec.Function) {
@@ -107,6 +173,13 @@ func entry(b *strings.Builder, prefix string, f *spec.Function) {
 		for _, r := range f.Raises {
 			fmt.Fprintf(b, "- `%s`: %s\n", r.Class, r.When)
 		}
+	}
+	if len(f.Differences) > 0 {
+		links := make([]string, len(f.Differences))
+		for i, d := range f.Differences {
+			links[i] = fmt.Sprintf("[%s](#%s)", d.Title, d.Anchor())
+		}
+		fmt.Fprintf(b, "\n**Differs from the reference:** %s\n", strings.Join(links, ", "))
 	}
 	for _, ex := range f.Examples {
 		fmt.Fprintf(b, "\n**Example:**\n\n```python\n%s\n```\n", strings.TrimRight(ex, "\n"))

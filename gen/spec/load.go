@@ -43,7 +43,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 }
 
 func (r *reader) spec(s *Spec, root *yaml.Node) {
-	f, _, ok := r.fields(root, "spec", "library", "errors", "constants", "types", "functions", "classes")
+	f, _, ok := r.fields(root, "spec", "library", "errors", "constants", "types", "functions", "classes", "differences")
 	if !ok {
 		return
 	}
@@ -70,6 +70,30 @@ func (r *reader) spec(s *Spec, root *yaml.Node) {
 	s.Types = readSeq(r, f, "types", r.record)
 	s.Functions = readSeq(r, f, "functions", r.function)
 	s.Classes = readSeq(r, f, "classes", r.class)
+	s.Differences = readSeq(r, f, "differences", r.difference)
+}
+
+// difference reads one entry of differences; validation resolves affects.
+func (r *reader) difference(n *yaml.Node, what string) *Difference {
+	f, _, ok := r.fields(n, what, "title", "affects", "reference", "this_library", "why")
+	if !ok {
+		return nil
+	}
+	d := &Difference{Pos: posOf(n)}
+	d.Title = r.required(f, n, what, "title")
+	d.Reference = r.required(f, n, what, "reference")
+	d.ThisLibrary = r.required(f, n, what, "this_library")
+	d.Why = r.required(f, n, what, "why")
+	if an, ok := f["affects"]; ok {
+		items, _ := r.seq(an, what+".affects")
+		for i, it := range items {
+			if v, ok := r.str(it, fmt.Sprintf("%s.affects[%d]", what, i)); ok {
+				d.Affects = append(d.Affects, v)
+				d.affectsPos = append(d.affectsPos, posOf(it))
+			}
+		}
+	}
+	return d
 }
 
 // readSeq reads the sequence under key with read, one item at a time,
@@ -113,7 +137,7 @@ func (r *reader) optional(f map[string]*yaml.Node, what, key string) string {
 }
 
 func (r *reader) library(l *Library, n *yaml.Node) {
-	f, _, ok := r.fields(n, "library", "name", "package", "imports", "summary", "description", "notes", "examples", "docs", "setup")
+	f, _, ok := r.fields(n, "library", "name", "package", "imports", "summary", "description", "notes", "examples", "docs", "setup", "interpreter")
 	if !ok {
 		return
 	}
@@ -137,6 +161,17 @@ func (r *reader) library(l *Library, n *yaml.Node) {
 	if nn, ok := f["notes"]; ok {
 		l.Notes = r.strList(nn, "library.notes")
 	}
+	if in, ok := f["interpreter"]; ok {
+		inf, _, ok := r.fields(in, "library.interpreter", "go", "new", "dispatch")
+		if ok {
+			l.Interpreter = &Interpreter{
+				Go:       r.required(inf, in, "library.interpreter", "go"),
+				New:      r.required(inf, in, "library.interpreter", "new"),
+				Dispatch: r.optional(inf, "library.interpreter", "dispatch"),
+				Pos:      posOf(in),
+			}
+		}
+	}
 	if ex, ok := f["examples"]; ok {
 		items, _ := r.seq(ex, "library.examples")
 		for i, it := range items {
@@ -149,8 +184,23 @@ func (r *reader) library(l *Library, n *yaml.Node) {
 		}
 	}
 	if d, ok := f["docs"]; ok {
-		df, _, ok := r.fields(d, "library.docs", "title", "link_title", "weight")
+		df, _, ok := r.fields(d, "library.docs", "title", "link_title", "weight", "links")
 		if ok {
+			if ln, ok := df["links"]; ok {
+				items, _ := r.seq(ln, "library.docs.links")
+				for i, it := range items {
+					what := fmt.Sprintf("library.docs.links[%d]", i)
+					lf, _, ok := r.fields(it, what, "title", "path", "doc")
+					if !ok {
+						continue
+					}
+					l.Docs.Links = append(l.Docs.Links, Link{
+						Title: r.required(lf, it, what, "title"),
+						Path:  r.required(lf, it, what, "path"),
+						Doc:   r.optional(lf, what, "doc"),
+					})
+				}
+			}
 			l.Docs.Title = r.optional(df, "library.docs", "title")
 			l.Docs.LinkTitle = r.optional(df, "library.docs", "link_title")
 			if w, ok := df["weight"]; ok {
@@ -276,7 +326,7 @@ func (r *reader) class(n *yaml.Node, what string) *Class {
 }
 
 func (r *reader) function(n *yaml.Node, what string) *Function {
-	f, _, ok := r.fields(n, what, "name", "go", "context", "config", "config_logger", "summary", "doc", "params", "returns", "errors", "examples")
+	f, _, ok := r.fields(n, what, "name", "go", "context", "on_interpreter", "config", "config_logger", "config_interpreter", "summary", "doc", "params", "returns", "errors", "examples")
 	if !ok {
 		return nil
 	}
@@ -289,6 +339,10 @@ func (r *reader) function(n *yaml.Node, what string) *Function {
 	if v, ok := f["context"]; ok {
 		fn.Context = r.boolean(v, what+".context")
 	}
+	if v, ok := f["on_interpreter"]; ok {
+		fn.OnInterpreter = r.boolean(v, what+".on_interpreter")
+	}
+	fn.ConfigInterpreter = r.optional(f, what, "config_interpreter")
 	fn.Doc = r.optional(f, what, "doc")
 	if pn, ok := f["params"]; ok {
 		items, _ := r.seq(pn, what+".params")

@@ -4,6 +4,11 @@
 // problem found, each with the file position it refers to.
 package spec
 
+import (
+	"strings"
+	"unicode"
+)
+
 // Pos is a position in the spec file (1-based).
 type Pos struct {
 	Line int
@@ -19,6 +24,23 @@ type Spec struct {
 	Types     []*Record
 	Functions []*Function
 	Classes   []*Class
+	// Differences records where the library deliberately departs from the
+	// reference it implements, in file order.
+	Differences []*Difference
+}
+
+// Difference is one deliberate departure from the reference: what the
+// reference says, what this library does, why, and the callables it affects.
+type Difference struct {
+	Title       string
+	Reference   string
+	ThisLibrary string
+	Why         string
+	// Affects names callables as written in the spec: "create" for a module
+	// function, "Cluster.join" for a method; validation resolves them.
+	Affects    []string
+	affectsPos []Pos
+	Pos        Pos
 }
 
 // Library describes the module itself.
@@ -32,6 +54,18 @@ type Library struct {
 	Examples    []Example
 	Docs        Docs
 	Setup       string
+	// Interpreter, when set, is a value made for each interpreter the
+	// library is registered with, shared by every call from that
+	// interpreter's scripts.
+	Interpreter *Interpreter
+}
+
+// Interpreter describes the per-interpreter value.
+type Interpreter struct {
+	Go       string // its Go type, such as "*engine.Pump"
+	New      string // the Go function that makes one: func() <Go>
+	Dispatch string // method called at the start of every call into the library
+	Pos      Pos
 }
 
 // Import is one Go import used by Go names in the spec.
@@ -46,11 +80,21 @@ type Example struct {
 	Code  string
 }
 
-// Docs holds the front matter of the generated reference.
+// Docs holds the front matter of the generated reference and the pages it
+// links to.
 type Docs struct {
 	Title     string
 	LinkTitle string
 	Weight    int
+	Links     []Link
+}
+
+// Link is a related page listed under "See also" in the reference: a path
+// relative to the reference (another markdown page, say) or a URL.
+type Link struct {
+	Title string
+	Path  string
+	Doc   string
 }
 
 // ErrorMapping maps a Go error value to a Scriptling exception class.
@@ -114,15 +158,23 @@ type Function struct {
 	// context.Context: the binding passes the script's context, so a
 	// deadline or cancel of the evaluation ends the call, and reports it as
 	// Scriptling's own timeout or cancellation error.
-	Context  bool
-	Summary  string
-	Doc      string
-	Params   []*Param
-	Returns  Returns
-	Raises   []Raise
-	Examples []string
-	Class    *Class // nil for module functions
-	Pos      Pos
+	Context bool
+	// ConfigInterpreter names the config struct field that gets the
+	// interpreter's value (library.interpreter).
+	ConfigInterpreter string
+	// OnInterpreter makes Go a method of the interpreter's value.
+	OnInterpreter bool
+	Summary       string
+	Doc           string
+	Params        []*Param
+	Returns       Returns
+	Raises        []Raise
+	Examples      []string
+	Class         *Class // nil for module functions
+	// Differences are the spec's differences that name this callable in
+	// their affects list, in spec order (set by validation).
+	Differences []*Difference
+	Pos         Pos
 }
 
 // Returns describes a callable's result.
@@ -266,6 +318,21 @@ func (t *Type) Has(k Kind) bool {
 		}
 	}
 	return false
+}
+
+// Anchor is the heading id Hugo and GitHub give the difference's title:
+// lower case, spaces as dashes, other punctuation dropped.
+func (d *Difference) Anchor() string {
+	var b []rune
+	for _, r := range strings.ToLower(d.Title) {
+		switch {
+		case r == ' ' || r == '-':
+			b = append(b, '-')
+		case r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b = append(b, r)
+		}
+	}
+	return string(b)
 }
 
 // Owner returns the Scriptling name a callable is reported under: "name()".

@@ -39,6 +39,13 @@ func (v *validator) run() {
 	for _, im := range lib.Imports {
 		v.imports[im.Alias] = true
 	}
+	if in := lib.Interpreter; in != nil {
+		v.goName(in.Pos, strings.TrimPrefix(in.Go, "*"), "library.interpreter.go")
+		v.goName(in.Pos, in.New, "library.interpreter.new")
+		if in.Dispatch != "" && !isIdent(in.Dispatch) {
+			v.errf(in.Pos, "library.interpreter.dispatch %q must be a Go method name", in.Dispatch)
+		}
+	}
 	for _, e := range s.Errors {
 		v.goName(e.Pos, e.Go, "errors.go")
 		if e.Class != "" && !knownException(e.Class) {
@@ -87,7 +94,13 @@ func (v *validator) run() {
 	}
 	for _, f := range s.Functions {
 		dup("function", f.Name, f.Pos)
-		v.goName(f.Pos, f.Go, f.Owner()+": go")
+		if f.OnInterpreter {
+			if f.Go != "" && !isIdent(f.Go) {
+				v.errf(f.Pos, "%s: go %q must be a method name of the interpreter's value (on_interpreter)", f.Owner(), f.Go)
+			}
+		} else {
+			v.goName(f.Pos, f.Go, f.Owner()+": go")
+		}
 		v.function(f)
 	}
 	for _, c := range s.Classes {
@@ -99,6 +112,9 @@ func (v *validator) run() {
 			methods[m.Name] = m.Pos
 			if m.Config != "" {
 				v.errf(m.Pos, "method %s: config is only supported on module functions", m.Name)
+			}
+			if m.OnInterpreter {
+				v.errf(m.Pos, "method %s: on_interpreter is only supported on module functions", m.Name)
 			}
 			if m.Go != "" && !isIdent(m.Go) {
 				v.errf(m.Pos, "method %s: go %q must be a Go method name", m.Name, m.Go)
@@ -113,6 +129,48 @@ func (v *validator) run() {
 		}
 		if c.CallbackErrors != "" && !isIdent(c.CallbackErrors) {
 			v.errf(c.Pos, "class %s: callback_errors %q must be a Go method name", c.Name, c.CallbackErrors)
+		}
+	}
+	v.differences()
+}
+
+// differences checks the differences entries and attaches each to the
+// callables it names, so help() and the reference can point to it.
+func (v *validator) differences() {
+	callables := map[string]*Function{}
+	for _, f := range v.s.Functions {
+		callables[f.Name] = f
+	}
+	for _, c := range v.s.Classes {
+		for _, m := range c.Methods {
+			callables[c.Name+"."+m.Name] = m
+		}
+	}
+	titles := map[string]Pos{}
+	for i, d := range v.s.Differences {
+		what := fmt.Sprintf("differences[%d]", i)
+		if d.Title != "" {
+			if d.Anchor() == "" {
+				v.errf(d.Pos, "%s: title %q needs a letter or digit (it becomes a heading anchor)", what, d.Title)
+			} else if prev, ok := titles[d.Anchor()]; ok {
+				v.errf(d.Pos, "%s: title %q has the same anchor as the difference at line %d", what, d.Title, prev.Line)
+			} else {
+				titles[d.Anchor()] = d.Pos
+			}
+		}
+		seen := map[string]bool{}
+		for j, name := range d.Affects {
+			at := d.affectsPos[j]
+			f, ok := callables[name]
+			switch {
+			case !ok:
+				v.errf(at, "%s.affects[%d]: %q is not a function or a method (write name or Class.method)", what, j, name)
+			case seen[name]:
+				v.errf(at, "%s.affects[%d]: %q is listed twice", what, j, name)
+			default:
+				f.Differences = append(f.Differences, d)
+			}
+			seen[name] = true
 		}
 	}
 }
@@ -179,6 +237,16 @@ func (v *validator) function(f *Function) {
 		} else if !isIdent(f.ConfigLogger) {
 			v.errf(f.Pos, "%s: config_logger %q must be a Go field name", f.Owner(), f.ConfigLogger)
 		}
+	}
+	if f.ConfigInterpreter != "" {
+		if f.Config == "" {
+			v.errf(f.Pos, "%s: config_interpreter needs config (the struct whose field it names)", f.Owner())
+		} else if !isIdent(f.ConfigInterpreter) {
+			v.errf(f.Pos, "%s: config_interpreter %q must be a Go field name", f.Owner(), f.ConfigInterpreter)
+		}
+	}
+	if (f.ConfigInterpreter != "" || f.OnInterpreter) && v.s.Library.Interpreter == nil {
+		v.errf(f.Pos, "%s: config_interpreter and on_interpreter need library.interpreter", f.Owner())
 	}
 	seenDefault, seenKeywordOnly := false, false
 	for _, p := range f.Params {

@@ -236,6 +236,19 @@ func (c *Counter) MapValues(fn func(any) (any, error), label func(int) (string, 
 // Partner returns the linked counter.
 func (c *Counter) Partner() (*Counter, bool) { return c.partner, c.partner != nil }
 
+// Hub is one interpreter's shared value: it counts that interpreter's
+// calls into the library, so tests can tell interpreters apart.
+type Hub struct{ calls int }
+
+// NewHub returns a Hub with no calls counted.
+func NewHub() *Hub { return &Hub{} }
+
+// Touch counts one call (the bindings call it first in every call).
+func (h *Hub) Touch() { h.calls++ }
+
+// Calls returns the calls counted.
+func (h *Hub) Calls() int { return h.calls }
+
 // Block waits until ctx ends (returning its error) or limit passes
 // (negative: no limit); it reports false, as nothing adds steps meanwhile.
 func (c *Counter) Block(ctx context.Context, limit time.Duration) (bool, error) {
