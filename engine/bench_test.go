@@ -9,7 +9,7 @@ import (
 func benchEnvelope() *envelope {
 	return &envelope{
 		msgType: MinUserMessageType, sender: "node-0123456789abcdef", payload: []byte(strings.Repeat("p", 100)),
-		stream: 1 << 40, seq: 12345, dest: 1 << 60, reliable: true,
+		session: sessionID{1, 2, 3}, seq: 12345, dest: 1 << 60, reliable: true,
 	}
 }
 

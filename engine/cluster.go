@@ -52,7 +52,7 @@ type Cluster struct {
 	// taken from the memberlist config at Start.
 	gossipEvery, pushPullEvery time.Duration
 	tr                         *streams.Transport
-	instance                   uint64 // random per Start; lets peers tell restarts apart
+	instance                   uint64 // random per Start (crypto/rand); lets peers tell restarts apart
 	advertise                  string // "host:port" with the real port
 	stopCh                     chan struct{}
 	wg                         sync.WaitGroup // the engine's own goroutines
@@ -71,7 +71,6 @@ type Cluster struct {
 	meta     metaStore
 	senders  senderTable
 	receiver receiverTable
-	streamID atomic.Uint64 // source of reliable stream ids, time-seeded
 
 	stats counters
 
@@ -132,7 +131,6 @@ func (c *Cluster) Start() error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	c.instance = binary.BigEndian.Uint64(b[:]) | 1
-	c.streamID.Store(uint64(time.Now().UnixNano()))
 	mc, err := c.memberlistConfig()
 	if err != nil {
 		return err
@@ -304,6 +302,7 @@ func (c *Cluster) stop(graceful bool) {
 	c.senders.wakeAll()
 	err := c.ml.Shutdown()
 	c.wg.Wait()
+	c.senders.failAll(c) // what is still unacknowledged will never be
 	c.log.Debug("cluster stopped")
 	if err != nil {
 		c.log.Warn("closing the node's sockets failed", "err", err)

@@ -99,6 +99,44 @@ func (q *eventQueue) push(ev event, mode pushMode) bool {
 	return true
 }
 
+// pushWithin queues a message event, waiting up to wait for room; it
+// returns false when the queue stayed full or is closed.
+func (q *eventQueue) pushWithin(ev event, wait time.Duration) bool {
+	q.mu.Lock()
+	if !q.closed && q.msgs >= q.limit && wait > 0 {
+		expired := false
+		t := time.AfterFunc(wait, func() {
+			q.mu.Lock()
+			expired = true
+			q.space.Broadcast()
+			q.mu.Unlock()
+		})
+		for !q.closed && q.msgs >= q.limit && !expired {
+			q.space.Wait()
+		}
+		t.Stop()
+	}
+	if q.closed || q.msgs >= q.limit {
+		q.mu.Unlock()
+		return false
+	}
+	if q.head == len(q.items) {
+		q.nonEmptySince = time.Now()
+	}
+	q.items = append(q.items, ev)
+	q.msgs++
+	q.mu.Unlock()
+	q.wake()
+	return true
+}
+
+// messages is the number of message events queued.
+func (q *eventQueue) messages() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.msgs
+}
+
 // pop removes the oldest event.
 func (q *eventQueue) pop() (event, bool) {
 	q.mu.Lock()
@@ -117,7 +155,7 @@ func (q *eventQueue) pop() (event, bool) {
 	}
 	if ev.kind == evMessage {
 		q.msgs--
-		q.space.Signal()
+		q.space.Broadcast() // waiters may have given up (pushWithin): wake them all
 	}
 	return ev, true
 }

@@ -17,8 +17,8 @@ import (
 //	[1]     flags (envReliable, envCompressed, envMAC)
 //	[2:4]   message type, big endian
 //	uvarint len + sender node id
-//	uvarint stream   (reliable only; 0 otherwise)
-//	uvarint seq      (reliable only)
+//	session          (reliable: 16 bytes; otherwise uvarint 0)
+//	uvarint seq      (reliable only; 0 otherwise)
 //	uvarint instance of the destination the message was meant for (0: any)
 //	uvarint len + tag (SendTagged; empty otherwise)
 //	payload          (codec value, Snappy-compressed when envCompressed)
@@ -47,7 +47,7 @@ type envelope struct {
 	flags    byte
 	msgType  int
 	sender   string
-	stream   uint64
+	session  sessionID // reliable only: the sender's session for this destination run
 	seq      uint64
 	dest     uint64
 	tag      string
@@ -69,7 +69,11 @@ func encodeEnvelope(e *envelope, key []byte) []byte {
 	b = append(b, envelopeVersion, flags)
 	b = binary.BigEndian.AppendUint16(b, uint16(e.msgType))
 	b = appendString(b, e.sender)
-	b = binary.AppendUvarint(b, e.stream)
+	if e.reliable {
+		b = append(b, e.session[:]...)
+	} else {
+		b = append(b, 0)
+	}
 	b = binary.AppendUvarint(b, e.seq)
 	b = binary.AppendUvarint(b, e.dest)
 	b = appendString(b, e.tag)
@@ -83,7 +87,7 @@ func encodeEnvelope(e *envelope, key []byte) []byte {
 // envelopeOverhead bounds the bytes an envelope from sender adds to its
 // payload (header, varints, MAC).
 func envelopeOverhead(sender string) int {
-	return 4 + binary.MaxVarintLen64*5 + len(sender) + macLen
+	return 4 + sessionIDLen + binary.MaxVarintLen64*4 + len(sender) + macLen
 }
 
 // errAuth marks an envelope that failed the token check.
@@ -116,7 +120,11 @@ func decodeEnvelope(b []byte, key []byte) (*envelope, error) {
 	}
 	r := reader{b: body[4:]}
 	e.sender = r.string()
-	e.stream = r.uvarint()
+	if e.reliable {
+		copy(e.session[:], r.bytes(sessionIDLen))
+	} else {
+		r.uvarint()
+	}
 	e.seq = r.uvarint()
 	e.dest = r.uvarint()
 	e.tag = r.string()

@@ -37,8 +37,8 @@ func fuzzEnvelopes() [][]byte {
 	envs := []*envelope{
 		{msgType: 128, sender: "n1", payload: payload("hello")},
 		{msgType: 65535, sender: "n1", tag: "web", payload: payload([]any{int64(1), 2.5, nil})},
-		{msgType: 200, sender: "n1", stream: 5, seq: 1, dest: 42, reliable: true, payload: payload(map[string]any{"a": "b"})},
-		{msgType: 200, sender: "n1", stream: 5, seq: 2, reliable: true, flags: envCompressed,
+		{msgType: 200, sender: "n1", session: sessionID{5}, seq: 1, dest: 42, reliable: true, payload: payload(map[string]any{"a": "b"})},
+		{msgType: 200, sender: "n1", session: sessionID{5}, seq: 2, reliable: true, flags: envCompressed,
 			payload: snappyFrame(payload(string(bytes.Repeat([]byte("z"), 600))))},
 		{msgType: msgMetaUpdate, sender: "n1", payload: meta},
 		{msgType: msgMetaPull, sender: "n1"},
@@ -141,7 +141,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			if err != nil {
 				t.Fatalf("re-encoded envelope does not decode: %v", err)
 			}
-			if e2.msgType != e.msgType || e2.sender != e.sender || e2.stream != e.stream || e2.seq != e.seq ||
+			if e2.msgType != e.msgType || e2.sender != e.sender || e2.session != e.session || e2.seq != e.seq ||
 				e2.dest != e.dest || e2.tag != e.tag || e2.reliable != e.reliable || !bytes.Equal(e2.payload, e.payload) {
 				t.Fatalf("round trip changed the envelope: %+v vs %+v", e, e2)
 			}

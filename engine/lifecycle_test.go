@@ -48,7 +48,7 @@ func forgedEnvelopes(senders ...string) [][]byte {
 		for _, t := range types {
 			for _, p := range payloads {
 				for _, reliable := range []bool{false, true} {
-					e := &envelope{msgType: t, sender: s, payload: p, reliable: reliable, stream: 1, seq: 1}
+					e := &envelope{msgType: t, sender: s, payload: p, reliable: reliable, session: sessionID{1}, seq: 1}
 					out = append(out, encodeEnvelope(e, nil))
 					e.flags = envCompressed
 					out = append(out, encodeEnvelope(e, nil))

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/scriptling-contrib/gossip/engine/codec"
 )
@@ -16,20 +20,31 @@ import (
 // reordered, and an encoded envelope over MaxUnreliablePayload is refused
 // with ErrTooLarge.
 //
-// Reliable messages are handed to a per-destination sender goroutine and
-// Send/SendTagged return once every destination has them queued: they do
-// not wait for the network, so one slow or dead peer never holds up the
-// rest. Each destination receives them exactly once and in the order they
-// were sent (see reliable.go). A destination that stays unreachable after
-// retries is logged and counted in Stats().ReliableFailed. SendTo to a
-// single node, in contrast, waits for the write and returns its error.
+// Reliable messages enter a per-destination window (reliable.go) and are
+// delivered to each destination exactly once and in the order sent, or
+// their sender is told:
+//
+//   - SendTo returns once the destination acknowledged the message: it is
+//     in the destination's event queue and its handler runs when that node
+//     dispatches. When the timeout passes first it returns ErrTimeout,
+//     saying whether the message was not sent at all (the window stayed
+//     full: retrying is safe) or is unconfirmed (it is still queued and will
+//     be delivered at most once).
+//   - Send and SendTagged return once the message is in every destination's
+//     window, waiting for window space up to the timeout; on timeout they
+//     return ErrTimeout naming the nodes that did not get it (the others
+//     did).
+//   - A message in a window fails only when its destination leaves, is
+//     removed by memberlist or restarts, or this node stops: it is counted
+//     in Stats().ReliableFailed and logged, and a waiting SendTo returns the
+//     error. A suspect or dead destination keeps its window until it comes
+//     back.
 //
 // Send and SendTagged skip this node; SendTo(own id) delivers to this
 // node's own handlers through the queue, like any other message.
 
-// A reliable send blocks while a destination's queue is full, for at most
-// timeout (negative: Config.SendTimeout) and never past ctx; unreliable
-// sends never block.
+// Every reliable send blocks for at most timeout (negative:
+// Config.SendTimeout) and never past ctx; unreliable sends never block.
 
 // Send sends payload to every alive node but this one.
 func (c *Cluster) Send(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
@@ -49,9 +64,13 @@ func (c *Cluster) SendTagged(ctx context.Context, tag string, msgType int, paylo
 }
 
 // SendTo sends payload to one node; an unknown id is ErrNotFound. A reliable
-// SendTo waits until the message is written to the peer (after retries) and
-// returns ErrTimeout if it could not be.
+// SendTo waits until the destination acknowledges the message (see above).
 func (c *Cluster) SendTo(ctx context.Context, nodeID string, msgType int, payload any, reliable bool, timeout time.Duration) error {
+	return c.sendTo(ctx, nodeID, msgType, payload, reliable, timeout)
+}
+
+// sendTo implements SendTo.
+func (c *Cluster) sendTo(ctx context.Context, nodeID string, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	body, flags, err := c.prepare(msgType, payload, reliable)
 	if err != nil {
 		return err
@@ -76,20 +95,25 @@ func (c *Cluster) SendTo(ctx context.Context, nodeID string, msgType int, payloa
 		return c.sendUnreliable(p, msgType, "", body, flags)
 	}
 	timeout = c.sendTimeout(timeout)
-	callCtx, cancel := boundedContext(ctx, timeout)
-	defer cancel()
-	done := make(chan error, 1)
-	if err := c.senders.enqueue(callCtx, c, nodeID, outMsg{msgType: msgType, flags: flags, payload: body, done: done}); err != nil {
-		if callCtx.Err() != nil {
-			return endedError(ctx, fmt.Sprintf("reliable message to node %q not sent: its queue stayed full", nodeID), timeout)
-		}
+	deadline := time.Now().Add(timeout)
+	done, err := c.senders.enqueue(ctx, c, nodeID, outMsg{msgType: msgType, flags: flags, payload: body}, deadline, true)
+	if err != nil {
 		return err
 	}
+	return c.awaitAck(ctx, nodeID, done, deadline, timeout)
+}
+
+// awaitAck waits for the outcome of a message in a window.
+func (c *Cluster) awaitAck(ctx context.Context, nodeID string, done chan error, deadline time.Time, timeout time.Duration) error {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	select {
 	case err := <-done:
 		return err
-	case <-callCtx.Done():
-		return endedError(ctx, fmt.Sprintf("reliable message to node %q not confirmed", nodeID), timeout)
+	case <-timer.C:
+		return fmt.Errorf("%w: delivery to node %q unconfirmed after %v: the message is still queued and will be delivered at most once", ErrTimeout, nodeID, timeout)
+	case <-ctx.Done():
+		return fmt.Errorf("delivery to node %q unconfirmed (the message is still queued and will be delivered at most once): %w", nodeID, ctx.Err())
 	case <-c.stopCh:
 		return errNotRunning()
 	}
@@ -101,23 +125,12 @@ func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliab
 	if err != nil {
 		return err
 	}
-	timeout = c.sendTimeout(timeout)
-	callCtx, cancel := boundedContext(ctx, timeout)
-	defer cancel()
+	if reliable {
+		return c.sendManyReliable(ctx, msgType, tag, body, flags, keep, c.sendTimeout(timeout))
+	}
 	var errs []error
 	for _, p := range c.alivePeers(keep) {
-		if reliable {
-			err = c.senders.enqueue(callCtx, c, p.id, outMsg{msgType: msgType, tag: tag, flags: flags, payload: body})
-			if callCtx.Err() != nil {
-				return endedError(ctx, fmt.Sprintf("reliable message to node %q not sent: its queue stayed full", p.id), timeout)
-			}
-		} else {
-			err = c.sendUnreliable(p, msgType, tag, body, flags)
-		}
-		if errors.Is(err, ErrNotRunning) {
-			return err
-		}
-		if err != nil {
+		if err := c.sendUnreliable(p, msgType, tag, body, flags); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -127,6 +140,39 @@ func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliab
 		c.log.Debug("send failed for some peers", "errors", errors.Join(errs...))
 	}
 	return nil
+}
+
+// sendManyReliable puts a message into the window of every destination,
+// all sharing one deadline; it names the nodes whose window stayed full.
+func (c *Cluster) sendManyReliable(ctx context.Context, msgType int, tag string, body []byte, flags byte, keep func(*peerInfo) bool, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var missed []string
+	var last error
+	for _, p := range c.alivePeers(keep) {
+		_, err := c.senders.enqueue(ctx, c, p.id, outMsg{msgType: msgType, tag: tag, flags: flags, payload: body}, deadline, false)
+		if errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		if err != nil {
+			missed, last = append(missed, p.id), err
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("not sent to %s (the other nodes got it): %w", quoteIDs(missed), ctx.Err())
+	}
+	return fmt.Errorf("%w: not sent to %s within %v: their reliable windows stayed full (the other nodes got it): %v", ErrTimeout, quoteIDs(missed), timeout, last)
+}
+
+// quoteIDs lists node ids for an error message.
+func quoteIDs(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = strconv.Quote(id)
+	}
+	return "node " + strings.Join(q, ", ")
 }
 
 // prepare checks the common preconditions and encodes the payload.
@@ -198,20 +244,57 @@ func (c *Cluster) receive(buf []byte, viaStream bool) {
 		c.receiver.receive(c, e)
 		return
 	}
+	if e.msgType == msgAck {
+		c.receiveAck(e, viaStream)
+		return
+	}
 	c.deliver(e, pushDrop)
 }
 
-// deliver acts on an envelope whose turn has come: internal messages are
-// handled at once, user messages are decoded and queued for Dispatch.
-// It returns false only when the queue refused the event.
+// deliver acts on an unreliable envelope: internal messages are handled at
+// once, user messages are decoded and queued for Dispatch unless the queue
+// is full.
 func (c *Cluster) deliver(e *envelope, mode pushMode) bool {
+	v, ok := c.userPayload(e)
+	if !ok {
+		return true
+	}
+	if !c.queue.push(event{kind: evMessage, msgType: e.msgType, sender: e.sender, payload: v}, mode) {
+		if mode == pushDrop && c.running() {
+			c.stats.unreliableDropped.Add(1)
+		}
+		return false
+	}
+	c.stats.unreliableReceived.Add(1)
+	return true
+}
+
+// deliverWithin acts on a reliable envelope whose turn has come. A user
+// message waits up to wait for room in the queue; false means it was not
+// queued (the queue stayed full, or it closed) and must be sent again.
+func (c *Cluster) deliverWithin(e *envelope, wait time.Duration) bool {
+	v, ok := c.userPayload(e)
+	if !ok {
+		return true
+	}
+	if !c.queue.pushWithin(event{kind: evMessage, msgType: e.msgType, sender: e.sender, payload: v}, wait) {
+		return false
+	}
+	c.stats.reliableReceived.Add(1)
+	return true
+}
+
+// userPayload handles internal messages and decodes user ones; ok is false
+// when nothing is left to queue (handled internally, or dropped and
+// counted).
+func (c *Cluster) userPayload(e *envelope) (any, bool) {
 	if e.msgType < MinUserMessageType {
 		c.handleInternal(e)
-		return true
+		return nil, false
 	}
 	if e.tag != "" && !hasTag(c.cfg.Tags, e.tag) {
 		c.stats.tagDropped.Add(1)
-		return true
+		return nil, false
 	}
 	v, err := decodePayload(e)
 	if err != nil {
@@ -221,20 +304,14 @@ func (c *Cluster) deliver(e *envelope, mode pushMode) bool {
 		} else {
 			c.log.Debug("dropping undecodable message", "from", e.sender, "err", err)
 		}
-		return true
+		return nil, false
 	}
-	if !c.queue.push(event{kind: evMessage, msgType: e.msgType, sender: e.sender, payload: v}, mode) {
-		if mode == pushDrop && c.running() {
-			c.stats.unreliableDropped.Add(1)
-		}
-		return false
-	}
-	if e.reliable {
-		c.stats.reliableReceived.Add(1)
-	} else {
-		c.stats.unreliableReceived.Add(1)
-	}
-	return true
+	return v, true
+}
+
+// mlNode is the memberlist address of p.
+func (p *peerInfo) mlNode() *memberlist.Node {
+	return &memberlist.Node{Name: p.id, Addr: p.ip, Port: p.port}
 }
 
 // handleInternal dispatches engine protocol messages.

@@ -331,7 +331,7 @@ func TestSequencedEnvelopeInDatagramIsDropped(t *testing.T) {
 	var rec recorder
 	_ = c.Handle(200, rec.handle)
 	before := c.Stats().DecodeErrors
-	env := encodeEnvelope(&envelope{msgType: 200, sender: "ghost", reliable: true, stream: 1, seq: 1, payload: []byte{0}}, nil)
+	env := encodeEnvelope(&envelope{msgType: 200, sender: "ghost", reliable: true, session: sessionID{1}, seq: 1, payload: []byte{0}}, nil)
 	done := make(chan struct{})
 	go func() {
 		c.receive(env, false)

@@ -301,7 +301,8 @@ func (c *Cluster) sendMetaTo(id string) {
 		_ = c.sendUnreliable(p, msgMetaUpdate, "", body, 0)
 		return
 	}
-	_ = c.senders.enqueue(context.Background(), c, id, outMsg{msgType: msgMetaUpdate, payload: body})
+	// Called on the receive path (a pull): never wait for window space.
+	_, _ = c.senders.enqueue(context.Background(), c, id, outMsg{msgType: msgMetaUpdate, payload: body, internal: true}, time.Time{}, false)
 }
 
 // pullStaleMetadata asks owners whose header announces a newer metadata

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -128,12 +129,19 @@ func (t *peerTable) update(c *Cluster, snap []mlNode) {
 	slices.SortFunc(changed, func(a, b *peerInfo) int { return cmpString(a.id, b.id) })
 	c.noticeJoins(prev, changed) // formation.go: repairs news of joins that gossip lost
 	for _, p := range changed {
+		old := prev[p.id]
 		c.log.Debug("node state", "peer", p.id, "state", p.state)
-		// A suspect node often refutes the suspicion (a slow ack on a loaded
-		// host): keep its stream, so that messages to it are neither
-		// renumbered nor lost. Only a node that failed or left starts afresh.
-		if p.state == StateDead || p.state == StateLeaving {
-			c.senders.drop(p.id)
+		// Reliable windows (reliable.go): a suspect or dead node keeps its
+		// window (suspicion is often refuted, and a node declared dead can
+		// come back alive), which is resent when it is alive again. A node
+		// that leaves or comes back as a new run fails it.
+		switch {
+		case p.state == StateLeaving:
+			c.senders.fail(c, p.id, fmt.Errorf("%w: node %q left; unacknowledged reliable messages may or may not have been delivered", ErrTimeout, p.id), false)
+		case p.state == StateAlive && old != nil && old.header != nil && p.header != nil && old.header.instance != p.header.instance:
+			c.senders.fail(c, p.id, fmt.Errorf("%w: node %q restarted; unacknowledged reliable messages may or may not have been delivered", ErrTimeout, p.id), false)
+		case p.state == StateAlive:
+			c.senders.kickPeer(c, p.id)
 		}
 		c.queueState(p.id, string(p.state))
 	}
@@ -141,6 +149,7 @@ func (t *peerTable) update(c *Cluster, snap []mlNode) {
 		if _, ok := next[id]; !ok {
 			c.meta.forget(id)
 			c.receiver.forget(id)
+			c.senders.fail(c, id, fmt.Errorf("%w: node %q was removed from the cluster; unacknowledged reliable messages may or may not have been delivered", ErrTimeout, id), true)
 		}
 	}
 }
@@ -155,9 +164,8 @@ func (c *Cluster) queueState(id, state string) {
 	}
 }
 
-// scanLoop refreshes the peer table, pulls metadata that peers announce as
-// newer than what we hold, and releases reliable messages stuck behind a
-// lasting sequence gap.
+// scanLoop refreshes the peer table and pulls metadata that peers announce
+// as newer than what we hold.
 func (c *Cluster) scanLoop() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.scanInterval)
@@ -173,7 +181,6 @@ func (c *Cluster) scanLoop() {
 		}
 		c.peers.refresh(c)
 		c.pullStaleMetadata()
-		c.receiver.sweep(c)
 		c.checkStall()
 	}
 }

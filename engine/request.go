@@ -131,11 +131,8 @@ func (c *Cluster) SendRequest(ctx context.Context, nodeID string, msgType int, p
 	req = binary.AppendUvarint(req, uint64(msgType))
 	req = append(req, flags)
 	req = append(req, body...)
-	sent := make(chan error, 1)
-	if err := c.senders.enqueue(ctx, c, nodeID, outMsg{msgType: msgRequest, payload: req, done: sent}); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("request to node %q: %w", nodeID, err)
-		}
+	sent, err := c.senders.enqueue(ctx, c, nodeID, outMsg{msgType: msgRequest, payload: req}, time.Now().Add(timeout), true)
+	if err != nil {
 		return nil, err
 	}
 	return c.awaitReply(ctx, pr, sent, msgType, timeout)
@@ -234,12 +231,12 @@ func (c *Cluster) receiveRequest(e *envelope) {
 	v, err := decodePayload(&envelope{flags: fl[0], payload: r.b})
 	if err != nil {
 		c.stats.decodeErrors.Add(1)
-		c.sendReply(e.sender, id, replyFailed, []byte("request payload could not be decoded"), 0)
+		c.sendReplyNow(e.sender, id, replyFailed, []byte("request payload could not be decoded"))
 		return
 	}
 	if int(c.x.inflight.Add(1)) > c.cfg.EventQueueSize {
 		c.x.inflight.Add(-1)
-		c.sendReply(e.sender, id, replyBusy, nil, 0)
+		c.sendReplyNow(e.sender, id, replyBusy, nil)
 		return
 	}
 	sender := e.sender
@@ -282,7 +279,19 @@ func (c *Cluster) sendReply(to string, id uint64, status byte, body []byte, flag
 	b := binary.AppendUvarint(nil, id)
 	b = append(b, status, flags)
 	b = append(b, body...)
-	if err := c.senders.enqueue(context.Background(), c, to, outMsg{msgType: msgReply, payload: b}); err != nil {
+	_, err := c.senders.enqueue(context.Background(), c, to, outMsg{msgType: msgReply, payload: b}, time.Now().Add(c.sendTimeout(-1)), false)
+	if err != nil {
+		c.log.Debug("reply not sent", "to", to, "err", err)
+	}
+}
+
+// sendReplyNow queues a reply from the receive path, which must not wait
+// for window space: that path also reads the acknowledgements freeing it.
+func (c *Cluster) sendReplyNow(to string, id uint64, status byte, body []byte) {
+	b := binary.AppendUvarint(nil, id)
+	b = append(b, status, 0)
+	b = append(b, body...)
+	if _, err := c.senders.enqueue(context.Background(), c, to, outMsg{msgType: msgReply, payload: b, internal: true}, time.Time{}, false); err != nil {
 		c.log.Debug("reply not sent", "to", to, "err", err)
 	}
 }

@@ -57,35 +57,37 @@ func messageToObject(v engine.Message) object.Object {
 
 // Keys of the dicts statsToObject builds.
 var (
-	statsKeyReliableSent       = newDictKey("reliable_sent")
-	statsKeyReliableReceived   = newDictKey("reliable_received")
-	statsKeyReliableFailed     = newDictKey("reliable_failed")
-	statsKeyReliableDuplicates = newDictKey("reliable_duplicates")
-	statsKeyReliableSkipped    = newDictKey("reliable_skipped")
-	statsKeyUnreliableSent     = newDictKey("unreliable_sent")
-	statsKeyUnreliableReceived = newDictKey("unreliable_received")
-	statsKeyUnreliableFailed   = newDictKey("unreliable_failed")
-	statsKeyUnreliableDropped  = newDictKey("unreliable_dropped")
-	statsKeyNoHandlerDropped   = newDictKey("no_handler_dropped")
-	statsKeyTagDropped         = newDictKey("tag_dropped")
-	statsKeyDecodeErrors       = newDictKey("decode_errors")
-	statsKeyAuthFailures       = newDictKey("auth_failures")
-	statsKeyNotMemberDropped   = newDictKey("not_member_dropped")
-	statsKeyDecryptFailures    = newDictKey("decrypt_failures")
-	statsKeyConnectionsRefused = newDictKey("connections_refused")
-	statsKeyHandlerErrors      = newDictKey("handler_errors")
-	statsKeyMetadataUpdates    = newDictKey("metadata_updates")
-	statsKeyQueueDepth         = newDictKey("queue_depth")
+	statsKeyReliableSent        = newDictKey("reliable_sent")
+	statsKeyReliableReceived    = newDictKey("reliable_received")
+	statsKeyReliableFailed      = newDictKey("reliable_failed")
+	statsKeyReliableDuplicates  = newDictKey("reliable_duplicates")
+	statsKeyReliableUnacked     = newDictKey("reliable_unacked")
+	statsKeyReliableRetransmits = newDictKey("reliable_retransmits")
+	statsKeyUnreliableSent      = newDictKey("unreliable_sent")
+	statsKeyUnreliableReceived  = newDictKey("unreliable_received")
+	statsKeyUnreliableFailed    = newDictKey("unreliable_failed")
+	statsKeyUnreliableDropped   = newDictKey("unreliable_dropped")
+	statsKeyNoHandlerDropped    = newDictKey("no_handler_dropped")
+	statsKeyTagDropped          = newDictKey("tag_dropped")
+	statsKeyDecodeErrors        = newDictKey("decode_errors")
+	statsKeyAuthFailures        = newDictKey("auth_failures")
+	statsKeyNotMemberDropped    = newDictKey("not_member_dropped")
+	statsKeyDecryptFailures     = newDictKey("decrypt_failures")
+	statsKeyConnectionsRefused  = newDictKey("connections_refused")
+	statsKeyHandlerErrors       = newDictKey("handler_errors")
+	statsKeyMetadataUpdates     = newDictKey("metadata_updates")
+	statsKeyQueueDepth          = newDictKey("queue_depth")
 )
 
 // statsToObject converts a engine.Stats to the dict scripts see.
 func statsToObject(v engine.Stats) object.Object {
-	pairs := make(map[string]object.DictPair, 19)
+	pairs := make(map[string]object.DictPair, 20)
 	pairs[statsKeyReliableSent.hash] = object.DictPair{Key: statsKeyReliableSent.key, Value: object.NewInteger(int64(v.ReliableSent))}
 	pairs[statsKeyReliableReceived.hash] = object.DictPair{Key: statsKeyReliableReceived.key, Value: object.NewInteger(int64(v.ReliableReceived))}
 	pairs[statsKeyReliableFailed.hash] = object.DictPair{Key: statsKeyReliableFailed.key, Value: object.NewInteger(int64(v.ReliableFailed))}
 	pairs[statsKeyReliableDuplicates.hash] = object.DictPair{Key: statsKeyReliableDuplicates.key, Value: object.NewInteger(int64(v.ReliableDuplicates))}
-	pairs[statsKeyReliableSkipped.hash] = object.DictPair{Key: statsKeyReliableSkipped.key, Value: object.NewInteger(int64(v.ReliableSkipped))}
+	pairs[statsKeyReliableUnacked.hash] = object.DictPair{Key: statsKeyReliableUnacked.key, Value: object.NewInteger(int64(v.ReliableUnacked))}
+	pairs[statsKeyReliableRetransmits.hash] = object.DictPair{Key: statsKeyReliableRetransmits.key, Value: object.NewInteger(int64(v.ReliableRetransmits))}
 	pairs[statsKeyUnreliableSent.hash] = object.DictPair{Key: statsKeyUnreliableSent.key, Value: object.NewInteger(int64(v.UnreliableSent))}
 	pairs[statsKeyUnreliableReceived.hash] = object.DictPair{Key: statsKeyUnreliableReceived.key, Value: object.NewInteger(int64(v.UnreliableReceived))}
 	pairs[statsKeyUnreliableFailed.hash] = object.DictPair{Key: statsKeyUnreliableFailed.key, Value: object.NewInteger(int64(v.UnreliableFailed))}

@@ -1,0 +1,211 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// receiverTable holds one record per sender of reliable messages.
+type receiverTable struct {
+	mu      sync.Mutex
+	senders map[string]*recvSession
+	waiting map[*recvSession]string // refused frames, waiting for queue room: sender id
+	polling bool                    // resumeLoop runs
+}
+
+func (t *receiverTable) init() {
+	t.senders = make(map[string]*recvSession)
+	t.waiting = make(map[*recvSession]string)
+}
+
+// recvSession is what a receiver keeps per sender: the current session,
+// the one before it (whose late frames must not restart it), the next
+// number expected, and whether frames were refused for want of queue room.
+type recvSession struct {
+	mu       sync.Mutex // held while delivering, to keep order
+	session  sessionID
+	retired  sessionID
+	next     uint64 // 0: no session yet
+	refusing bool   // the queue stayed full: refuse frames without waiting
+	refused  bool   // frames were dropped since the last delivery
+}
+
+// verdict is what to do with one reliable frame.
+type verdict uint8
+
+const (
+	vDeliver   verdict = iota + 1 // the next one: deliver it
+	vDuplicate                    // already delivered
+	vGap                          // beyond the next one: drop, the sender resends
+	vUnknown                      // an unknown session not starting at 1
+	vStale                        // the retired session's
+)
+
+// classify decides a frame's fate and, for the first frame of a new
+// session, switches to it. rs.mu is held.
+func (rs *recvSession) classify(session sessionID, seq uint64) verdict {
+	if rs.next == 0 || session != rs.session {
+		switch {
+		case rs.next != 0 && session == rs.retired:
+			return vStale
+		case seq != 1:
+			return vUnknown
+		}
+		if rs.next != 0 {
+			rs.retired = rs.session
+		}
+		rs.session, rs.next, rs.refused = session, 1, false
+	}
+	switch {
+	case seq < rs.next:
+		return vDuplicate
+	case seq > rs.next:
+		return vGap
+	}
+	return vDeliver
+}
+
+// get returns (creating) the record for sender.
+func (t *receiverTable) get(sender string) *recvSession {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rs := t.senders[sender]
+	if rs == nil {
+		rs = &recvSession{}
+		t.senders[sender] = rs
+	}
+	return rs
+}
+
+// forget drops the record of a sender memberlist no longer knows. Should
+// it come back with the same session, its frames are answered "unknown"
+// and it fails the rest of its window (see receiveAck).
+func (t *receiverTable) forget(sender string) {
+	t.mu.Lock()
+	if rs := t.senders[sender]; rs != nil {
+		delete(t.waiting, rs)
+		delete(t.senders, sender)
+	}
+	t.mu.Unlock()
+}
+
+// receive handles one reliable frame from e.sender.
+func (t *receiverTable) receive(c *Cluster, e *envelope) {
+	rs := t.get(e.sender)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	ack := ackInfo{session: e.session}
+	switch rs.classify(e.session, e.seq) {
+	case vStale:
+		c.stats.reliableDuplicates.Add(1)
+		return
+	case vUnknown:
+		ack.flags = ackUnknown
+		c.senders.scheduleAck(c, e.sender, ack)
+		return
+	case vDuplicate:
+		c.stats.reliableDuplicates.Add(1)
+	case vGap:
+		rs.refused = true
+	case vDeliver:
+		if !t.deliver(c, rs, e) {
+			if !c.running() {
+				return
+			}
+			rs.refused = true
+		}
+	}
+	ack.seq = rs.next - 1
+	if rs.refused {
+		ack.flags |= ackGap
+	}
+	if rs.refusing {
+		ack.flags |= ackBusy
+	}
+	c.senders.scheduleAck(c, e.sender, ack)
+}
+
+// deliver hands the next frame of rs to the engine. A user message waits
+// up to busyWait for room in the event queue (TCP pushes back on the sender
+// meanwhile), except while rs is already refusing; when the queue stays
+// full the frame is refused (not delivered, not acknowledged) and a resume
+// is scheduled for when the queue has room. rs.mu is held.
+func (t *receiverTable) deliver(c *Cluster, rs *recvSession, e *envelope) bool {
+	wait := busyWait
+	if rs.refusing {
+		wait = 0
+	} else if e.msgType >= MinUserMessageType && c.queue.messages() >= c.cfg.EventQueueSize {
+		// Tell the sender before waiting, so that it pauses rather than
+		// taking the wait for a lost frame and resending.
+		c.senders.scheduleAck(c, e.sender, ackInfo{session: rs.session, seq: rs.next - 1, flags: ackBusy})
+	}
+	if !c.deliverWithin(e, wait) {
+		if c.running() {
+			rs.refusing = true
+			t.awaitRoom(c, rs, e.sender)
+		}
+		return false
+	}
+	rs.next++
+	rs.refusing, rs.refused = false, false
+	return true
+}
+
+// awaitRoom registers rs to be told when the queue has room again.
+func (t *receiverTable) awaitRoom(c *Cluster, rs *recvSession, sender string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.waiting[rs] = sender
+	if t.polling {
+		return
+	}
+	c.senders.mu.Lock() // goroutine start ordered against Stop
+	defer c.senders.mu.Unlock()
+	if !c.running() {
+		return
+	}
+	t.polling = true
+	c.wg.Add(1)
+	go t.resumeLoop(c)
+}
+
+// resumeLoop waits until the event queue has room for a good part of its
+// bound, then asks every refused sender to resend. The senders also probe,
+// so a lost resume costs at most a probe interval.
+func (t *receiverTable) resumeLoop(c *Cluster) {
+	defer c.wg.Done()
+	tick := time.NewTicker(resumePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stopCh:
+			t.mu.Lock()
+			t.polling = false
+			t.mu.Unlock()
+			return
+		case <-tick.C:
+		}
+		if c.queue.messages() > c.cfg.EventQueueSize/2 {
+			continue
+		}
+		t.mu.Lock()
+		waiting := t.waiting
+		t.waiting = make(map[*recvSession]string)
+		t.polling = false
+		t.mu.Unlock()
+		for rs, sender := range waiting {
+			rs.mu.Lock()
+			rs.refusing = false
+			ack := ackInfo{session: rs.session, seq: rs.next - 1, flags: ackGap}
+			rs.mu.Unlock()
+			c.senders.scheduleAck(c, sender, ack)
+		}
+		return
+	}
+}
+
+// errLostSession is the failure of messages whose receiver forgot us.
+func errLostSession(id string) error {
+	return fmt.Errorf("%w: node %q lost track of this node's reliable messages; unacknowledged ones may or may not have been delivered", ErrTimeout, id)
+}

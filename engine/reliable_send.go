@@ -1,0 +1,457 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// outMsg is one reliable message to queue.
+type outMsg struct {
+	msgType int
+	tag     string
+	flags   byte
+	payload []byte
+	// internal marks engine messages sent from the receive path: they never
+	// wait for window space (they use internalSlack or are refused).
+	internal bool
+}
+
+// pending is a message in a destination's window.
+type pending struct {
+	seq    uint64
+	env    []byte     // encoded envelope, kept for retransmission
+	sentAt time.Time  // first transmission, for round-trip samples
+	resent bool       // transmitted more than once: no round-trip sample (Karn)
+	done   chan error // SendTo's outcome (buffered); nil for Send
+}
+
+// senderTable holds the per-destination senders. mu also orders the start
+// of sender goroutines against Stop (see Cluster.stop).
+type senderTable struct {
+	mu    sync.Mutex
+	peers map[string]*peerSender
+}
+
+func (t *senderTable) init() { t.peers = make(map[string]*peerSender) }
+
+// peerSender is the reliable session to one destination run.
+type peerSender struct {
+	id   string
+	kick chan struct{} // wakes the goroutine (buffered 1)
+
+	mu       sync.Mutex
+	running  bool      // the goroutine is running
+	session  sessionID // current session
+	dest     uint64    // destination instance the session is for (0: unknown)
+	nextSeq  uint64    // number of the next message queued
+	acked    uint64    // highest number acknowledged
+	sendNext uint64    // next number to transmit
+	win      []*pending
+	winHead  int // win[winHead] has number acked+1
+	winBytes int
+	space    chan struct{} // closed when the window shrinks
+
+	srtt, rttvar time.Duration
+	rto          time.Duration
+	progress     time.Time // last acknowledgement progress or start of waiting for one
+	busy         bool      // the receiver said its queue is full
+	probeAt      time.Time // next probe of a busy receiver
+	probeEvery   time.Duration
+	retryAt      time.Time // no writes before this (after a write error)
+	retryEvery   time.Duration
+	lastGoBack   time.Time
+	lastFailLog  time.Time
+
+	ack *ackInfo // acknowledgement to send to this node (as a receiver), nil when none is due
+}
+
+func newPeerSender(id string) *peerSender {
+	return &peerSender{
+		id: id, kick: make(chan struct{}, 1), session: newSessionID(),
+		nextSeq: 1, sendNext: 1, space: make(chan struct{}), rto: rtoInitial,
+	}
+}
+
+// get returns the sender for id, creating it.
+func (t *senderTable) get(id string) *peerSender {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ps := t.peers[id]
+	if ps == nil {
+		ps = newPeerSender(id)
+		t.peers[id] = ps
+	}
+	return ps
+}
+
+// lookup returns the sender for id or nil.
+func (t *senderTable) lookup(id string) *peerSender {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.peers[id]
+}
+
+// unacked is the number of messages in flight over all destinations.
+func (t *senderTable) unacked() int {
+	t.mu.Lock()
+	all := make([]*peerSender, 0, len(t.peers))
+	for _, ps := range t.peers {
+		all = append(all, ps)
+	}
+	t.mu.Unlock()
+	n := 0
+	for _, ps := range all {
+		ps.mu.Lock()
+		n += ps.inFlight()
+		ps.mu.Unlock()
+	}
+	return n
+}
+
+// inFlight is the number of messages in the window. ps.mu is held.
+func (ps *peerSender) inFlight() int { return len(ps.win) - ps.winHead }
+
+// wake nudges the goroutine of ps, starting it when needed.
+func (t *senderTable) wake(c *Cluster, ps *peerSender) {
+	select {
+	case ps.kick <- struct{}{}:
+	default:
+	}
+	ps.mu.Lock()
+	start := !ps.running
+	ps.running = true
+	ps.mu.Unlock()
+	if !start {
+		return
+	}
+	// Under the table lock with the running check, so that no goroutine
+	// starts once Stop waits for them.
+	t.mu.Lock()
+	if !c.running() {
+		t.mu.Unlock()
+		ps.mu.Lock()
+		ps.running = false
+		ps.mu.Unlock()
+		return
+	}
+	c.wg.Add(1)
+	t.mu.Unlock()
+	go t.run(c, ps)
+}
+
+// enqueue puts m into id's window, waiting for space until deadline or ctx
+// ends. It returns the message's outcome channel when wantDone is set. An
+// error means the message was not queued and nothing was sent.
+func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outMsg, deadline time.Time, wantDone bool) (chan error, error) {
+	ps := t.get(id)
+	inst := uint64(0)
+	if p := c.peers.get(id); p != nil && p.header != nil {
+		inst = p.header.instance
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if !c.running() {
+			return nil, errNotRunning()
+		}
+		ps.mu.Lock()
+		if inst != 0 && ps.dest != inst {
+			if ps.dest != 0 {
+				ps.failLocked(c, fmt.Errorf("%w: node %q restarted; unacknowledged reliable messages may or may not have been delivered", ErrTimeout, id))
+			}
+			ps.dest = inst
+		}
+		n, size := ps.inFlight(), ps.winBytes
+		limit := windowMessages
+		if m.internal {
+			limit += internalSlack
+		}
+		if n == 0 || (n < limit && size+len(m.payload) <= windowBytes) || (m.internal && n < limit) {
+			break // ps.mu stays held
+		}
+		space := ps.space
+		ps.mu.Unlock()
+		if m.internal {
+			return nil, fmt.Errorf("%w: reliable window to %q is full", ErrTimeout, id)
+		}
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		select {
+		case <-space:
+		case <-timer.C:
+			return nil, fmt.Errorf("%w: not sent: the reliable window to node %q stayed full (%d messages unacknowledged); nothing was sent, retrying is safe", ErrTimeout, id, n)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("not sent to node %q: %w", id, ctx.Err())
+		case <-c.stopCh:
+			return nil, errNotRunning()
+		}
+	}
+	seq := ps.nextSeq
+	ps.nextSeq++
+	pm := &pending{seq: seq, env: encodeEnvelope(&envelope{
+		flags: m.flags, msgType: m.msgType, sender: c.id, tag: m.tag, payload: m.payload,
+		session: ps.session, seq: seq, dest: ps.dest, reliable: true,
+	}, c.tokenKey)}
+	if wantDone {
+		pm.done = make(chan error, 1)
+	}
+	if ps.inFlight() == 0 {
+		ps.progress = time.Now() // the retransmission clock starts with the first message
+	}
+	ps.win = append(ps.win, pm)
+	ps.winBytes += len(pm.env)
+	ps.mu.Unlock()
+	t.wake(c, ps)
+	return pm.done, nil
+}
+
+// run writes ps's window in order and handles retransmission; it is the
+// only goroutine writing to that destination, which keeps the order. It
+// returns when the window is empty and no acknowledgement is due.
+func (t *senderTable) run(c *Cluster, ps *peerSender) {
+	defer c.wg.Done()
+	var frames [][]byte
+	var errs []error
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if !c.running() {
+			ps.mu.Lock()
+			ps.failLocked(c, errNotRunning())
+			ps.running = false
+			ps.mu.Unlock()
+			return
+		}
+		p := c.peers.get(ps.id)
+		now := time.Now()
+		ps.mu.Lock()
+		ack := ps.ack
+		ps.ack = nil
+		frames, first, wait := ps.nextWrite(c, p, now, frames[:0])
+		if ack == nil && len(frames) == 0 && ps.inFlight() == 0 {
+			ps.running = false
+			ps.mu.Unlock()
+			return
+		}
+		ps.mu.Unlock()
+
+		if ack != nil && p != nil {
+			c.sendAck(p, ack, len(frames) == 0)
+		}
+		if len(frames) == 0 {
+			timer.Reset(wait)
+			select {
+			case <-ps.kick:
+			case <-timer.C:
+			case <-c.stopCh:
+			}
+			continue
+		}
+		errs = append(errs[:0], make([]error, len(frames))...)
+		c.writeFrames(p.addr, frames, errs)
+		ps.mu.Lock()
+		ps.afterWrite(first, errs, time.Now())
+		ps.mu.Unlock()
+		clear(frames)
+	}
+}
+
+// nextWrite picks the frames to write now, numbered from first, or says how
+// long to wait before looking again. ps.mu is held.
+func (ps *peerSender) nextWrite(c *Cluster, p *peerInfo, now time.Time, frames [][]byte) ([][]byte, uint64, time.Duration) {
+	idle := time.Hour
+	if ps.inFlight() == 0 {
+		return frames, 0, idle
+	}
+	if p == nil || p.state == StateDead || p.state == StateLeaving {
+		// Paused: the window is kept for a comeback; a leave or removal
+		// fails it from the peer table's update.
+		return frames, 0, 100 * time.Millisecond
+	}
+	if now.Before(ps.retryAt) {
+		return frames, 0, ps.retryAt.Sub(now)
+	}
+	if ps.busy {
+		if now.Before(ps.probeAt) {
+			return frames, 0, ps.probeAt.Sub(now)
+		}
+		// Probe with the first unacknowledged message only: a receiver
+		// that is alive but not pumping is never flooded.
+		ps.probeEvery = min(max(2*ps.probeEvery, ps.rto), probeMax)
+		ps.probeAt = now.Add(ps.probeEvery)
+		pm := ps.win[ps.winHead]
+		pm.resent = true
+		c.stats.reliableRetransmits.Add(1)
+		return append(frames, pm.env), pm.seq, ps.probeEvery
+	}
+	if ps.sendNext >= ps.nextSeq {
+		// Everything is out: wait for acknowledgements, and go back to the
+		// first unacknowledged message when none makes progress.
+		due := ps.progress.Add(ps.rto)
+		if now.Before(due) {
+			return frames, 0, due.Sub(now)
+		}
+		ps.rto = min(2*ps.rto, rtoMax)
+		ps.goBack(now)
+	}
+	first := ps.sendNext
+	i := ps.winHead + int(first-ps.acked-1)
+	end := min(len(ps.win), i+maxBatch)
+	for _, pm := range ps.win[i:end] {
+		if pm.sentAt.IsZero() {
+			pm.sentAt = now
+		} else {
+			pm.resent = true
+			c.stats.reliableRetransmits.Add(1)
+		}
+		frames = append(frames, pm.env)
+	}
+	ps.sendNext += uint64(end - i)
+	return frames, first, 0
+}
+
+// goBack makes the next write start again at the first unacknowledged
+// message. ps.mu is held.
+func (ps *peerSender) goBack(now time.Time) {
+	ps.sendNext = ps.acked + 1
+	ps.progress = now
+	ps.lastGoBack = now
+}
+
+// afterWrite records the outcome of writing the frames numbered from
+// first: after an error the window is written again from its first
+// unacknowledged message, after a pause that grows while errors repeat.
+// ps.mu is held.
+func (ps *peerSender) afterWrite(first uint64, errs []error, now time.Time) {
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		ps.retryEvery = min(max(2*ps.retryEvery, retryMin), retryMax)
+		ps.retryAt = now.Add(ps.retryEvery)
+		if first != 0 && ps.sendNext > ps.acked+1 {
+			ps.goBack(now)
+		}
+		return
+	}
+	ps.retryEvery = 0
+}
+
+// failLocked fails every unacknowledged message with err and starts a new
+// session: the destination will never acknowledge them. ps.mu is held.
+func (ps *peerSender) failLocked(c *Cluster, err error) {
+	n := ps.inFlight()
+	for _, pm := range ps.win[ps.winHead:] {
+		if pm.done != nil {
+			pm.done <- err
+		}
+	}
+	clear(ps.win)
+	ps.win, ps.winHead, ps.winBytes = ps.win[:0], 0, 0
+	ps.session = newSessionID()
+	ps.nextSeq, ps.acked, ps.sendNext = 1, 0, 1
+	ps.busy, ps.retryAt, ps.retryEvery, ps.probeEvery = false, time.Time{}, 0, 0
+	close(ps.space)
+	ps.space = make(chan struct{})
+	if n == 0 {
+		return
+	}
+	c.stats.reliableFailed.Add(uint64(n))
+	if now := time.Now(); now.Sub(ps.lastFailLog) >= failLogEvery {
+		ps.lastFailLog = now
+		c.log.Warn("reliable messages not acknowledged and given up", "peer", ps.id, "messages", n, "err", err)
+	}
+}
+
+// fail fails id's window (the destination left, was removed or restarted)
+// and, when forget is set, drops the sender's record.
+func (t *senderTable) fail(c *Cluster, id string, err error, forget bool) {
+	t.mu.Lock()
+	ps := t.peers[id]
+	if forget && ps != nil {
+		delete(t.peers, id)
+	}
+	t.mu.Unlock()
+	if ps == nil {
+		return
+	}
+	ps.mu.Lock()
+	ps.failLocked(c, err)
+	ps.dest = 0
+	ps.mu.Unlock()
+	select {
+	case ps.kick <- struct{}{}:
+	default:
+	}
+}
+
+// kickPeer wakes id's goroutine (a peer came back alive, for example).
+func (t *senderTable) kickPeer(c *Cluster, id string) {
+	if ps := t.lookup(id); ps != nil {
+		ps.mu.Lock()
+		has := ps.inFlight() > 0
+		if has {
+			ps.goBack(time.Now())
+		}
+		ps.mu.Unlock()
+		if has {
+			t.wake(c, ps)
+		}
+	}
+}
+
+// wakeAll releases everything waiting on a sender when the node stops.
+func (t *senderTable) wakeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, ps := range t.peers {
+		select {
+		case ps.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// failAll fails every window (the node stopped).
+func (t *senderTable) failAll(c *Cluster) {
+	t.mu.Lock()
+	all := make([]*peerSender, 0, len(t.peers))
+	for _, ps := range t.peers {
+		all = append(all, ps)
+	}
+	t.mu.Unlock()
+	for _, ps := range all {
+		ps.mu.Lock()
+		ps.failLocked(c, errNotRunning())
+		ps.mu.Unlock()
+	}
+}
+
+// writeFrames writes envs in order on the stream to addr and records each
+// frame's outcome in errs; it returns once every outcome is known. All but
+// the last frame are queued without waiting, and the last one is sent
+// inline, so a lone message costs no goroutine hand-off in the transport.
+func (c *Cluster) writeFrames(addr string, envs [][]byte, errs []error) {
+	var wg sync.WaitGroup
+	last := len(envs) - 1
+	for i, env := range envs[:last] {
+		errs[i] = nil
+		wg.Add(1)
+		if err := c.tr.SendAsync(addr, env, func(err error) {
+			errs[i] = err
+			wg.Done()
+		}); err != nil {
+			errs[i] = err
+			wg.Done()
+		}
+	}
+	errs[last] = c.tr.Send(addr, envs[last])
+	wg.Wait()
+}
