@@ -209,13 +209,19 @@ func TestReliableDelivery(t *testing.T) {
 	}
 
 	figures := phaseFigures(s.phases, s.txLog)
-	worst := figures[0]
+	worst, slowest, timeouts := figures[0], figures[0], figures[0]
 	for _, f := range figures {
 		t.Logf("%-17s sends started %4d: confirmed %4d, unconfirmed %3d, failed %2d; retries: not sent %4d, not alive %5d; longest confirmed send %v; recovered %v after the fault",
 			f.phase.name, f.sends, f.confirmed, f.unconfirmed, f.failed, f.notSent, f.notAlive,
 			f.longest.Round(time.Millisecond), f.phase.recovered.Round(time.Millisecond))
 		if f.longest > worst.longest {
 			worst = f
+		}
+		if f.phase.recovered > slowest.phase.recovered {
+			slowest = f
+		}
+		if f.unconfirmed*timeouts.sends > timeouts.unconfirmed*f.sends {
+			timeouts = f // the highest share of sends that timed out
 		}
 	}
 	rx1, _ := s.rxLog.lastOfRun(1)
@@ -227,11 +233,11 @@ func TestReliableDelivery(t *testing.T) {
 	t.Logf("SUMMARY delivery: %d numbers sent in %v through %d%% loss, a %v SIGSTOP (dead→alive), a %v partition, a %v busy script and a SIGKILL+restart: "+
 		"%d confirmed, %d unconfirmed, %d failed (retried %d not sent, %d not alive); handled exactly once %d; duplicates %d; order violations %d; "+
 		"lost unreported %d; lost and reported at the restart %d (reliable_failed %d); confirmed but lost in the killed receiver's queue %d; "+
-		"longest confirmed send %v (%s); everything sent handled after: loss %v, stop %v, partition %v, busy %v; restart to first delivery %v",
+		"longest confirmed send %v (%s); most sends unconfirmed: %s (%d of %d); slowest recovery: %s; everything sent handled after: loss %v, stop %v, partition %v, busy %v; restart to first delivery %v",
 		len(s.txLog.outcomes), elapsed.Round(time.Second), plan.lossPercent, plan.stop, plan.partition, plan.busy,
 		v.confirmed, v.unconfirmed, v.failed, final.Counts["not_sent"], final.Counts["not_alive"], v.handledOnce, v.duplicates, v.disorder,
 		v.lostUnreported, v.reportedLost, failedAtRestart, v.lostInQueue,
-		worst.longest.Round(time.Millisecond), worst.phase.name,
+		worst.longest.Round(time.Millisecond), worst.phase.name, timeouts.phase.name, timeouts.unconfirmed, timeouts.sends, slowest.phase.name,
 		s.phases[1].recovered.Round(time.Millisecond), s.phases[2].recovered.Round(time.Millisecond),
 		s.phases[3].recovered.Round(time.Millisecond), s.phases[4].recovered.Round(time.Millisecond),
 		s.phases[5].recovered.Round(time.Millisecond))
