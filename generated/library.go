@@ -11,6 +11,7 @@ import (
 	"github.com/paularlott/scriptling/extlibs"
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // LibraryName is the name scripts import.
@@ -32,11 +33,11 @@ type interpreter struct {
 	nodeGroupClass      *object.Class
 	leaderElectionClass *object.Class
 	// liveCluster holds the Cluster objects not yet cleaned up, for the runtime reset.
-	liveCluster liveSet[*engine.Cluster]
+	liveCluster bindrt.LiveSet[*engine.Cluster]
 	// liveNodeGroup holds the NodeGroup objects not yet cleaned up, for the runtime reset.
-	liveNodeGroup liveSet[*engine.NodeGroup]
+	liveNodeGroup bindrt.LiveSet[*engine.NodeGroup]
 	// liveLeaderElection holds the LeaderElection objects not yet cleaned up, for the runtime reset.
-	liveLeaderElection liveSet[*engine.LeaderElection]
+	liveLeaderElection bindrt.LiveSet[*engine.LeaderElection]
 }
 
 var (
@@ -105,13 +106,13 @@ func cleanup() {
 
 // cleanup cleans up the objects of one interpreter's scripts.
 func (in *interpreter) cleanup() {
-	for _, v := range in.liveCluster.drain() {
+	for _, v := range in.liveCluster.Drain() {
 		v.Stop()
 	}
-	for _, v := range in.liveNodeGroup.drain() {
+	for _, v := range in.liveNodeGroup.Drain() {
 		v.Close()
 	}
-	for _, v := range in.liveLeaderElection.drain() {
+	for _, v := range in.liveLeaderElection.Drain() {
 		v.Stop()
 	}
 }
