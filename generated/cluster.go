@@ -157,7 +157,7 @@ func (in *interpreter) newClusterInstance(v *engine.Cluster) object.Object {
 		"list_keys":              bindrt.Bind(inst, v, clusterListKeysHelp, in.clusterListKeysMethod),
 	}
 	in.liveCluster.Add(inst, v)
-	in.track()
+	resets.Track(in)
 	return inst
 }
 

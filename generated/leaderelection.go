@@ -67,7 +67,7 @@ func (in *interpreter) newLeaderElectionInstance(v *engine.LeaderElection) objec
 		"on_event":      bindrt.Bind(inst, v, leaderElectionOnEventHelp, in.leaderElectionOnEventMethod),
 	}
 	in.liveLeaderElection.Add(inst, v)
-	in.track()
+	resets.Track(in)
 	return inst
 }
 

@@ -58,7 +58,7 @@ func (in *interpreter) newNodeGroupInstance(v *engine.NodeGroup) object.Object {
 		"close":         bindrt.Bind(inst, v, nodeGroupCloseHelp, in.nodeGroupCloseMethod),
 	}
 	in.liveNodeGroup.Add(inst, v)
-	in.track()
+	resets.Track(in)
 	return inst
 }
 

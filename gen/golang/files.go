@@ -35,17 +35,9 @@ type interpreter struct {
 	}
 	b.WriteString(`}
 
-var (
-	// interpreters lists the interpreters holding objects the next runtime
-	// reset must clean up; extlibs offers only a process-wide reset.
-	interpretersMu sync.Mutex
-	interpreters   []*interpreter
-
-	// cleanupRegistered tells whether cleanup is in extlibs' list. A runtime
-	// reset runs the list and then empties it, so cleanup clears this flag
-	// and the next Register puts cleanup back.
-	cleanupRegistered atomic.Bool
-)
+// resets lists the interpreters holding objects the next runtime reset must
+// clean up; Scriptling offers only a process-wide reset.
+var resets bindrt.ResetList[*interpreter]
 
 // Register adds the library to a Scriptling interpreter. A nil logger
 // discards logs. Each call makes the library anew, with its own state, so
@@ -60,19 +52,8 @@ func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.L
 	} else {
 		b.WriteString("\tin := &interpreter{logger: l}\n")
 	}
-	b.WriteString(`	if cleanupRegistered.CompareAndSwap(false, true) {
-		extlibs.RegisterCleanup(cleanup)
-	}
+	b.WriteString(`	resets.Arm((*interpreter).cleanup)
 	registrar.RegisterLibrary(in.newLibrary())
-}
-
-// track puts in on the list the runtime reset cleans up.
-func (in *interpreter) track() {
-	interpretersMu.Lock()
-	defer interpretersMu.Unlock()
-	if !slices.Contains(interpreters, in) {
-		interpreters = append(interpreters, in)
-	}
 }
 
 // newLibrary builds the library for one interpreter.
@@ -92,20 +73,8 @@ func (in *interpreter) newLibrary() *object.Library {
 	}
 	b.WriteString("\t}\n\treturn object.NewLibrary(LibraryName, functions, constants, libraryHelp)\n}\n")
 	b.WriteString(`
-// cleanup runs when the Scriptling runtime is reset: it cleans up what the
-// scripts of every interpreter left behind.
-func cleanup() {
-	cleanupRegistered.Store(false)
-	interpretersMu.Lock()
-	list := interpreters
-	interpreters = nil
-	interpretersMu.Unlock()
-	for _, in := range list {
-		in.cleanup()
-	}
-}
-
-// cleanup cleans up the objects of one interpreter's scripts.
+// cleanup cleans up, at a runtime reset, the objects one interpreter's
+// scripts left behind.
 func (in *interpreter) cleanup() {
 `)
 	for _, c := range s.Classes {
@@ -169,7 +138,7 @@ func (in *interpreter) new%[1]sInstance(v %[2]s) object.Object {
 	}
 	b.WriteString("\t}\n")
 	if c.Cleanup != "" {
-		fmt.Fprintf(&b, "\tin.live%s.Add(inst, v)\n\tin.track()\n", c.Name)
+		fmt.Fprintf(&b, "\tin.live%s.Add(inst, v)\n\tresets.Track(in)\n", c.Name)
 	}
 	b.WriteString("\treturn inst\n}\n")
 	for _, m := range c.Methods {
