@@ -97,6 +97,9 @@ func (c *Cluster) encodeDigest() []byte {
 // mergeRemoteState applies a peer's push/pull state: a digest, or (from a
 // node of an earlier release) every entry it knows.
 func (c *Cluster) mergeRemoteState(buf []byte) {
+	if len(buf) == 0 {
+		return // a peer with no state to share
+	}
 	e, err := decodeEnvelope(buf, c.tokenKey)
 	if err != nil {
 		c.stats.decodeErrors.Add(1)

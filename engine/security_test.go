@@ -202,7 +202,7 @@ func TestTokenCoversEveryEnvelope(t *testing.T) {
 	nodes := startCluster(t, 2, func(i int, cfg *Config) { cfg.BearerToken = testToken })
 	a, b := nodes[0], nodes[1]
 	envs := map[string][]byte{
-		"metadata update": a.localUpdate(false),
+		"metadata update":  a.localUpdate(false),
 		"push/pull digest": a.encodeDigest(),
 	}
 	for name, env := range envs {
