@@ -116,9 +116,9 @@ func (c *Cluster) mergeRemoteState(buf []byte) {
 }
 
 // mergeDigest records what the sender holds newer than we do, and fetches
-// it at once when the sender is already in the peer table (otherwise the
-// next scan does, once the join has put it there). It runs inside
-// memberlist's push/pull, so it never waits.
+// it at once when the sender is already in the peer table (on a join it is
+// not yet: Join fetches once it has refreshed the table, and the scan
+// retries). It runs inside memberlist's push/pull, so it never waits.
 func (c *Cluster) mergeDigest(e *envelope) {
 	if e.sender == c.id || e.sender == "" {
 		return

@@ -147,6 +147,7 @@ func scenarios() []scenario {
 		{"unreliable", runUnreliable},
 		{"broadcast", runBroadcast},
 		{"metadata", runMetadata},
+		{"push-pull", runPushPull},
 		{"binding-overhead", runBindingOverhead},
 		{"end-to-end", runEndToEnd},
 	}
