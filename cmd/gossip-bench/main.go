@@ -148,6 +148,7 @@ func scenarios() []scenario {
 		{"broadcast", runBroadcast},
 		{"metadata", runMetadata},
 		{"push-pull", runPushPull},
+		{"late-join", runLateJoin},
 		{"binding-overhead", runBindingOverhead},
 		{"end-to-end", runEndToEnd},
 	}

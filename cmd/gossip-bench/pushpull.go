@@ -19,7 +19,7 @@ import (
 // node's Join of a member it already knows, after the cluster converged;
 // the bytes are those it writes on that connection.
 //
-// Then the time for a late node to receive all metadata of an N=32 cluster
+// runLateJoin: the time for a late node to receive all metadata of an N=32 cluster
 // holding 64 KiB per node: from its Join until it holds every map. There is
 // no memberlist baseline: NodeMeta is capped at 512 bytes.
 func runPushPull(b *bench) error {
@@ -38,7 +38,11 @@ func runPushPull(b *bench) error {
 	}
 	b.log("  %-10s %s", "memberlist", fmtVals(base))
 	b.add(fmt.Sprintf("push/pull bytes sent per node, 1 KiB metadata per node (memberlist: 480 B NodeMeta), N=%d", n), "B", cost, ours, base)
+	return nil
+}
 
+// runLateJoin is the second half of figure 8: a late node's metadata.
+func runLateJoin(b *bench) error {
 	n, size := 32, 64<<10
 	if b.quick {
 		n, size = 4, 8<<10
@@ -69,32 +73,47 @@ type countConn struct {
 	net.Conn
 	first    sync.Once
 	pushPull bool
-	total    *atomic.Int64
+	sent     atomic.Int64
 }
 
 func (c *countConn) Write(p []byte) (int, error) {
 	c.first.Do(func() { c.pushPull = len(p) > 0 && p[0] == pushPullMsg })
 	n, err := c.Conn.Write(p)
-	if c.pushPull {
-		c.total.Add(int64(n))
-	}
+	c.sent.Add(int64(n))
 	return n, err
 }
 
-// measurePushPulls makes from push/pull with trials other members (by
-// joining them again) and returns the bytes it sent in each.
+// measurePushPulls makes nodes[1] push/pull with trials other members (by
+// joining them again) and returns the bytes it sent in each push/pull
+// connection (the engine may add a push/pull of its own after a join;
+// each counts as one sample).
 func measurePushPulls(nodes []node, tr *ctlTransport, trials int) ([]float64, error) {
-	var total atomic.Int64
-	wrap := func(c net.Conn) net.Conn { return &countConn{Conn: c, total: &total} }
+	var mu sync.Mutex
+	var conns []*countConn
+	wrap := func(c net.Conn) net.Conn {
+		cc := &countConn{Conn: c}
+		mu.Lock()
+		conns = append(conns, cc)
+		mu.Unlock()
+		return cc
+	}
 	tr.wrapConn.Store(&wrap)
 	defer tr.wrapConn.Store(nil)
-	var out []float64
 	for t := range trials {
-		total.Store(0)
 		if err := nodes[1].Join(nodes[2+t%(len(nodes)-2)].Addr()); err != nil {
 			return nil, err
 		}
-		out = append(out, float64(total.Load()))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var out []float64
+	for _, c := range conns {
+		if c.pushPull {
+			out = append(out, float64(c.sent.Load()))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no push/pull connection seen")
 	}
 	return out, nil
 }
