@@ -13,7 +13,7 @@ import "time"
 
 // MetadataClusterBudget is the encoded metadata of the whole cluster a node
 // holds before it warns: 64 MiB, about 128 MiB of memory on every node (for
-// example 64 nodes at the 1 MiB maximum, or 1,000 nodes at 64 KiB).
+// example 64 nodes at the 1 MiB maximum, or 1,024 nodes at 64 KiB).
 const MetadataClusterBudget = 64 << 20
 
 const budgetWarnEvery = 10 * time.Minute
