@@ -243,4 +243,3 @@ func lateJoinOurs(n, size, trials int) ([]float64, error) {
 	}
 	return out, nil
 }
-

@@ -28,8 +28,8 @@ var errKilled = errors.New("bench: node killed")
 // comparison run on it, so the switches cost both the same.
 type ctlTransport struct {
 	*memberlist.NetTransport
-	dead     atomic.Bool
-	lossPPM  atomic.Uint32 // outgoing packets dropped per million
+	dead    atomic.Bool
+	lossPPM atomic.Uint32 // outgoing packets dropped per million
 	// wrapConn, when set, wraps every connection this node dials (the
 	// push/pull figure counts bytes with it).
 	wrapConn atomic.Pointer[func(net.Conn) net.Conn]
