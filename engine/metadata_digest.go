@@ -44,7 +44,7 @@ import (
 
 // Message types of the digest protocol (internal, below MinUserMessageType).
 const (
-	msgMetaDigest = 6 // push/pull state: owner, version per entry held
+	msgMetaDigest = 6 // push/pull state: owner, version, flags per entry held
 	msgMetaFetch  = 7 // fetch id, count, then owner and version held per entry asked
 	msgMetaChunk  = 8 // fetch id, owners gone through, count, then entries
 )
@@ -54,6 +54,11 @@ const (
 	fetchChunkBytes = MaxMetadataSize  // largest chunk payload, beyond its first entry
 	fetchMaxOwners  = 4096             // owners asked per fetch
 	fetchTimeout    = 15 * time.Second // an unanswered fetch drops its source's wants
+
+	// digestEmpty flags an entry whose map is empty: the receiver stores it
+	// without fetching, as it does from a node header (hdrEmptyMeta), so a
+	// join storm of nodes that never set metadata fetches nothing.
+	digestEmpty = 1 << 0
 )
 
 // metaWant is an entry a peer's digest announced newer than ours.
@@ -78,21 +83,30 @@ func (c *Cluster) encodeDigest() []byte {
 	n := min(len(s.remote)+1, digestMaxBytes/8)
 	body := make([]byte, 0, 16+n*24)
 	body = binary.AppendUvarint(body, 0) // count, patched below
-	body = appendString(body, c.id)
-	body = binary.AppendUvarint(body, s.local.version)
+	body = appendDigestEntry(body, c.id, &s.local)
 	count := uint64(1)
 	for owner, e := range s.remote {
-		if len(body)+len(owner)+2*binary.MaxVarintLen64 > digestMaxBytes {
+		if len(body)+len(owner)+2*binary.MaxVarintLen64+1 > digestMaxBytes {
 			break
 		}
-		body = appendString(body, owner)
-		body = binary.AppendUvarint(body, e.version)
+		body = appendDigestEntry(body, owner, e)
 		count++
 	}
 	s.mu.RUnlock()
 	head := binary.AppendUvarint(nil, count)
 	body = append(head, body[1:]...)
 	return encodeEnvelope(&envelope{msgType: msgMetaDigest, sender: c.id, payload: body}, c.tokenKey)
+}
+
+// appendDigestEntry appends owner, version and flags of one entry.
+func appendDigestEntry(dst []byte, owner string, e *metaEntry) []byte {
+	dst = appendString(dst, owner)
+	dst = binary.AppendUvarint(dst, e.version)
+	flags := byte(0)
+	if len(e.values) == 0 {
+		flags |= digestEmpty
+	}
+	return append(dst, flags)
 }
 
 // mergeRemoteState applies a peer's push/pull state: a digest, or (from a
@@ -129,14 +143,21 @@ func (c *Cluster) mergeDigest(e *envelope) {
 	now := time.Now()
 	s := &c.meta
 	added := false
+	var empty []string
+	var emptyVersions []uint64
 	s.mu.Lock()
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		owner := r.string()
 		version := r.uvarint()
+		flags := r.bytes(1)
 		if r.err != nil || owner == c.id || owner == "" {
 			continue
 		}
 		if old := s.remote[owner]; old != nil && old.version >= version {
+			continue
+		}
+		if flags[0]&digestEmpty != 0 {
+			empty, emptyVersions = append(empty, owner), append(emptyVersions, version)
 			continue
 		}
 		if w, ok := s.want[owner]; ok && w.version >= version {
@@ -146,6 +167,9 @@ func (c *Cluster) mergeDigest(e *envelope) {
 		added = true
 	}
 	s.mu.Unlock()
+	for i, owner := range empty {
+		c.storeEntry(owner, &metaEntry{version: emptyVersions[i], values: map[string]any{}, enc: emptyMapEnc})
+	}
 	if r.err != nil {
 		c.stats.decodeErrors.Add(1)
 	}

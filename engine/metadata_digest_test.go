@@ -68,8 +68,9 @@ func TestDigestSizeBoundedAsNGrows(t *testing.T) {
 func TestDigestCapped(t *testing.T) {
 	c := offlineNode(t, ownerID(0), nil)
 	n := digestMaxBytes/40 + 10_000
+	e := entryOf(t, 5, map[string]any{"k": int64(1)})
 	for i := 1; i < n; i++ {
-		c.meta.remote[ownerID(i)] = &metaEntry{version: 5, enc: emptyMapEnc}
+		c.meta.remote[ownerID(i)] = e
 	}
 	env := c.encodeDigest()
 	if len(env) > digestMaxBytes+256 {
@@ -85,8 +86,8 @@ func TestDigestCapped(t *testing.T) {
 	if got == 0 || got >= n {
 		t.Fatalf("capped digest gave %d wants of %d entries", got, n)
 	}
-	if _, ok := d.meta.want[ownerID(0)]; !ok {
-		t.Fatal("the sender's own entry must always be in its digest")
+	if d.meta.remote[ownerID(0)] == nil {
+		t.Fatal("the sender's own (empty) entry must always be in its digest")
 	}
 }
 
@@ -346,5 +347,26 @@ func TestLateJoinPastPushPullLimit(t *testing.T) {
 	}
 	if got := late.MetadataHeld(); got < total {
 		t.Errorf("late node reports %d bytes held, want at least %d", got, total)
+	}
+}
+
+// Empty maps are flagged in the digest and stored at once: a join storm of
+// nodes that never set metadata fetches nothing. Other maps are wanted
+// from the digest's sender.
+func TestDigestStoresEmptyMapsWithoutFetch(t *testing.T) {
+	c := offlineNode(t, "src", nil)
+	c.meta.remote["empty"] = &metaEntry{version: 5, values: map[string]any{}, enc: emptyMapEnc}
+	c.meta.remote["full"] = entryOf(t, 6, map[string]any{"k": "v"})
+	d := offlineNode(t, "dst", nil)
+	d.state.Store(stateRunning)
+	d.mergeRemoteState(c.encodeDigest())
+	if e := d.meta.remote["empty"]; e == nil || e.version != 5 || len(e.values) != 0 {
+		t.Fatalf("empty map not stored from the digest: %+v", e)
+	}
+	if e := d.meta.remote["src"]; e == nil || len(e.values) != 0 {
+		t.Fatalf("the sender's own empty map not stored: %+v", e)
+	}
+	if len(d.meta.want) != 1 || d.meta.want["full"].from != "src" || d.meta.want["full"].version != 6 {
+		t.Fatalf("wants = %+v, want only full@6 from src", d.meta.want)
 	}
 }
