@@ -416,6 +416,22 @@ func TestReliableUnderStreamFaults(t *testing.T) {
 				}},
 		}
 		for _, f := range faults {
+			if f.f.Corrupt > 0 && mode == rfPlain {
+				// Without encryption memberlist's own TCP exchanges (joins,
+				// push/pull) carry no checksum: a flipped byte there can
+				// rename a node or change its state, which neither the
+				// engine nor memberlist can detect. Real TCP's checksum
+				// keeps such corruption out; here it is tested where every
+				// stream is sealed (and the plain frames' CRC is tested in
+				// engine/streams).
+				if f.name != "all together" {
+					continue
+				}
+				f.f.Corrupt = 0
+				f.hit = func(s faultnet.Stats) uint64 {
+					return min(s.StreamWritesDropped, s.StreamWritesDuplicated, s.StreamsCut, s.StreamWritesDelayed)
+				}
+			}
 			scenarios = append(scenarios, scenario{mode.name + "/" + f.name, faultScenario(mode, f.f, f.hit)})
 		}
 	}
