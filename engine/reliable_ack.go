@@ -73,7 +73,7 @@ func (c *Cluster) sendAck(p *peerInfo, a *ackInfo, inline bool) {
 	if inline {
 		err = c.tr.Send(p.addr, env)
 	} else {
-		err = c.tr.SendAsync(p.addr, env, nil)
+		err = c.tr.SendAsyncShared(p.addr, env, nil)
 	}
 	if err != nil {
 		c.log.Debug("acknowledgement not sent", "peer", p.id, "err", err)
@@ -133,6 +133,17 @@ func (c *Cluster) receiveAck(e *envelope, viaStream bool) {
 			ps.goBack(now)
 			wake = true
 		}
+	}
+	if wake && !ps.running && ps.ack == nil && !ps.busy && ps.sendNext >= ps.nextSeq {
+		// No writer is active (the message went out inline) and nothing is
+		// left to write: rather than a goroutine, the retransmission timer
+		// watches what is still unacknowledged.
+		if ps.inFlight() > 0 {
+			ps.armRetransmit(&c.senders, c, ps.progress.Add(ps.rto).Sub(now))
+		} else {
+			ps.disarmRetransmit()
+		}
+		wake = false
 	}
 	ps.mu.Unlock()
 	if wake {
