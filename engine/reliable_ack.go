@@ -137,11 +137,10 @@ func (c *Cluster) receiveAck(e *envelope, viaStream bool) {
 	if wake && !ps.running && ps.ack == nil && !ps.busy && ps.sendNext >= ps.nextSeq {
 		// No writer is active (the message went out inline) and nothing is
 		// left to write: rather than a goroutine, the retransmission timer
-		// watches what is still unacknowledged.
+		// watches what is still unacknowledged (ackUpTo disarmed it if
+		// nothing is).
 		if ps.inFlight() > 0 {
 			ps.armRetransmit(&c.senders, c, ps.progress.Add(ps.rto).Sub(now))
-		} else {
-			ps.disarmRetransmit()
 		}
 		wake = false
 	}
@@ -169,6 +168,7 @@ func (ps *peerSender) ackUpTo(c *Cluster, seq uint64, now time.Time) {
 	ps.winHead += n
 	if ps.winHead == len(ps.win) {
 		ps.win, ps.winHead = ps.win[:0], 0
+		ps.disarmRetransmit()
 	} else if ps.winHead > 1024 && ps.winHead*2 > len(ps.win) {
 		ps.win = append(ps.win[:0], ps.win[ps.winHead:]...)
 		ps.winHead = 0
