@@ -41,3 +41,36 @@ func TestSendAsyncSharedInOrderWithSend(t *testing.T) {
 		t.Fatalf("%d frames reported failed", f)
 	}
 }
+
+// Ready is true only while a Send would write at once on an open stream:
+// not before the first dial, not once the stream is closed, not after
+// Shutdown.
+func TestReadyOnlyWithAnOpenIdleStream(t *testing.T) {
+	var got collector
+	a, _ := newNode(t, Config{})
+	_, addrB := newNode(t, Config{Handler: got.handle})
+
+	if a.Ready(addrB) {
+		t.Fatal("Ready before any stream was dialled")
+	}
+	if err := a.Send(addrB, seqFrame(0, 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Ready(addrB) {
+		t.Fatal("not Ready after a Send completed on a new stream")
+	}
+	a.ClosePeer(addrB)
+	if a.Ready(addrB) {
+		t.Fatal("Ready after the stream was closed")
+	}
+	if err := a.Send(addrB, seqFrame(0, 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Ready(addrB) {
+		t.Fatal("not Ready after the stream was dialled again")
+	}
+	_ = a.Shutdown()
+	if a.Ready(addrB) {
+		t.Fatal("Ready after Shutdown")
+	}
+}
