@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scriptling-contrib/gossip/gen/golang"
 	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
@@ -204,7 +205,8 @@ func TestCompile(t *testing.T) {
 }
 
 // TestErrors loads every testdata/errors/<case>.yaml and compares the
-// problems reported with <case>.err.
+// problems reported with <case>.err. The go_* cases are valid specs whose
+// Go names do not match the Go packages they import.
 func TestErrors(t *testing.T) {
 	specs, err := filepath.Glob(filepath.Join("testdata", "errors", "*.yaml"))
 	if err != nil {
@@ -220,7 +222,11 @@ func TestErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = spec.Parse("api.yaml", data)
+			s, err := spec.Parse("api.yaml", data)
+			if err == nil {
+				// The spec itself is valid: the problems are on the Go side.
+				err = golang.Check(s, loaderFor(filepath.Dir(path)))
+			}
 			if err == nil {
 				t.Fatal("the spec was accepted")
 			}
@@ -301,4 +307,23 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestGoMismatchWritesNothing checks that the command refuses a spec whose
+// go: names do not match the Go package, before writing anything, and
+// reports the problem at its api.yaml position.
+func TestGoMismatchWritesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	var stderr bytes.Buffer
+	code := realMain([]string{"-spec", filepath.Join("testdata", "errors", "go_function_name.yaml"), "-out", out, "-docs", out}, &stderr)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was created", out)
+	}
+	if want := "go_function_name.yaml:9:5: total(): go: engine.Totl is not declared"; !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr %q does not start with %q", stderr.String(), want)
+	}
 }

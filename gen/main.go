@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/scriptling-contrib/gossip/gen/golang"
 	"github.com/scriptling-contrib/gossip/gen/markdown"
@@ -65,10 +66,29 @@ type output struct {
 	Doc  bool
 }
 
+var (
+	loadersMu sync.Mutex
+	loaders   = map[string]*golang.Loader{}
+)
+
+// loaderFor returns the one Loader of dir for the life of the process, so
+// that each Go package is loaded once however many specs are checked.
+func loaderFor(dir string) *golang.Loader {
+	loadersMu.Lock()
+	defer loadersMu.Unlock()
+	if loaders[dir] == nil {
+		loaders[dir] = golang.NewLoader(dir)
+	}
+	return loaders[dir]
+}
+
 // render loads the spec and returns every output file, without writing.
 func render(specPath string, withDocs bool) ([]output, error) {
 	s, err := spec.Load(specPath)
 	if err != nil {
+		return nil, err
+	}
+	if err := golang.Check(s, loaderFor(filepath.Dir(specPath))); err != nil {
 		return nil, err
 	}
 	files, err := golang.Generate(s)

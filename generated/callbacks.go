@@ -8,17 +8,18 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // clusterHandleHandler wraps the script callable given to handle() as handler.
 // onError, when not nil, is called each time the callable raises.
 func (in *interpreter) clusterHandleHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "handler", v)
+	c, exc := bindrt.NewScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
 	}
 	return func(msg engine.Message) {
-		if _, text, ok := c.call(messageToObject(msg)); !ok {
+		if _, text, ok := c.Call(messageToObject(msg)); !ok {
 			// There is no caller to raise to: log it and carry on.
 			in.logger.Error("script callback raised", "callback", "handle() handler", "msg.type", msg.Type, "error", text)
 			if onError != nil {
@@ -31,12 +32,12 @@ func (in *interpreter) clusterHandleHandler(ctx context.Context, fn string, v ob
 // clusterOnStateChangeHandler wraps the script callable given to on_state_change() as handler.
 // onError, when not nil, is called each time the callable raises.
 func (in *interpreter) clusterOnStateChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "handler", v)
+	c, exc := bindrt.NewScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
 	}
 	return func(nodeId string, state string) {
-		if _, text, ok := c.call(object.NewString(string(nodeId)), object.NewString(string(state))); !ok {
+		if _, text, ok := c.Call(object.NewString(string(nodeId)), object.NewString(string(state))); !ok {
 			// There is no caller to raise to: log it and carry on.
 			in.logger.Error("script callback raised", "callback", "on_state_change() handler", "node_id", nodeId, "state", state, "error", text)
 			if onError != nil {
@@ -49,19 +50,19 @@ func (in *interpreter) clusterOnStateChangeHandler(ctx context.Context, fn strin
 // clusterHandleWithReplyHandler wraps the script callable given to handle_with_reply() as handler.
 // onError, when not nil, is called each time the callable raises.
 func (in *interpreter) clusterHandleWithReplyHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Message) (any, error), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "handler", v)
+	c, exc := bindrt.NewScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
 	}
 	return func(msg engine.Message) (any, error) {
-		res, text, ok := c.call(messageToObject(msg))
+		res, text, ok := c.Call(messageToObject(msg))
 		if !ok {
 			if onError != nil {
 				onError()
 			}
 			return nil, errors.New(text)
 		}
-		out, exc := argAny(fn, "result of handler", res)
+		out, exc := bindrt.ArgAny(fn, "result of handler", res)
 		if exc != nil {
 			return nil, errors.New(exc.Message)
 		}
@@ -72,12 +73,12 @@ func (in *interpreter) clusterHandleWithReplyHandler(ctx context.Context, fn str
 // clusterOnMetadataChangeHandler wraps the script callable given to on_metadata_change() as handler.
 // onError, when not nil, is called each time the callable raises.
 func (in *interpreter) clusterOnMetadataChangeHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "handler", v)
+	c, exc := bindrt.NewScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
 	}
 	return func(node engine.Node) {
-		if _, text, ok := c.call(nodeToObject(node)); !ok {
+		if _, text, ok := c.Call(nodeToObject(node)); !ok {
 			// There is no caller to raise to: log it and carry on.
 			in.logger.Error("script callback raised", "callback", "on_metadata_change() handler", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
 			if onError != nil {
@@ -90,12 +91,12 @@ func (in *interpreter) clusterOnMetadataChangeHandler(ctx context.Context, fn st
 // clusterCreateNodeGroupOnNodeAdded wraps the script callable given to create_node_group() as on_node_added.
 // onError, when not nil, is called each time the callable raises.
 func (in *interpreter) clusterCreateNodeGroupOnNodeAdded(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "on_node_added", v)
+	c, exc := bindrt.NewScriptCall(ctx, fn, "on_node_added", v)
 	if exc != nil {
 		return nil, exc
 	}
 	return func(node engine.Node) {
-		if _, text, ok := c.call(nodeToObject(node)); !ok {
+		if _, text, ok := c.Call(nodeToObject(node)); !ok {
 			// There is no caller to raise to: log it and carry on.
 			in.logger.Error("script callback raised", "callback", "create_node_group() on_node_added", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
 			if onError != nil {
@@ -108,12 +109,12 @@ func (in *interpreter) clusterCreateNodeGroupOnNodeAdded(ctx context.Context, fn
 // clusterCreateNodeGroupOnNodeRemoved wraps the script callable given to create_node_group() as on_node_removed.
 // onError, when not nil, is called each time the callable raises.
 func (in *interpreter) clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, fn string, v object.Object, onError func()) (func(engine.Node), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "on_node_removed", v)
+	c, exc := bindrt.NewScriptCall(ctx, fn, "on_node_removed", v)
 	if exc != nil {
 		return nil, exc
 	}
 	return func(node engine.Node) {
-		if _, text, ok := c.call(nodeToObject(node)); !ok {
+		if _, text, ok := c.Call(nodeToObject(node)); !ok {
 			// There is no caller to raise to: log it and carry on.
 			in.logger.Error("script callback raised", "callback", "create_node_group() on_node_removed", "node.id", node.ID, "node.addr", node.Addr, "node.state", node.State, "node.app_version", node.AppVersion, "error", text)
 			if onError != nil {
@@ -126,12 +127,12 @@ func (in *interpreter) clusterCreateNodeGroupOnNodeRemoved(ctx context.Context, 
 // leaderElectionOnEventHandler wraps the script callable given to on_event() as handler.
 // onError, when not nil, is called each time the callable raises.
 func (in *interpreter) leaderElectionOnEventHandler(ctx context.Context, fn string, v object.Object, onError func()) (func(string, string, int), *object.Exception) {
-	c, exc := newScriptCall(ctx, fn, "handler", v)
+	c, exc := bindrt.NewScriptCall(ctx, fn, "handler", v)
 	if exc != nil {
 		return nil, exc
 	}
 	return func(eventType string, nodeId string, term int) {
-		if _, text, ok := c.call(c.accepted(2, object.NewString(string(eventType)), object.NewString(string(nodeId)), object.NewInteger(int64(term)))...); !ok {
+		if _, text, ok := c.Call(c.Accepted(2, object.NewString(string(eventType)), object.NewString(string(nodeId)), object.NewInteger(int64(term)))...); !ok {
 			// There is no caller to raise to: log it and carry on.
 			in.logger.Error("script callback raised", "callback", "on_event() handler", "event_type", eventType, "node_id", nodeId, "term", term, "error", text)
 			if onError != nil {

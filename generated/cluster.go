@@ -8,6 +8,7 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // newClusterClass makes the Cluster class of one interpreter.
@@ -116,53 +117,53 @@ func (in *interpreter) newClusterInstance(v *engine.Cluster) object.Object {
 	inst := &object.Instance{Class: in.clusterClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":                clusterDoc,
-		"start":                  bind(inst, v, clusterStartHelp, in.clusterStartMethod),
-		"join":                   bind(inst, v, clusterJoinHelp, in.clusterJoinMethod),
-		"leave":                  bind(inst, v, clusterLeaveHelp, in.clusterLeaveMethod),
-		"stop":                   bind(inst, v, clusterStopHelp, in.clusterStopMethod),
-		"send":                   bind(inst, v, clusterSendHelp, in.clusterSendMethod),
-		"send_tagged":            bind(inst, v, clusterSendTaggedHelp, in.clusterSendTaggedMethod),
-		"send_to":                bind(inst, v, clusterSendToHelp, in.clusterSendToMethod),
-		"handle":                 bind(inst, v, clusterHandleHelp, in.clusterHandleMethod),
-		"on_state_change":        bind(inst, v, clusterOnStateChangeHelp, in.clusterOnStateChangeMethod),
-		"nodes":                  bind(inst, v, clusterNodesHelp, in.clusterNodesMethod),
-		"alive_nodes":            bind(inst, v, clusterAliveNodesHelp, in.clusterAliveNodesMethod),
-		"local_node":             bind(inst, v, clusterLocalNodeHelp, in.clusterLocalNodeMethod),
-		"num_nodes":              bind(inst, v, clusterNumNodesHelp, in.clusterNumNodesMethod),
-		"num_alive":              bind(inst, v, clusterNumAliveHelp, in.clusterNumAliveMethod),
-		"node_id":                bind(inst, v, clusterNodeIdHelp, in.clusterNodeIdMethod),
-		"set_metadata":           bind(inst, v, clusterSetMetadataHelp, in.clusterSetMetadataMethod),
-		"get_metadata":           bind(inst, v, clusterGetMetadataHelp, in.clusterGetMetadataMethod),
-		"all_metadata":           bind(inst, v, clusterAllMetadataHelp, in.clusterAllMetadataMethod),
-		"delete_metadata":        bind(inst, v, clusterDeleteMetadataHelp, in.clusterDeleteMetadataMethod),
-		"stats":                  bind(inst, v, clusterStatsHelp, in.clusterStatsMethod),
-		"handle_with_reply":      bind(inst, v, clusterHandleWithReplyHelp, in.clusterHandleWithReplyMethod),
-		"send_request":           bind(inst, v, clusterSendRequestHelp, in.clusterSendRequestMethod),
-		"unhandle":               bind(inst, v, clusterUnhandleHelp, in.clusterUnhandleMethod),
-		"on_metadata_change":     bind(inst, v, clusterOnMetadataChangeHelp, in.clusterOnMetadataChangeMethod),
-		"remove_handler":         bind(inst, v, clusterRemoveHandlerHelp, in.clusterRemoveHandlerMethod),
-		"nodes_by_tag":           bind(inst, v, clusterNodesByTagHelp, in.clusterNodesByTagMethod),
-		"get_node":               bind(inst, v, clusterGetNodeHelp, in.clusterGetNodeMethod),
-		"num_suspect":            bind(inst, v, clusterNumSuspectHelp, in.clusterNumSuspectMethod),
-		"num_dead":               bind(inst, v, clusterNumDeadHelp, in.clusterNumDeadMethod),
-		"is_local":               bind(inst, v, clusterIsLocalHelp, in.clusterIsLocalMethod),
-		"candidates":             bind(inst, v, clusterCandidatesHelp, in.clusterCandidatesMethod),
-		"create_node_group":      bind(inst, v, clusterCreateNodeGroupHelp, in.clusterCreateNodeGroupMethod),
-		"create_leader_election": bind(inst, v, clusterCreateLeaderElectionHelp, in.clusterCreateLeaderElectionMethod),
-		"wait":                   bind(inst, v, clusterWaitHelp, in.clusterWaitMethod),
-		"install_key":            bind(inst, v, clusterInstallKeyHelp, in.clusterInstallKeyMethod),
-		"use_key":                bind(inst, v, clusterUseKeyHelp, in.clusterUseKeyMethod),
-		"remove_key":             bind(inst, v, clusterRemoveKeyHelp, in.clusterRemoveKeyMethod),
-		"list_keys":              bind(inst, v, clusterListKeysHelp, in.clusterListKeysMethod),
+		"start":                  bindrt.Bind(inst, v, clusterStartHelp, in.clusterStartMethod),
+		"join":                   bindrt.Bind(inst, v, clusterJoinHelp, in.clusterJoinMethod),
+		"leave":                  bindrt.Bind(inst, v, clusterLeaveHelp, in.clusterLeaveMethod),
+		"stop":                   bindrt.Bind(inst, v, clusterStopHelp, in.clusterStopMethod),
+		"send":                   bindrt.Bind(inst, v, clusterSendHelp, in.clusterSendMethod),
+		"send_tagged":            bindrt.Bind(inst, v, clusterSendTaggedHelp, in.clusterSendTaggedMethod),
+		"send_to":                bindrt.Bind(inst, v, clusterSendToHelp, in.clusterSendToMethod),
+		"handle":                 bindrt.Bind(inst, v, clusterHandleHelp, in.clusterHandleMethod),
+		"on_state_change":        bindrt.Bind(inst, v, clusterOnStateChangeHelp, in.clusterOnStateChangeMethod),
+		"nodes":                  bindrt.Bind(inst, v, clusterNodesHelp, in.clusterNodesMethod),
+		"alive_nodes":            bindrt.Bind(inst, v, clusterAliveNodesHelp, in.clusterAliveNodesMethod),
+		"local_node":             bindrt.Bind(inst, v, clusterLocalNodeHelp, in.clusterLocalNodeMethod),
+		"num_nodes":              bindrt.Bind(inst, v, clusterNumNodesHelp, in.clusterNumNodesMethod),
+		"num_alive":              bindrt.Bind(inst, v, clusterNumAliveHelp, in.clusterNumAliveMethod),
+		"node_id":                bindrt.Bind(inst, v, clusterNodeIdHelp, in.clusterNodeIdMethod),
+		"set_metadata":           bindrt.Bind(inst, v, clusterSetMetadataHelp, in.clusterSetMetadataMethod),
+		"get_metadata":           bindrt.Bind(inst, v, clusterGetMetadataHelp, in.clusterGetMetadataMethod),
+		"all_metadata":           bindrt.Bind(inst, v, clusterAllMetadataHelp, in.clusterAllMetadataMethod),
+		"delete_metadata":        bindrt.Bind(inst, v, clusterDeleteMetadataHelp, in.clusterDeleteMetadataMethod),
+		"stats":                  bindrt.Bind(inst, v, clusterStatsHelp, in.clusterStatsMethod),
+		"handle_with_reply":      bindrt.Bind(inst, v, clusterHandleWithReplyHelp, in.clusterHandleWithReplyMethod),
+		"send_request":           bindrt.Bind(inst, v, clusterSendRequestHelp, in.clusterSendRequestMethod),
+		"unhandle":               bindrt.Bind(inst, v, clusterUnhandleHelp, in.clusterUnhandleMethod),
+		"on_metadata_change":     bindrt.Bind(inst, v, clusterOnMetadataChangeHelp, in.clusterOnMetadataChangeMethod),
+		"remove_handler":         bindrt.Bind(inst, v, clusterRemoveHandlerHelp, in.clusterRemoveHandlerMethod),
+		"nodes_by_tag":           bindrt.Bind(inst, v, clusterNodesByTagHelp, in.clusterNodesByTagMethod),
+		"get_node":               bindrt.Bind(inst, v, clusterGetNodeHelp, in.clusterGetNodeMethod),
+		"num_suspect":            bindrt.Bind(inst, v, clusterNumSuspectHelp, in.clusterNumSuspectMethod),
+		"num_dead":               bindrt.Bind(inst, v, clusterNumDeadHelp, in.clusterNumDeadMethod),
+		"is_local":               bindrt.Bind(inst, v, clusterIsLocalHelp, in.clusterIsLocalMethod),
+		"candidates":             bindrt.Bind(inst, v, clusterCandidatesHelp, in.clusterCandidatesMethod),
+		"create_node_group":      bindrt.Bind(inst, v, clusterCreateNodeGroupHelp, in.clusterCreateNodeGroupMethod),
+		"create_leader_election": bindrt.Bind(inst, v, clusterCreateLeaderElectionHelp, in.clusterCreateLeaderElectionMethod),
+		"wait":                   bindrt.Bind(inst, v, clusterWaitHelp, in.clusterWaitMethod),
+		"install_key":            bindrt.Bind(inst, v, clusterInstallKeyHelp, in.clusterInstallKeyMethod),
+		"use_key":                bindrt.Bind(inst, v, clusterUseKeyHelp, in.clusterUseKeyMethod),
+		"remove_key":             bindrt.Bind(inst, v, clusterRemoveKeyHelp, in.clusterRemoveKeyMethod),
+		"list_keys":              bindrt.Bind(inst, v, clusterListKeysHelp, in.clusterListKeysMethod),
 	}
-	in.liveCluster.add(inst, v)
-	in.track()
+	in.liveCluster.Add(inst, v)
+	resets.Track(in)
 	return inst
 }
 
 // callClusterStart implements Cluster.start() called through the class, with the instance first.
 func (in *interpreter) callClusterStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("start()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("start()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -174,14 +175,14 @@ func (in *interpreter) clusterStartMethod(ctx context.Context, _ *object.Instanc
 	const fn = "start()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	err := self.Start()
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterJoinParams lists the parameters of join() in positional order.
@@ -189,7 +190,7 @@ var clusterJoinParams = []string{"peers"}
 
 // callClusterJoin implements Cluster.join() called through the class, with the instance first.
 func (in *interpreter) callClusterJoin(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("join()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("join()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -201,12 +202,12 @@ func (in *interpreter) clusterJoinMethod(ctx context.Context, _ *object.Instance
 	const fn = "join()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterJoinParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterJoinParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var peers []string
-	if v := arg(clusterJoinParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStrOrList(fn, "peers", v)
+	if v := bindrt.Arg(clusterJoinParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStrOrList(fn, "peers", v)
 		if exc != nil {
 			return exc
 		}
@@ -214,7 +215,7 @@ func (in *interpreter) clusterJoinMethod(ctx context.Context, _ *object.Instance
 	}
 	result, err := self.Join(ctx, peers)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
@@ -224,7 +225,7 @@ func (in *interpreter) clusterJoinMethod(ctx context.Context, _ *object.Instance
 
 // callClusterLeave implements Cluster.leave() called through the class, with the instance first.
 func (in *interpreter) callClusterLeave(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("leave()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("leave()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -236,19 +237,19 @@ func (in *interpreter) clusterLeaveMethod(ctx context.Context, _ *object.Instanc
 	const fn = "leave()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	err := self.Leave()
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // callClusterStop implements Cluster.stop() called through the class, with the instance first.
 func (in *interpreter) callClusterStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("stop()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("stop()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -260,13 +261,13 @@ func (in *interpreter) clusterStopMethod(ctx context.Context, inst *object.Insta
 	const fn = "stop()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	self.Stop()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	in.liveCluster.forget(inst)
-	return none
+	in.liveCluster.Forget(inst)
+	return bindrt.None
 }
 
 // clusterSendParams lists the parameters of send() in positional order.
@@ -274,7 +275,7 @@ var clusterSendParams = []string{"message_type", "data", "reliable", "timeout"}
 
 // callClusterSend implements Cluster.send() called through the class, with the instance first.
 func (in *interpreter) callClusterSend(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("send()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("send()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -286,26 +287,26 @@ func (in *interpreter) clusterSendMethod(ctx context.Context, _ *object.Instance
 	const fn = "send()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterSendParams, 3, 2, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterSendParams, 3, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var messageType int
-	if v := arg(clusterSendParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(clusterSendParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var data any
-	if v := arg(clusterSendParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argAny(fn, "data", v)
+	if v := bindrt.Arg(clusterSendParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgAny(fn, "data", v)
 		if exc != nil {
 			return exc
 		}
@@ -313,8 +314,8 @@ func (in *interpreter) clusterSendMethod(ctx context.Context, _ *object.Instance
 	}
 	var reliable bool
 	reliable = false
-	if v := arg(clusterSendParams, 2, args, kwargs.Kwargs); v != nil {
-		got, exc := argBool(fn, "reliable", v)
+	if v := bindrt.Arg(clusterSendParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
 			return exc
 		}
@@ -322,28 +323,28 @@ func (in *interpreter) clusterSendMethod(ctx context.Context, _ *object.Instance
 	}
 	var timeout time.Duration
 	timeout = time.Duration(-1)
-	if v := arg(clusterSendParams, 3, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(clusterSendParams, 3, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
 		} else {
-			got, exc := argDuration(fn, "timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
 			}
 			timeout = got
 		}
 	}
 	err := self.Send(ctx, messageType, data, reliable, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterSendTaggedParams lists the parameters of send_tagged() in positional order.
@@ -351,7 +352,7 @@ var clusterSendTaggedParams = []string{"tag", "message_type", "data", "reliable"
 
 // callClusterSendTagged implements Cluster.send_tagged() called through the class, with the instance first.
 func (in *interpreter) callClusterSendTagged(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("send_tagged()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("send_tagged()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -363,34 +364,34 @@ func (in *interpreter) clusterSendTaggedMethod(ctx context.Context, _ *object.In
 	const fn = "send_tagged()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterSendTaggedParams, 4, 3, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterSendTaggedParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var tag string
-	if v := arg(clusterSendTaggedParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "tag", v)
+	if v := bindrt.Arg(clusterSendTaggedParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "tag", v)
 		if exc != nil {
 			return exc
 		}
 		tag = got
 	}
 	var messageType int
-	if v := arg(clusterSendTaggedParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(clusterSendTaggedParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var data any
-	if v := arg(clusterSendTaggedParams, 2, args, kwargs.Kwargs); v != nil {
-		got, exc := argAny(fn, "data", v)
+	if v := bindrt.Arg(clusterSendTaggedParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgAny(fn, "data", v)
 		if exc != nil {
 			return exc
 		}
@@ -398,8 +399,8 @@ func (in *interpreter) clusterSendTaggedMethod(ctx context.Context, _ *object.In
 	}
 	var reliable bool
 	reliable = false
-	if v := arg(clusterSendTaggedParams, 3, args, kwargs.Kwargs); v != nil {
-		got, exc := argBool(fn, "reliable", v)
+	if v := bindrt.Arg(clusterSendTaggedParams, 3, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
 			return exc
 		}
@@ -407,28 +408,28 @@ func (in *interpreter) clusterSendTaggedMethod(ctx context.Context, _ *object.In
 	}
 	var timeout time.Duration
 	timeout = time.Duration(-1)
-	if v := arg(clusterSendTaggedParams, 4, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(clusterSendTaggedParams, 4, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
 		} else {
-			got, exc := argDuration(fn, "timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
 			}
 			timeout = got
 		}
 	}
 	err := self.SendTagged(ctx, tag, messageType, data, reliable, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterSendToParams lists the parameters of send_to() in positional order.
@@ -436,7 +437,7 @@ var clusterSendToParams = []string{"node_id", "message_type", "data", "reliable"
 
 // callClusterSendTo implements Cluster.send_to() called through the class, with the instance first.
 func (in *interpreter) callClusterSendTo(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("send_to()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("send_to()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -448,34 +449,34 @@ func (in *interpreter) clusterSendToMethod(ctx context.Context, _ *object.Instan
 	const fn = "send_to()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterSendToParams, 4, 3, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterSendToParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var nodeId string
-	if v := arg(clusterSendToParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "node_id", v)
+	if v := bindrt.Arg(clusterSendToParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "node_id", v)
 		if exc != nil {
 			return exc
 		}
 		nodeId = got
 	}
 	var messageType int
-	if v := arg(clusterSendToParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(clusterSendToParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var data any
-	if v := arg(clusterSendToParams, 2, args, kwargs.Kwargs); v != nil {
-		got, exc := argAny(fn, "data", v)
+	if v := bindrt.Arg(clusterSendToParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgAny(fn, "data", v)
 		if exc != nil {
 			return exc
 		}
@@ -483,8 +484,8 @@ func (in *interpreter) clusterSendToMethod(ctx context.Context, _ *object.Instan
 	}
 	var reliable bool
 	reliable = false
-	if v := arg(clusterSendToParams, 3, args, kwargs.Kwargs); v != nil {
-		got, exc := argBool(fn, "reliable", v)
+	if v := bindrt.Arg(clusterSendToParams, 3, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
 			return exc
 		}
@@ -492,28 +493,28 @@ func (in *interpreter) clusterSendToMethod(ctx context.Context, _ *object.Instan
 	}
 	var timeout time.Duration
 	timeout = time.Duration(-1)
-	if v := arg(clusterSendToParams, 4, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(clusterSendToParams, 4, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
 		} else {
-			got, exc := argDuration(fn, "timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
 			}
 			timeout = got
 		}
 	}
 	err := self.SendTo(ctx, nodeId, messageType, data, reliable, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterHandleParams lists the parameters of handle() in positional order.
@@ -521,7 +522,7 @@ var clusterHandleParams = []string{"message_type", "handler"}
 
 // callClusterHandle implements Cluster.handle() called through the class, with the instance first.
 func (in *interpreter) callClusterHandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("handle()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("handle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -533,25 +534,25 @@ func (in *interpreter) clusterHandleMethod(ctx context.Context, _ *object.Instan
 	const fn = "handle()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterHandleParams, 2, 2, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterHandleParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var messageType int
-	if v := arg(clusterHandleParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(clusterHandleParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var handler func(engine.Message)
-	if v := arg(clusterHandleParams, 1, args, kwargs.Kwargs); v != nil {
+	if v := bindrt.Arg(clusterHandleParams, 1, args, kwargs.Kwargs); v != nil {
 		got, exc := in.clusterHandleHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
@@ -562,7 +563,7 @@ func (in *interpreter) clusterHandleMethod(ctx context.Context, _ *object.Instan
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterOnStateChangeParams lists the parameters of on_state_change() in positional order.
@@ -570,7 +571,7 @@ var clusterOnStateChangeParams = []string{"handler"}
 
 // callClusterOnStateChange implements Cluster.on_state_change() called through the class, with the instance first.
 func (in *interpreter) callClusterOnStateChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("on_state_change()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("on_state_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -582,11 +583,11 @@ func (in *interpreter) clusterOnStateChangeMethod(ctx context.Context, _ *object
 	const fn = "on_state_change()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterOnStateChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterOnStateChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var handler func(string, string)
-	if v := arg(clusterOnStateChangeParams, 0, args, kwargs.Kwargs); v != nil {
+	if v := bindrt.Arg(clusterOnStateChangeParams, 0, args, kwargs.Kwargs); v != nil {
 		got, exc := in.clusterOnStateChangeHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
@@ -599,7 +600,7 @@ func (in *interpreter) clusterOnStateChangeMethod(ctx context.Context, _ *object
 
 // callClusterNodes implements Cluster.nodes() called through the class, with the instance first.
 func (in *interpreter) callClusterNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("nodes()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -611,7 +612,7 @@ func (in *interpreter) clusterNodesMethod(ctx context.Context, _ *object.Instanc
 	const fn = "nodes()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.Nodes()
@@ -620,7 +621,7 @@ func (in *interpreter) clusterNodesMethod(ctx context.Context, _ *object.Instanc
 
 // callClusterAliveNodes implements Cluster.alive_nodes() called through the class, with the instance first.
 func (in *interpreter) callClusterAliveNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("alive_nodes()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("alive_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -632,7 +633,7 @@ func (in *interpreter) clusterAliveNodesMethod(ctx context.Context, _ *object.In
 	const fn = "alive_nodes()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.AliveNodes()
@@ -641,7 +642,7 @@ func (in *interpreter) clusterAliveNodesMethod(ctx context.Context, _ *object.In
 
 // callClusterLocalNode implements Cluster.local_node() called through the class, with the instance first.
 func (in *interpreter) callClusterLocalNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("local_node()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("local_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -653,7 +654,7 @@ func (in *interpreter) clusterLocalNodeMethod(ctx context.Context, _ *object.Ins
 	const fn = "local_node()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.LocalNode()
@@ -662,7 +663,7 @@ func (in *interpreter) clusterLocalNodeMethod(ctx context.Context, _ *object.Ins
 
 // callClusterNumNodes implements Cluster.num_nodes() called through the class, with the instance first.
 func (in *interpreter) callClusterNumNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("num_nodes()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("num_nodes()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -674,7 +675,7 @@ func (in *interpreter) clusterNumNodesMethod(ctx context.Context, _ *object.Inst
 	const fn = "num_nodes()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.NumNodes()
@@ -683,7 +684,7 @@ func (in *interpreter) clusterNumNodesMethod(ctx context.Context, _ *object.Inst
 
 // callClusterNumAlive implements Cluster.num_alive() called through the class, with the instance first.
 func (in *interpreter) callClusterNumAlive(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("num_alive()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("num_alive()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -695,7 +696,7 @@ func (in *interpreter) clusterNumAliveMethod(ctx context.Context, _ *object.Inst
 	const fn = "num_alive()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.NumAlive()
@@ -704,7 +705,7 @@ func (in *interpreter) clusterNumAliveMethod(ctx context.Context, _ *object.Inst
 
 // callClusterNodeId implements Cluster.node_id() called through the class, with the instance first.
 func (in *interpreter) callClusterNodeId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("node_id()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("node_id()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -716,7 +717,7 @@ func (in *interpreter) clusterNodeIdMethod(ctx context.Context, _ *object.Instan
 	const fn = "node_id()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.NodeID()
@@ -728,7 +729,7 @@ var clusterSetMetadataParams = []string{"key", "value"}
 
 // callClusterSetMetadata implements Cluster.set_metadata() called through the class, with the instance first.
 func (in *interpreter) callClusterSetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("set_metadata()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("set_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -740,20 +741,20 @@ func (in *interpreter) clusterSetMetadataMethod(ctx context.Context, _ *object.I
 	const fn = "set_metadata()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterSetMetadataParams, 2, 2, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterSetMetadataParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var key string
-	if v := arg(clusterSetMetadataParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "key", v)
+	if v := bindrt.Arg(clusterSetMetadataParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "key", v)
 		if exc != nil {
 			return exc
 		}
 		key = got
 	}
 	var value any
-	if v := arg(clusterSetMetadataParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argScalar(fn, "value", v, acceptStr|acceptInt|acceptFloat|acceptBool, "str, int, float or bool")
+	if v := bindrt.Arg(clusterSetMetadataParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgScalar(fn, "value", v, bindrt.AcceptStr|bindrt.AcceptInt|bindrt.AcceptFloat|bindrt.AcceptBool, "str, int, float or bool")
 		if exc != nil {
 			return exc
 		}
@@ -763,7 +764,7 @@ func (in *interpreter) clusterSetMetadataMethod(ctx context.Context, _ *object.I
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterGetMetadataParams lists the parameters of get_metadata() in positional order.
@@ -771,7 +772,7 @@ var clusterGetMetadataParams = []string{"key"}
 
 // callClusterGetMetadata implements Cluster.get_metadata() called through the class, with the instance first.
 func (in *interpreter) callClusterGetMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("get_metadata()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("get_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -783,12 +784,12 @@ func (in *interpreter) clusterGetMetadataMethod(ctx context.Context, _ *object.I
 	const fn = "get_metadata()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterGetMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterGetMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var key string
-	if v := arg(clusterGetMetadataParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "key", v)
+	if v := bindrt.Arg(clusterGetMetadataParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "key", v)
 		if exc != nil {
 			return exc
 		}
@@ -796,14 +797,14 @@ func (in *interpreter) clusterGetMetadataMethod(ctx context.Context, _ *object.I
 	}
 	result, ok := self.GetMetadata(key)
 	if !ok {
-		return none
+		return bindrt.None
 	}
-	return fromAny(result)
+	return bindrt.FromAny(result)
 }
 
 // callClusterAllMetadata implements Cluster.all_metadata() called through the class, with the instance first.
 func (in *interpreter) callClusterAllMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("all_metadata()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("all_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -815,11 +816,11 @@ func (in *interpreter) clusterAllMetadataMethod(ctx context.Context, _ *object.I
 	const fn = "all_metadata()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.AllMetadata()
-	return fromAnyMap(result)
+	return bindrt.FromAnyMap(result)
 }
 
 // clusterDeleteMetadataParams lists the parameters of delete_metadata() in positional order.
@@ -827,7 +828,7 @@ var clusterDeleteMetadataParams = []string{"key"}
 
 // callClusterDeleteMetadata implements Cluster.delete_metadata() called through the class, with the instance first.
 func (in *interpreter) callClusterDeleteMetadata(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("delete_metadata()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("delete_metadata()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -839,12 +840,12 @@ func (in *interpreter) clusterDeleteMetadataMethod(ctx context.Context, _ *objec
 	const fn = "delete_metadata()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterDeleteMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterDeleteMetadataParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var key string
-	if v := arg(clusterDeleteMetadataParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "key", v)
+	if v := bindrt.Arg(clusterDeleteMetadataParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "key", v)
 		if exc != nil {
 			return exc
 		}
@@ -854,12 +855,12 @@ func (in *interpreter) clusterDeleteMetadataMethod(ctx context.Context, _ *objec
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // callClusterStats implements Cluster.stats() called through the class, with the instance first.
 func (in *interpreter) callClusterStats(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("stats()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("stats()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -871,7 +872,7 @@ func (in *interpreter) clusterStatsMethod(ctx context.Context, _ *object.Instanc
 	const fn = "stats()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.Stats()
@@ -883,7 +884,7 @@ var clusterHandleWithReplyParams = []string{"message_type", "handler"}
 
 // callClusterHandleWithReply implements Cluster.handle_with_reply() called through the class, with the instance first.
 func (in *interpreter) callClusterHandleWithReply(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("handle_with_reply()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("handle_with_reply()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -895,25 +896,25 @@ func (in *interpreter) clusterHandleWithReplyMethod(ctx context.Context, _ *obje
 	const fn = "handle_with_reply()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterHandleWithReplyParams, 2, 2, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterHandleWithReplyParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var messageType int
-	if v := arg(clusterHandleWithReplyParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(clusterHandleWithReplyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var handler func(engine.Message) (any, error)
-	if v := arg(clusterHandleWithReplyParams, 1, args, kwargs.Kwargs); v != nil {
+	if v := bindrt.Arg(clusterHandleWithReplyParams, 1, args, kwargs.Kwargs); v != nil {
 		got, exc := in.clusterHandleWithReplyHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
@@ -924,7 +925,7 @@ func (in *interpreter) clusterHandleWithReplyMethod(ctx context.Context, _ *obje
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterSendRequestParams lists the parameters of send_request() in positional order.
@@ -932,7 +933,7 @@ var clusterSendRequestParams = []string{"node_id", "message_type", "data", "time
 
 // callClusterSendRequest implements Cluster.send_request() called through the class, with the instance first.
 func (in *interpreter) callClusterSendRequest(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("send_request()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("send_request()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -944,34 +945,34 @@ func (in *interpreter) clusterSendRequestMethod(ctx context.Context, _ *object.I
 	const fn = "send_request()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterSendRequestParams, 4, 3, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterSendRequestParams, 4, 3, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var nodeId string
-	if v := arg(clusterSendRequestParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "node_id", v)
+	if v := bindrt.Arg(clusterSendRequestParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "node_id", v)
 		if exc != nil {
 			return exc
 		}
 		nodeId = got
 	}
 	var messageType int
-	if v := arg(clusterSendRequestParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(clusterSendRequestParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var data any
-	if v := arg(clusterSendRequestParams, 2, args, kwargs.Kwargs); v != nil {
-		got, exc := argAny(fn, "data", v)
+	if v := bindrt.Arg(clusterSendRequestParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgAny(fn, "data", v)
 		if exc != nil {
 			return exc
 		}
@@ -979,24 +980,24 @@ func (in *interpreter) clusterSendRequestMethod(ctx context.Context, _ *object.I
 	}
 	var timeout time.Duration
 	timeout = time.Duration(5000000000)
-	if v := arg(clusterSendRequestParams, 3, args, kwargs.Kwargs); v != nil {
-		got, exc := argDuration(fn, "timeout", v)
+	if v := bindrt.Arg(clusterSendRequestParams, 3, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgDuration(fn, "timeout", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 1000000 {
-			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "timeout", got.Seconds())
+			return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "timeout", got.Seconds())
 		}
 		timeout = got
 	}
 	result, err := self.SendRequest(ctx, nodeId, messageType, data, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return fromAny(result)
+	return bindrt.FromAny(result)
 }
 
 // clusterUnhandleParams lists the parameters of unhandle() in positional order.
@@ -1004,7 +1005,7 @@ var clusterUnhandleParams = []string{"message_type"}
 
 // callClusterUnhandle implements Cluster.unhandle() called through the class, with the instance first.
 func (in *interpreter) callClusterUnhandle(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("unhandle()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("unhandle()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1016,20 +1017,20 @@ func (in *interpreter) clusterUnhandleMethod(ctx context.Context, _ *object.Inst
 	const fn = "unhandle()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterUnhandleParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterUnhandleParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var messageType int
-	if v := arg(clusterUnhandleParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(clusterUnhandleParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
@@ -1045,7 +1046,7 @@ var clusterOnMetadataChangeParams = []string{"handler"}
 
 // callClusterOnMetadataChange implements Cluster.on_metadata_change() called through the class, with the instance first.
 func (in *interpreter) callClusterOnMetadataChange(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("on_metadata_change()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("on_metadata_change()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1057,11 +1058,11 @@ func (in *interpreter) clusterOnMetadataChangeMethod(ctx context.Context, _ *obj
 	const fn = "on_metadata_change()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterOnMetadataChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterOnMetadataChangeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var handler func(engine.Node)
-	if v := arg(clusterOnMetadataChangeParams, 0, args, kwargs.Kwargs); v != nil {
+	if v := bindrt.Arg(clusterOnMetadataChangeParams, 0, args, kwargs.Kwargs); v != nil {
 		got, exc := in.clusterOnMetadataChangeHandler(ctx, fn, v, self.RecordHandlerError)
 		if exc != nil {
 			return exc
@@ -1077,7 +1078,7 @@ var clusterRemoveHandlerParams = []string{"handler_id"}
 
 // callClusterRemoveHandler implements Cluster.remove_handler() called through the class, with the instance first.
 func (in *interpreter) callClusterRemoveHandler(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("remove_handler()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("remove_handler()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1089,12 +1090,12 @@ func (in *interpreter) clusterRemoveHandlerMethod(ctx context.Context, _ *object
 	const fn = "remove_handler()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterRemoveHandlerParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterRemoveHandlerParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var handlerId int
-	if v := arg(clusterRemoveHandlerParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "handler_id", v)
+	if v := bindrt.Arg(clusterRemoveHandlerParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "handler_id", v)
 		if exc != nil {
 			return exc
 		}
@@ -1109,7 +1110,7 @@ var clusterNodesByTagParams = []string{"tag"}
 
 // callClusterNodesByTag implements Cluster.nodes_by_tag() called through the class, with the instance first.
 func (in *interpreter) callClusterNodesByTag(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("nodes_by_tag()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("nodes_by_tag()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1121,12 +1122,12 @@ func (in *interpreter) clusterNodesByTagMethod(ctx context.Context, _ *object.In
 	const fn = "nodes_by_tag()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterNodesByTagParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterNodesByTagParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var tag string
-	if v := arg(clusterNodesByTagParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "tag", v)
+	if v := bindrt.Arg(clusterNodesByTagParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "tag", v)
 		if exc != nil {
 			return exc
 		}
@@ -1144,7 +1145,7 @@ var clusterGetNodeParams = []string{"node_id"}
 
 // callClusterGetNode implements Cluster.get_node() called through the class, with the instance first.
 func (in *interpreter) callClusterGetNode(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("get_node()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("get_node()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1156,12 +1157,12 @@ func (in *interpreter) clusterGetNodeMethod(ctx context.Context, _ *object.Insta
 	const fn = "get_node()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterGetNodeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterGetNodeParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var nodeId string
-	if v := arg(clusterGetNodeParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "node_id", v)
+	if v := bindrt.Arg(clusterGetNodeParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "node_id", v)
 		if exc != nil {
 			return exc
 		}
@@ -1169,14 +1170,14 @@ func (in *interpreter) clusterGetNodeMethod(ctx context.Context, _ *object.Insta
 	}
 	result, ok := self.GetNode(nodeId)
 	if !ok {
-		return none
+		return bindrt.None
 	}
 	return nodeToObject(result)
 }
 
 // callClusterNumSuspect implements Cluster.num_suspect() called through the class, with the instance first.
 func (in *interpreter) callClusterNumSuspect(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("num_suspect()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("num_suspect()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1188,7 +1189,7 @@ func (in *interpreter) clusterNumSuspectMethod(ctx context.Context, _ *object.In
 	const fn = "num_suspect()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.NumSuspect()
@@ -1197,7 +1198,7 @@ func (in *interpreter) clusterNumSuspectMethod(ctx context.Context, _ *object.In
 
 // callClusterNumDead implements Cluster.num_dead() called through the class, with the instance first.
 func (in *interpreter) callClusterNumDead(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("num_dead()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("num_dead()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1209,7 +1210,7 @@ func (in *interpreter) clusterNumDeadMethod(ctx context.Context, _ *object.Insta
 	const fn = "num_dead()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.NumDead()
@@ -1221,7 +1222,7 @@ var clusterIsLocalParams = []string{"node_id"}
 
 // callClusterIsLocal implements Cluster.is_local() called through the class, with the instance first.
 func (in *interpreter) callClusterIsLocal(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("is_local()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("is_local()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1233,12 +1234,12 @@ func (in *interpreter) clusterIsLocalMethod(ctx context.Context, _ *object.Insta
 	const fn = "is_local()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterIsLocalParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterIsLocalParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var nodeId string
-	if v := arg(clusterIsLocalParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "node_id", v)
+	if v := bindrt.Arg(clusterIsLocalParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "node_id", v)
 		if exc != nil {
 			return exc
 		}
@@ -1253,7 +1254,7 @@ var clusterCandidatesParams = []string{"n"}
 
 // callClusterCandidates implements Cluster.candidates() called through the class, with the instance first.
 func (in *interpreter) callClusterCandidates(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("candidates()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("candidates()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1265,18 +1266,18 @@ func (in *interpreter) clusterCandidatesMethod(ctx context.Context, _ *object.In
 	const fn = "candidates()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterCandidatesParams, 1, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterCandidatesParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var n int
 	n = 3
-	if v := arg(clusterCandidatesParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "n", v)
+	if v := bindrt.Arg(clusterCandidatesParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "n", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 0 {
-			return valueError("%s: %s must be >= 0, got %d", fn, "n", got)
+			return bindrt.ValueError("%s: %s must be >= 0, got %d", fn, "n", got)
 		}
 		n = int(got)
 	}
@@ -1292,7 +1293,7 @@ var clusterCreateNodeGroupParams = []string{"criteria", "on_node_added", "on_nod
 
 // callClusterCreateNodeGroup implements Cluster.create_node_group() called through the class, with the instance first.
 func (in *interpreter) callClusterCreateNodeGroup(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("create_node_group()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("create_node_group()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1304,20 +1305,20 @@ func (in *interpreter) clusterCreateNodeGroupMethod(ctx context.Context, _ *obje
 	const fn = "create_node_group()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterCreateNodeGroupParams, 3, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterCreateNodeGroupParams, 3, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var criteria map[string]string
-	if v := arg(clusterCreateNodeGroupParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStrDict(fn, "criteria", v)
+	if v := bindrt.Arg(clusterCreateNodeGroupParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStrDict(fn, "criteria", v)
 		if exc != nil {
 			return exc
 		}
 		criteria = got
 	}
 	var onNodeAdded func(engine.Node)
-	if v := arg(clusterCreateNodeGroupParams, 1, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(clusterCreateNodeGroupParams, 1, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			onNodeAdded = nil
 		} else {
 			got, exc := in.clusterCreateNodeGroupOnNodeAdded(ctx, fn, v, self.RecordHandlerError)
@@ -1328,8 +1329,8 @@ func (in *interpreter) clusterCreateNodeGroupMethod(ctx context.Context, _ *obje
 		}
 	}
 	var onNodeRemoved func(engine.Node)
-	if v := arg(clusterCreateNodeGroupParams, 2, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(clusterCreateNodeGroupParams, 2, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			onNodeRemoved = nil
 		} else {
 			got, exc := in.clusterCreateNodeGroupOnNodeRemoved(ctx, fn, v, self.RecordHandlerError)
@@ -1351,7 +1352,7 @@ var clusterCreateLeaderElectionParams = []string{"check_interval", "leader_timeo
 
 // callClusterCreateLeaderElection implements Cluster.create_leader_election() called through the class, with the instance first.
 func (in *interpreter) callClusterCreateLeaderElection(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("create_leader_election()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("create_leader_election()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1363,51 +1364,51 @@ func (in *interpreter) clusterCreateLeaderElectionMethod(ctx context.Context, _ 
 	const fn = "create_leader_election()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterCreateLeaderElectionParams, 4, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterCreateLeaderElectionParams, 4, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var checkInterval time.Duration
 	checkInterval = time.Duration(1000000000)
-	if v := arg(clusterCreateLeaderElectionParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argDuration(fn, "check_interval", v)
+	if v := bindrt.Arg(clusterCreateLeaderElectionParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgDuration(fn, "check_interval", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 1000000 {
-			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "check_interval", got.Seconds())
+			return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "check_interval", got.Seconds())
 		}
 		checkInterval = got
 	}
 	var leaderTimeout time.Duration
 	leaderTimeout = time.Duration(3000000000)
-	if v := arg(clusterCreateLeaderElectionParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argDuration(fn, "leader_timeout", v)
+	if v := bindrt.Arg(clusterCreateLeaderElectionParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgDuration(fn, "leader_timeout", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 1000000 {
-			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "leader_timeout", got.Seconds())
+			return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "leader_timeout", got.Seconds())
 		}
 		leaderTimeout = got
 	}
 	var minClusterSize int
 	minClusterSize = 1
-	if v := arg(clusterCreateLeaderElectionParams, 2, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "min_cluster_size", v)
+	if v := bindrt.Arg(clusterCreateLeaderElectionParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "min_cluster_size", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 1 {
-			return valueError("%s: %s must be >= 1, got %d", fn, "min_cluster_size", got)
+			return bindrt.ValueError("%s: %s must be >= 1, got %d", fn, "min_cluster_size", got)
 		}
 		minClusterSize = int(got)
 	}
 	var metadataCriteria map[string]string
-	if v := arg(clusterCreateLeaderElectionParams, 3, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(clusterCreateLeaderElectionParams, 3, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			metadataCriteria = nil
 		} else {
-			got, exc := argStrDict(fn, "metadata_criteria", v)
+			got, exc := bindrt.ArgStrDict(fn, "metadata_criteria", v)
 			if exc != nil {
 				return exc
 			}
@@ -1426,7 +1427,7 @@ var clusterWaitParams = []string{"timeout"}
 
 // callClusterWait implements Cluster.wait() called through the class, with the instance first.
 func (in *interpreter) callClusterWait(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("wait()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("wait()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1438,33 +1439,33 @@ func (in *interpreter) clusterWaitMethod(ctx context.Context, _ *object.Instance
 	const fn = "wait()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterWaitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterWaitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var timeout time.Duration
 	timeout = time.Duration(-1)
-	if v := arg(clusterWaitParams, 0, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(clusterWaitParams, 0, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
 		} else {
-			got, exc := argDuration(fn, "timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
 			}
 			timeout = got
 		}
 	}
 	err := self.Wait(ctx, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // clusterInstallKeyParams lists the parameters of install_key() in positional order.
@@ -1472,7 +1473,7 @@ var clusterInstallKeyParams = []string{"key"}
 
 // callClusterInstallKey implements Cluster.install_key() called through the class, with the instance first.
 func (in *interpreter) callClusterInstallKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("install_key()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("install_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1484,17 +1485,17 @@ func (in *interpreter) clusterInstallKeyMethod(ctx context.Context, _ *object.In
 	const fn = "install_key()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterInstallKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterInstallKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var key string
-	if v := arg(clusterInstallKeyParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "key", v)
+	if v := bindrt.Arg(clusterInstallKeyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "key", v)
 		if exc != nil {
 			return exc
 		}
 		if len(got) != 16 && len(got) != 24 && len(got) != 32 {
-			return valueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
+			return bindrt.ValueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
 		}
 		key = got
 	}
@@ -1510,7 +1511,7 @@ var clusterUseKeyParams = []string{"key"}
 
 // callClusterUseKey implements Cluster.use_key() called through the class, with the instance first.
 func (in *interpreter) callClusterUseKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("use_key()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("use_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1522,17 +1523,17 @@ func (in *interpreter) clusterUseKeyMethod(ctx context.Context, _ *object.Instan
 	const fn = "use_key()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterUseKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterUseKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var key string
-	if v := arg(clusterUseKeyParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "key", v)
+	if v := bindrt.Arg(clusterUseKeyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "key", v)
 		if exc != nil {
 			return exc
 		}
 		if len(got) != 16 && len(got) != 24 && len(got) != 32 {
-			return valueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
+			return bindrt.ValueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
 		}
 		key = got
 	}
@@ -1548,7 +1549,7 @@ var clusterRemoveKeyParams = []string{"key"}
 
 // callClusterRemoveKey implements Cluster.remove_key() called through the class, with the instance first.
 func (in *interpreter) callClusterRemoveKey(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("remove_key()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("remove_key()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1560,17 +1561,17 @@ func (in *interpreter) clusterRemoveKeyMethod(ctx context.Context, _ *object.Ins
 	const fn = "remove_key()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, clusterRemoveKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, clusterRemoveKeyParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var key string
-	if v := arg(clusterRemoveKeyParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "key", v)
+	if v := bindrt.Arg(clusterRemoveKeyParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "key", v)
 		if exc != nil {
 			return exc
 		}
 		if len(got) != 16 && len(got) != 24 && len(got) != 32 {
-			return valueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
+			return bindrt.ValueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "key", len(got))
 		}
 		key = got
 	}
@@ -1583,7 +1584,7 @@ func (in *interpreter) clusterRemoveKeyMethod(ctx context.Context, _ *object.Ins
 
 // callClusterListKeys implements Cluster.list_keys() called through the class, with the instance first.
 func (in *interpreter) callClusterListKeys(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.Cluster]("list_keys()", "Cluster", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.Cluster]("list_keys()", "Cluster", args)
 	if exc != nil {
 		return exc
 	}
@@ -1595,7 +1596,7 @@ func (in *interpreter) clusterListKeysMethod(ctx context.Context, _ *object.Inst
 	const fn = "list_keys()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result, err := self.ListKeys()

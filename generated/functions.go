@@ -8,6 +8,7 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // createParams lists the parameters of create() in positional order.
@@ -18,62 +19,62 @@ func (in *interpreter) callCreate(ctx context.Context, kwargs object.Kwargs, arg
 	const fn = "create()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, createParams, 19, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, createParams, 19, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var cfg engine.Config
 	cfg.Logger = in.logger
 	cfg.Pump = in.shared
 	cfg.BindAddr = "127.0.0.1:8000"
-	if v := arg(createParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "bind_addr", v)
+	if v := bindrt.Arg(createParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "bind_addr", v)
 		if exc != nil {
 			return exc
 		}
 		cfg.BindAddr = got
 	}
-	if v := arg(createParams, 1, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 1, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.NodeID = ""
 		} else {
-			got, exc := argStr(fn, "node_id", v)
+			got, exc := bindrt.ArgStr(fn, "node_id", v)
 			if exc != nil {
 				return exc
 			}
 			cfg.NodeID = got
 		}
 	}
-	if v := arg(createParams, 2, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 2, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.AdvertiseAddr = ""
 		} else {
-			got, exc := argStr(fn, "advertise_addr", v)
+			got, exc := bindrt.ArgStr(fn, "advertise_addr", v)
 			if exc != nil {
 				return exc
 			}
 			cfg.AdvertiseAddr = got
 		}
 	}
-	if v := arg(createParams, 3, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 3, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.EncryptionKey = ""
 		} else {
-			got, exc := argStr(fn, "encryption_key", v)
+			got, exc := bindrt.ArgStr(fn, "encryption_key", v)
 			if exc != nil {
 				return exc
 			}
 			if len(got) != 16 && len(got) != 24 && len(got) != 32 {
-				return valueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "encryption_key", len(got))
+				return bindrt.ValueError("%s: %s must be 16, 24 or 32 bytes, got %d", fn, "encryption_key", len(got))
 			}
 			cfg.EncryptionKey = got
 		}
 	}
 	cfg.Tags = []string{}
-	if v := arg(createParams, 4, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 4, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.Tags = nil
 		} else {
-			got, exc := argStrList(fn, "tags", v)
+			got, exc := bindrt.ArgStrList(fn, "tags", v)
 			if exc != nil {
 				return exc
 			}
@@ -81,18 +82,18 @@ func (in *interpreter) callCreate(ctx context.Context, kwargs object.Kwargs, arg
 		}
 	}
 	cfg.Compression = false
-	if v := arg(createParams, 5, args, kwargs.Kwargs); v != nil {
-		got, exc := argBool(fn, "compression", v)
+	if v := bindrt.Arg(createParams, 5, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgBool(fn, "compression", v)
 		if exc != nil {
 			return exc
 		}
 		cfg.Compression = got
 	}
-	if v := arg(createParams, 6, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 6, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.BearerToken = ""
 		} else {
-			got, exc := argStr(fn, "bearer_token", v)
+			got, exc := bindrt.ArgStr(fn, "bearer_token", v)
 			if exc != nil {
 				return exc
 			}
@@ -100,21 +101,21 @@ func (in *interpreter) callCreate(ctx context.Context, kwargs object.Kwargs, arg
 		}
 	}
 	cfg.SendTimeout = time.Duration(10000000000)
-	if v := arg(createParams, 7, args, kwargs.Kwargs); v != nil {
-		got, exc := argDuration(fn, "send_timeout", v)
+	if v := bindrt.Arg(createParams, 7, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgDuration(fn, "send_timeout", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 1000000 {
-			return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "send_timeout", got.Seconds())
+			return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "send_timeout", got.Seconds())
 		}
 		cfg.SendTimeout = got
 	}
-	if v := arg(createParams, 8, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 8, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.AppVersion = ""
 		} else {
-			got, exc := argStr(fn, "app_version", v)
+			got, exc := bindrt.ArgStr(fn, "app_version", v)
 			if exc != nil {
 				return exc
 			}
@@ -122,135 +123,135 @@ func (in *interpreter) callCreate(ctx context.Context, kwargs object.Kwargs, arg
 		}
 	}
 	cfg.CompressMinSize = 256
-	if v := arg(createParams, 9, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "compress_min_size", v)
+	if v := bindrt.Arg(createParams, 9, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "compress_min_size", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 1 {
-			return valueError("%s: %s must be >= 1, got %d", fn, "compress_min_size", got)
+			return bindrt.ValueError("%s: %s must be >= 1, got %d", fn, "compress_min_size", got)
 		}
 		cfg.CompressMinSize = int(got)
 	}
 	cfg.Profile = "lan"
-	if v := arg(createParams, 10, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "profile", v)
+	if v := bindrt.Arg(createParams, 10, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "profile", v)
 		if exc != nil {
 			return exc
 		}
 		if got != "lan" && got != "local" && got != "wan" {
-			return valueError("%s: %s must be one of \"lan\", \"local\", \"wan\", got %q", fn, "profile", got)
+			return bindrt.ValueError("%s: %s must be one of \"lan\", \"local\", \"wan\", got %q", fn, "profile", got)
 		}
 		cfg.Profile = got
 	}
-	if v := arg(createParams, 11, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 11, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.ProbeInterval = 0
 		} else {
-			got, exc := argDuration(fn, "probe_interval", v)
+			got, exc := bindrt.ArgDuration(fn, "probe_interval", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 1000000 {
-				return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "probe_interval", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "probe_interval", got.Seconds())
 			}
 			cfg.ProbeInterval = got
 		}
 	}
-	if v := arg(createParams, 12, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 12, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.ProbeTimeout = 0
 		} else {
-			got, exc := argDuration(fn, "probe_timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "probe_timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 1000000 {
-				return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "probe_timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "probe_timeout", got.Seconds())
 			}
 			cfg.ProbeTimeout = got
 		}
 	}
-	if v := arg(createParams, 13, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 13, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.GossipInterval = 0
 		} else {
-			got, exc := argDuration(fn, "gossip_interval", v)
+			got, exc := bindrt.ArgDuration(fn, "gossip_interval", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 1000000 {
-				return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "gossip_interval", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "gossip_interval", got.Seconds())
 			}
 			cfg.GossipInterval = got
 		}
 	}
-	if v := arg(createParams, 14, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 14, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.SuspicionMult = 0
 		} else {
-			got, exc := argInt(fn, "suspicion_mult", v)
+			got, exc := bindrt.ArgInt(fn, "suspicion_mult", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 1 {
-				return valueError("%s: %s must be >= 1, got %d", fn, "suspicion_mult", got)
+				return bindrt.ValueError("%s: %s must be >= 1, got %d", fn, "suspicion_mult", got)
 			}
 			cfg.SuspicionMult = int(got)
 		}
 	}
-	if v := arg(createParams, 15, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 15, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.PushPullInterval = 0
 		} else {
-			got, exc := argDuration(fn, "push_pull_interval", v)
+			got, exc := bindrt.ArgDuration(fn, "push_pull_interval", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 1000000 {
-				return valueError("%s: %s must be >= 0.001 seconds, got %v", fn, "push_pull_interval", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0.001 seconds, got %v", fn, "push_pull_interval", got.Seconds())
 			}
 			cfg.PushPullInterval = got
 		}
 	}
-	if v := arg(createParams, 16, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 16, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.RetransmitMult = 0
 		} else {
-			got, exc := argInt(fn, "retransmit_mult", v)
+			got, exc := bindrt.ArgInt(fn, "retransmit_mult", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 1 {
-				return valueError("%s: %s must be >= 1, got %d", fn, "retransmit_mult", got)
+				return bindrt.ValueError("%s: %s must be >= 1, got %d", fn, "retransmit_mult", got)
 			}
 			cfg.RetransmitMult = int(got)
 		}
 	}
-	if v := arg(createParams, 17, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 17, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.GossipNodes = 0
 		} else {
-			got, exc := argInt(fn, "gossip_nodes", v)
+			got, exc := bindrt.ArgInt(fn, "gossip_nodes", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 1 {
-				return valueError("%s: %s must be >= 1, got %d", fn, "gossip_nodes", got)
+				return bindrt.ValueError("%s: %s must be >= 1, got %d", fn, "gossip_nodes", got)
 			}
 			cfg.GossipNodes = int(got)
 		}
 	}
-	if v := arg(createParams, 18, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(createParams, 18, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			cfg.DeadNodeReclaimTime = 0
 		} else {
-			got, exc := argDuration(fn, "dead_node_reclaim_time", v)
+			got, exc := bindrt.ArgDuration(fn, "dead_node_reclaim_time", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "dead_node_reclaim_time", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "dead_node_reclaim_time", got.Seconds())
 			}
 			cfg.DeadNodeReclaimTime = got
 		}
@@ -270,12 +271,12 @@ func (in *interpreter) callDecodeJson(ctx context.Context, kwargs object.Kwargs,
 	const fn = "decode_json()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, decodeJsonParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, decodeJsonParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var jsonString string
-	if v := arg(decodeJsonParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "json_string", v)
+	if v := bindrt.Arg(decodeJsonParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "json_string", v)
 		if exc != nil {
 			return exc
 		}
@@ -285,7 +286,7 @@ func (in *interpreter) callDecodeJson(ctx context.Context, kwargs object.Kwargs,
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return fromAny(result)
+	return bindrt.FromAny(result)
 }
 
 // waitParams lists the parameters of wait() in positional order.
@@ -296,31 +297,31 @@ func (in *interpreter) callWait(ctx context.Context, kwargs object.Kwargs, args 
 	const fn = "wait()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, waitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, waitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var timeout time.Duration
 	timeout = time.Duration(-1)
-	if v := arg(waitParams, 0, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(waitParams, 0, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
 		} else {
-			got, exc := argDuration(fn, "timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
 			}
 			timeout = got
 		}
 	}
 	err := in.shared.Wait(ctx, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }

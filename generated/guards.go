@@ -7,7 +7,12 @@ import (
 	"time"
 
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
+
+// This code needs version 1 of the runtime; an older or newer bindrt that
+// does not support it fails to compile here.
+const _ = bindrt.SupportPackageIsVersion1
 
 // Compile-time guards: these fail to build when the Go API drifts from api.yaml.
 var (

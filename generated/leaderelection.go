@@ -8,6 +8,7 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // newLeaderElectionClass makes the LeaderElection class of one interpreter.
@@ -56,23 +57,23 @@ func (in *interpreter) newLeaderElectionInstance(v *engine.LeaderElection) objec
 	inst := &object.Instance{Class: in.leaderElectionClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       leaderElectionDoc,
-		"start":         bind(inst, v, leaderElectionStartHelp, in.leaderElectionStartMethod),
-		"stop":          bind(inst, v, leaderElectionStopHelp, in.leaderElectionStopMethod),
-		"is_leader":     bind(inst, v, leaderElectionIsLeaderHelp, in.leaderElectionIsLeaderMethod),
-		"has_leader":    bind(inst, v, leaderElectionHasLeaderHelp, in.leaderElectionHasLeaderMethod),
-		"get_leader_id": bind(inst, v, leaderElectionGetLeaderIdHelp, in.leaderElectionGetLeaderIdMethod),
-		"get_term":      bind(inst, v, leaderElectionGetTermHelp, in.leaderElectionGetTermMethod),
-		"send_to_peers": bind(inst, v, leaderElectionSendToPeersHelp, in.leaderElectionSendToPeersMethod),
-		"on_event":      bind(inst, v, leaderElectionOnEventHelp, in.leaderElectionOnEventMethod),
+		"start":         bindrt.Bind(inst, v, leaderElectionStartHelp, in.leaderElectionStartMethod),
+		"stop":          bindrt.Bind(inst, v, leaderElectionStopHelp, in.leaderElectionStopMethod),
+		"is_leader":     bindrt.Bind(inst, v, leaderElectionIsLeaderHelp, in.leaderElectionIsLeaderMethod),
+		"has_leader":    bindrt.Bind(inst, v, leaderElectionHasLeaderHelp, in.leaderElectionHasLeaderMethod),
+		"get_leader_id": bindrt.Bind(inst, v, leaderElectionGetLeaderIdHelp, in.leaderElectionGetLeaderIdMethod),
+		"get_term":      bindrt.Bind(inst, v, leaderElectionGetTermHelp, in.leaderElectionGetTermMethod),
+		"send_to_peers": bindrt.Bind(inst, v, leaderElectionSendToPeersHelp, in.leaderElectionSendToPeersMethod),
+		"on_event":      bindrt.Bind(inst, v, leaderElectionOnEventHelp, in.leaderElectionOnEventMethod),
 	}
-	in.liveLeaderElection.add(inst, v)
-	in.track()
+	in.liveLeaderElection.Add(inst, v)
+	resets.Track(in)
 	return inst
 }
 
 // callLeaderElectionStart implements LeaderElection.start() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("start()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("start()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -84,19 +85,19 @@ func (in *interpreter) leaderElectionStartMethod(ctx context.Context, _ *object.
 	const fn = "start()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	err := self.Start()
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // callLeaderElectionStop implements LeaderElection.stop() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("stop()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("stop()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -108,18 +109,18 @@ func (in *interpreter) leaderElectionStopMethod(ctx context.Context, inst *objec
 	const fn = "stop()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	self.Stop()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	in.liveLeaderElection.forget(inst)
-	return none
+	in.liveLeaderElection.Forget(inst)
+	return bindrt.None
 }
 
 // callLeaderElectionIsLeader implements LeaderElection.is_leader() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionIsLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("is_leader()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("is_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -131,7 +132,7 @@ func (in *interpreter) leaderElectionIsLeaderMethod(ctx context.Context, _ *obje
 	const fn = "is_leader()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.IsLeader()
@@ -140,7 +141,7 @@ func (in *interpreter) leaderElectionIsLeaderMethod(ctx context.Context, _ *obje
 
 // callLeaderElectionHasLeader implements LeaderElection.has_leader() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionHasLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("has_leader()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("has_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -152,7 +153,7 @@ func (in *interpreter) leaderElectionHasLeaderMethod(ctx context.Context, _ *obj
 	const fn = "has_leader()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.HasLeader()
@@ -161,7 +162,7 @@ func (in *interpreter) leaderElectionHasLeaderMethod(ctx context.Context, _ *obj
 
 // callLeaderElectionGetLeaderId implements LeaderElection.get_leader_id() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionGetLeaderId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("get_leader_id()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("get_leader_id()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -173,19 +174,19 @@ func (in *interpreter) leaderElectionGetLeaderIdMethod(ctx context.Context, _ *o
 	const fn = "get_leader_id()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result, ok := self.GetLeaderID()
 	if !ok {
-		return none
+		return bindrt.None
 	}
 	return object.NewString(string(result))
 }
 
 // callLeaderElectionGetTerm implements LeaderElection.get_term() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionGetTerm(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("get_term()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("get_term()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -197,7 +198,7 @@ func (in *interpreter) leaderElectionGetTermMethod(ctx context.Context, _ *objec
 	const fn = "get_term()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.GetTerm()
@@ -209,7 +210,7 @@ var leaderElectionSendToPeersParams = []string{"message_type", "data", "reliable
 
 // callLeaderElectionSendToPeers implements LeaderElection.send_to_peers() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("send_to_peers()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("send_to_peers()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -221,26 +222,26 @@ func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *o
 	const fn = "send_to_peers()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, leaderElectionSendToPeersParams, 3, 2, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, leaderElectionSendToPeersParams, 3, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var messageType int
-	if v := arg(leaderElectionSendToPeersParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(leaderElectionSendToPeersParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var data any
-	if v := arg(leaderElectionSendToPeersParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argAny(fn, "data", v)
+	if v := bindrt.Arg(leaderElectionSendToPeersParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgAny(fn, "data", v)
 		if exc != nil {
 			return exc
 		}
@@ -248,8 +249,8 @@ func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *o
 	}
 	var reliable bool
 	reliable = false
-	if v := arg(leaderElectionSendToPeersParams, 2, args, kwargs.Kwargs); v != nil {
-		got, exc := argBool(fn, "reliable", v)
+	if v := bindrt.Arg(leaderElectionSendToPeersParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
 			return exc
 		}
@@ -257,28 +258,28 @@ func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *o
 	}
 	var timeout time.Duration
 	timeout = time.Duration(-1)
-	if v := arg(leaderElectionSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(leaderElectionSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
 		} else {
-			got, exc := argDuration(fn, "timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
 			}
 			timeout = got
 		}
 	}
 	err := self.SendToPeers(ctx, messageType, data, reliable, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // leaderElectionOnEventParams lists the parameters of on_event() in positional order.
@@ -286,7 +287,7 @@ var leaderElectionOnEventParams = []string{"event_type", "handler"}
 
 // callLeaderElectionOnEvent implements LeaderElection.on_event() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionOnEvent(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.LeaderElection]("on_event()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("on_event()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -298,22 +299,22 @@ func (in *interpreter) leaderElectionOnEventMethod(ctx context.Context, _ *objec
 	const fn = "on_event()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, leaderElectionOnEventParams, 2, 2, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, leaderElectionOnEventParams, 2, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var eventType string
-	if v := arg(leaderElectionOnEventParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "event_type", v)
+	if v := bindrt.Arg(leaderElectionOnEventParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "event_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got != "elected" && got != "lost" && got != "became_leader" && got != "stepped_down" {
-			return valueError("%s: %s must be one of \"elected\", \"lost\", \"became_leader\", \"stepped_down\", got %q", fn, "event_type", got)
+			return bindrt.ValueError("%s: %s must be one of \"elected\", \"lost\", \"became_leader\", \"stepped_down\", got %q", fn, "event_type", got)
 		}
 		eventType = got
 	}
 	var handler func(string, string, int)
-	if v := arg(leaderElectionOnEventParams, 1, args, kwargs.Kwargs); v != nil {
+	if v := bindrt.Arg(leaderElectionOnEventParams, 1, args, kwargs.Kwargs); v != nil {
 		got, exc := in.leaderElectionOnEventHandler(ctx, fn, v, nil)
 		if exc != nil {
 			return exc
@@ -324,5 +325,5 @@ func (in *interpreter) leaderElectionOnEventMethod(ctx context.Context, _ *objec
 	if err != nil {
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }

@@ -4,13 +4,10 @@ package generated
 
 import (
 	"log/slog"
-	"slices"
-	"sync"
-	"sync/atomic"
 
-	"github.com/paularlott/scriptling/extlibs"
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // LibraryName is the name scripts import.
@@ -32,24 +29,16 @@ type interpreter struct {
 	nodeGroupClass      *object.Class
 	leaderElectionClass *object.Class
 	// liveCluster holds the Cluster objects not yet cleaned up, for the runtime reset.
-	liveCluster liveSet[*engine.Cluster]
+	liveCluster bindrt.LiveSet[*engine.Cluster]
 	// liveNodeGroup holds the NodeGroup objects not yet cleaned up, for the runtime reset.
-	liveNodeGroup liveSet[*engine.NodeGroup]
+	liveNodeGroup bindrt.LiveSet[*engine.NodeGroup]
 	// liveLeaderElection holds the LeaderElection objects not yet cleaned up, for the runtime reset.
-	liveLeaderElection liveSet[*engine.LeaderElection]
+	liveLeaderElection bindrt.LiveSet[*engine.LeaderElection]
 }
 
-var (
-	// interpreters lists the interpreters holding objects the next runtime
-	// reset must clean up; extlibs offers only a process-wide reset.
-	interpretersMu sync.Mutex
-	interpreters   []*interpreter
-
-	// cleanupRegistered tells whether cleanup is in extlibs' list. A runtime
-	// reset runs the list and then empties it, so cleanup clears this flag
-	// and the next Register puts cleanup back.
-	cleanupRegistered atomic.Bool
-)
+// resets lists the interpreters holding objects the next runtime reset must
+// clean up; Scriptling offers only a process-wide reset.
+var resets bindrt.ResetList[*interpreter]
 
 // Register adds the library to a Scriptling interpreter. A nil logger
 // discards logs. Each call makes the library anew, with its own state, so
@@ -59,19 +48,8 @@ func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.L
 		l = slog.New(slog.DiscardHandler)
 	}
 	in := &interpreter{logger: l, shared: engine.NewPump()}
-	if cleanupRegistered.CompareAndSwap(false, true) {
-		extlibs.RegisterCleanup(cleanup)
-	}
+	resets.Arm((*interpreter).cleanup)
 	registrar.RegisterLibrary(in.newLibrary())
-}
-
-// track puts in on the list the runtime reset cleans up.
-func (in *interpreter) track() {
-	interpretersMu.Lock()
-	defer interpretersMu.Unlock()
-	if !slices.Contains(interpreters, in) {
-		interpreters = append(interpreters, in)
-	}
 }
 
 // newLibrary builds the library for one interpreter.
@@ -90,28 +68,16 @@ func (in *interpreter) newLibrary() *object.Library {
 	return object.NewLibrary(LibraryName, functions, constants, libraryHelp)
 }
 
-// cleanup runs when the Scriptling runtime is reset: it cleans up what the
-// scripts of every interpreter left behind.
-func cleanup() {
-	cleanupRegistered.Store(false)
-	interpretersMu.Lock()
-	list := interpreters
-	interpreters = nil
-	interpretersMu.Unlock()
-	for _, in := range list {
-		in.cleanup()
-	}
-}
-
-// cleanup cleans up the objects of one interpreter's scripts.
+// cleanup cleans up, at a runtime reset, the objects one interpreter's
+// scripts left behind.
 func (in *interpreter) cleanup() {
-	for _, v := range in.liveCluster.drain() {
+	for _, v := range in.liveCluster.Drain() {
 		v.Stop()
 	}
-	for _, v := range in.liveNodeGroup.drain() {
+	for _, v := range in.liveNodeGroup.Drain() {
 		v.Close()
 	}
-	for _, v := range in.liveLeaderElection.drain() {
+	for _, v := range in.liveLeaderElection.Drain() {
 		v.Stop()
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // newNodeGroupClass makes the NodeGroup class of one interpreter.
@@ -50,20 +51,20 @@ func (in *interpreter) newNodeGroupInstance(v *engine.NodeGroup) object.Object {
 	inst := &object.Instance{Class: in.nodeGroupClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       nodeGroupDoc,
-		"nodes":         bind(inst, v, nodeGroupNodesHelp, in.nodeGroupNodesMethod),
-		"contains":      bind(inst, v, nodeGroupContainsHelp, in.nodeGroupContainsMethod),
-		"count":         bind(inst, v, nodeGroupCountHelp, in.nodeGroupCountMethod),
-		"send_to_peers": bind(inst, v, nodeGroupSendToPeersHelp, in.nodeGroupSendToPeersMethod),
-		"close":         bind(inst, v, nodeGroupCloseHelp, in.nodeGroupCloseMethod),
+		"nodes":         bindrt.Bind(inst, v, nodeGroupNodesHelp, in.nodeGroupNodesMethod),
+		"contains":      bindrt.Bind(inst, v, nodeGroupContainsHelp, in.nodeGroupContainsMethod),
+		"count":         bindrt.Bind(inst, v, nodeGroupCountHelp, in.nodeGroupCountMethod),
+		"send_to_peers": bindrt.Bind(inst, v, nodeGroupSendToPeersHelp, in.nodeGroupSendToPeersMethod),
+		"close":         bindrt.Bind(inst, v, nodeGroupCloseHelp, in.nodeGroupCloseMethod),
 	}
-	in.liveNodeGroup.add(inst, v)
-	in.track()
+	in.liveNodeGroup.Add(inst, v)
+	resets.Track(in)
 	return inst
 }
 
 // callNodeGroupNodes implements NodeGroup.nodes() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.NodeGroup]("nodes()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("nodes()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -75,7 +76,7 @@ func (in *interpreter) nodeGroupNodesMethod(ctx context.Context, _ *object.Insta
 	const fn = "nodes()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.Nodes()
@@ -87,7 +88,7 @@ var nodeGroupContainsParams = []string{"node_id"}
 
 // callNodeGroupContains implements NodeGroup.contains() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupContains(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.NodeGroup]("contains()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("contains()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -99,12 +100,12 @@ func (in *interpreter) nodeGroupContainsMethod(ctx context.Context, _ *object.In
 	const fn = "contains()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nodeGroupContainsParams, 1, 1, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nodeGroupContainsParams, 1, 1, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var nodeId string
-	if v := arg(nodeGroupContainsParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argStr(fn, "node_id", v)
+	if v := bindrt.Arg(nodeGroupContainsParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgStr(fn, "node_id", v)
 		if exc != nil {
 			return exc
 		}
@@ -116,7 +117,7 @@ func (in *interpreter) nodeGroupContainsMethod(ctx context.Context, _ *object.In
 
 // callNodeGroupCount implements NodeGroup.count() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupCount(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.NodeGroup]("count()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("count()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -128,7 +129,7 @@ func (in *interpreter) nodeGroupCountMethod(ctx context.Context, _ *object.Insta
 	const fn = "count()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	result := self.Count()
@@ -140,7 +141,7 @@ var nodeGroupSendToPeersParams = []string{"message_type", "data", "reliable", "t
 
 // callNodeGroupSendToPeers implements NodeGroup.send_to_peers() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.NodeGroup]("send_to_peers()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("send_to_peers()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -152,26 +153,26 @@ func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object
 	const fn = "send_to_peers()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nodeGroupSendToPeersParams, 3, 2, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nodeGroupSendToPeersParams, 3, 2, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	var messageType int
-	if v := arg(nodeGroupSendToPeersParams, 0, args, kwargs.Kwargs); v != nil {
-		got, exc := argInt(fn, "message_type", v)
+	if v := bindrt.Arg(nodeGroupSendToPeersParams, 0, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgInt(fn, "message_type", v)
 		if exc != nil {
 			return exc
 		}
 		if got < 128 {
-			return valueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be >= 128, got %d", fn, "message_type", got)
 		}
 		if got > 65535 {
-			return valueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
+			return bindrt.ValueError("%s: %s must be <= 65535, got %d", fn, "message_type", got)
 		}
 		messageType = int(got)
 	}
 	var data any
-	if v := arg(nodeGroupSendToPeersParams, 1, args, kwargs.Kwargs); v != nil {
-		got, exc := argAny(fn, "data", v)
+	if v := bindrt.Arg(nodeGroupSendToPeersParams, 1, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgAny(fn, "data", v)
 		if exc != nil {
 			return exc
 		}
@@ -179,8 +180,8 @@ func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object
 	}
 	var reliable bool
 	reliable = false
-	if v := arg(nodeGroupSendToPeersParams, 2, args, kwargs.Kwargs); v != nil {
-		got, exc := argBool(fn, "reliable", v)
+	if v := bindrt.Arg(nodeGroupSendToPeersParams, 2, args, kwargs.Kwargs); v != nil {
+		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
 			return exc
 		}
@@ -188,33 +189,33 @@ func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object
 	}
 	var timeout time.Duration
 	timeout = time.Duration(-1)
-	if v := arg(nodeGroupSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
-		if isNone(v) {
+	if v := bindrt.Arg(nodeGroupSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
+		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
 		} else {
-			got, exc := argDuration(fn, "timeout", v)
+			got, exc := bindrt.ArgDuration(fn, "timeout", v)
 			if exc != nil {
 				return exc
 			}
 			if got < 0 {
-				return valueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
+				return bindrt.ValueError("%s: %s must be >= 0 seconds, got %v", fn, "timeout", got.Seconds())
 			}
 			timeout = got
 		}
 	}
 	err := self.SendToPeers(ctx, messageType, data, reliable, timeout)
 	if err != nil {
-		if exc := contextError(ctx); exc != nil {
+		if exc := bindrt.ContextError(ctx); exc != nil {
 			return exc
 		}
 		return raiseError(fn, err)
 	}
-	return none
+	return bindrt.None
 }
 
 // callNodeGroupClose implements NodeGroup.close() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupClose(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := nativeSelf[*engine.NodeGroup]("close()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("close()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -226,11 +227,11 @@ func (in *interpreter) nodeGroupCloseMethod(ctx context.Context, inst *object.In
 	const fn = "close()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
-	if exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
+	if exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
 	self.Close()
 	// Stopped by the script: nothing is left for the runtime reset to clean up.
-	in.liveNodeGroup.forget(inst)
-	return none
+	in.liveNodeGroup.Forget(inst)
+	return bindrt.None
 }

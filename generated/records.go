@@ -5,29 +5,30 @@ package generated
 import (
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
 // Keys of the dicts nodeToObject builds.
 var (
-	nodeKeyId         = newDictKey("id")
-	nodeKeyAddr       = newDictKey("addr")
-	nodeKeyState      = newDictKey("state")
-	nodeKeyMetadata   = newDictKey("metadata")
-	nodeKeyTags       = newDictKey("tags")
-	nodeKeyAppVersion = newDictKey("app_version")
-	nodeKeyObserver   = newDictKey("observer")
+	nodeKeyId         = bindrt.NewDictKey("id")
+	nodeKeyAddr       = bindrt.NewDictKey("addr")
+	nodeKeyState      = bindrt.NewDictKey("state")
+	nodeKeyMetadata   = bindrt.NewDictKey("metadata")
+	nodeKeyTags       = bindrt.NewDictKey("tags")
+	nodeKeyAppVersion = bindrt.NewDictKey("app_version")
+	nodeKeyObserver   = bindrt.NewDictKey("observer")
 )
 
 // nodeToObject converts a engine.Node to the dict scripts see.
 func nodeToObject(v engine.Node) object.Object {
 	pairs := make(map[string]object.DictPair, 7)
-	pairs[nodeKeyId.hash] = object.DictPair{Key: nodeKeyId.key, Value: object.NewString(string(v.ID))}
-	pairs[nodeKeyAddr.hash] = object.DictPair{Key: nodeKeyAddr.key, Value: object.NewString(string(v.Addr))}
-	pairs[nodeKeyState.hash] = object.DictPair{Key: nodeKeyState.key, Value: object.NewString(string(v.State))}
-	pairs[nodeKeyMetadata.hash] = object.DictPair{Key: nodeKeyMetadata.key, Value: fromAnyMap(v.Metadata)}
-	pairs[nodeKeyTags.hash] = object.DictPair{Key: nodeKeyTags.key, Value: fromStrList(v.Tags)}
-	pairs[nodeKeyAppVersion.hash] = object.DictPair{Key: nodeKeyAppVersion.key, Value: object.NewString(string(v.AppVersion))}
-	pairs[nodeKeyObserver.hash] = object.DictPair{Key: nodeKeyObserver.key, Value: object.NewBoolean(v.Observer)}
+	nodeKeyId.Put(pairs, object.NewString(string(v.ID)))
+	nodeKeyAddr.Put(pairs, object.NewString(string(v.Addr)))
+	nodeKeyState.Put(pairs, object.NewString(string(v.State)))
+	nodeKeyMetadata.Put(pairs, bindrt.FromAnyMap(v.Metadata))
+	nodeKeyTags.Put(pairs, bindrt.FromStrList(v.Tags))
+	nodeKeyAppVersion.Put(pairs, object.NewString(string(v.AppVersion)))
+	nodeKeyObserver.Put(pairs, object.NewBoolean(v.Observer))
 	return &object.Dict{Pairs: pairs}
 }
 
@@ -41,102 +42,102 @@ func nodeListToObject(vs []engine.Node) object.Object {
 
 // Keys of the dicts messageToObject builds.
 var (
-	messageKeyType    = newDictKey("type")
-	messageKeySender  = newDictKey("sender")
-	messageKeyPayload = newDictKey("payload")
+	messageKeyType    = bindrt.NewDictKey("type")
+	messageKeySender  = bindrt.NewDictKey("sender")
+	messageKeyPayload = bindrt.NewDictKey("payload")
 )
 
 // messageToObject converts a engine.Message to the dict scripts see.
 func messageToObject(v engine.Message) object.Object {
 	pairs := make(map[string]object.DictPair, 3)
-	pairs[messageKeyType.hash] = object.DictPair{Key: messageKeyType.key, Value: object.NewInteger(int64(v.Type))}
-	pairs[messageKeySender.hash] = object.DictPair{Key: messageKeySender.key, Value: nodeToObject(v.Sender)}
-	pairs[messageKeyPayload.hash] = object.DictPair{Key: messageKeyPayload.key, Value: fromAny(v.Payload)}
+	messageKeyType.Put(pairs, object.NewInteger(int64(v.Type)))
+	messageKeySender.Put(pairs, nodeToObject(v.Sender))
+	messageKeyPayload.Put(pairs, bindrt.FromAny(v.Payload))
 	return &object.Dict{Pairs: pairs}
 }
 
 // Keys of the dicts statsToObject builds.
 var (
-	statsKeyReliableSent        = newDictKey("reliable_sent")
-	statsKeyReliableReceived    = newDictKey("reliable_received")
-	statsKeyReliableFailed      = newDictKey("reliable_failed")
-	statsKeyReliableDuplicates  = newDictKey("reliable_duplicates")
-	statsKeyReliableUnacked     = newDictKey("reliable_unacked")
-	statsKeyReliableRetransmits = newDictKey("reliable_retransmits")
-	statsKeyUnreliableSent      = newDictKey("unreliable_sent")
-	statsKeyUnreliableReceived  = newDictKey("unreliable_received")
-	statsKeyUnreliableFailed    = newDictKey("unreliable_failed")
-	statsKeyUnreliableDropped   = newDictKey("unreliable_dropped")
-	statsKeyNoHandlerDropped    = newDictKey("no_handler_dropped")
-	statsKeyTagDropped          = newDictKey("tag_dropped")
-	statsKeyDecodeErrors        = newDictKey("decode_errors")
-	statsKeyAuthFailures        = newDictKey("auth_failures")
-	statsKeyNotMemberDropped    = newDictKey("not_member_dropped")
-	statsKeyDecryptFailures     = newDictKey("decrypt_failures")
-	statsKeyConnectionsRefused  = newDictKey("connections_refused")
-	statsKeyHandlerErrors       = newDictKey("handler_errors")
-	statsKeyMetadataUpdates     = newDictKey("metadata_updates")
-	statsKeyQueueDepth          = newDictKey("queue_depth")
+	statsKeyReliableSent        = bindrt.NewDictKey("reliable_sent")
+	statsKeyReliableReceived    = bindrt.NewDictKey("reliable_received")
+	statsKeyReliableFailed      = bindrt.NewDictKey("reliable_failed")
+	statsKeyReliableDuplicates  = bindrt.NewDictKey("reliable_duplicates")
+	statsKeyReliableUnacked     = bindrt.NewDictKey("reliable_unacked")
+	statsKeyReliableRetransmits = bindrt.NewDictKey("reliable_retransmits")
+	statsKeyUnreliableSent      = bindrt.NewDictKey("unreliable_sent")
+	statsKeyUnreliableReceived  = bindrt.NewDictKey("unreliable_received")
+	statsKeyUnreliableFailed    = bindrt.NewDictKey("unreliable_failed")
+	statsKeyUnreliableDropped   = bindrt.NewDictKey("unreliable_dropped")
+	statsKeyNoHandlerDropped    = bindrt.NewDictKey("no_handler_dropped")
+	statsKeyTagDropped          = bindrt.NewDictKey("tag_dropped")
+	statsKeyDecodeErrors        = bindrt.NewDictKey("decode_errors")
+	statsKeyAuthFailures        = bindrt.NewDictKey("auth_failures")
+	statsKeyNotMemberDropped    = bindrt.NewDictKey("not_member_dropped")
+	statsKeyDecryptFailures     = bindrt.NewDictKey("decrypt_failures")
+	statsKeyConnectionsRefused  = bindrt.NewDictKey("connections_refused")
+	statsKeyHandlerErrors       = bindrt.NewDictKey("handler_errors")
+	statsKeyMetadataUpdates     = bindrt.NewDictKey("metadata_updates")
+	statsKeyQueueDepth          = bindrt.NewDictKey("queue_depth")
 )
 
 // statsToObject converts a engine.Stats to the dict scripts see.
 func statsToObject(v engine.Stats) object.Object {
 	pairs := make(map[string]object.DictPair, 20)
-	pairs[statsKeyReliableSent.hash] = object.DictPair{Key: statsKeyReliableSent.key, Value: object.NewInteger(int64(v.ReliableSent))}
-	pairs[statsKeyReliableReceived.hash] = object.DictPair{Key: statsKeyReliableReceived.key, Value: object.NewInteger(int64(v.ReliableReceived))}
-	pairs[statsKeyReliableFailed.hash] = object.DictPair{Key: statsKeyReliableFailed.key, Value: object.NewInteger(int64(v.ReliableFailed))}
-	pairs[statsKeyReliableDuplicates.hash] = object.DictPair{Key: statsKeyReliableDuplicates.key, Value: object.NewInteger(int64(v.ReliableDuplicates))}
-	pairs[statsKeyReliableUnacked.hash] = object.DictPair{Key: statsKeyReliableUnacked.key, Value: object.NewInteger(int64(v.ReliableUnacked))}
-	pairs[statsKeyReliableRetransmits.hash] = object.DictPair{Key: statsKeyReliableRetransmits.key, Value: object.NewInteger(int64(v.ReliableRetransmits))}
-	pairs[statsKeyUnreliableSent.hash] = object.DictPair{Key: statsKeyUnreliableSent.key, Value: object.NewInteger(int64(v.UnreliableSent))}
-	pairs[statsKeyUnreliableReceived.hash] = object.DictPair{Key: statsKeyUnreliableReceived.key, Value: object.NewInteger(int64(v.UnreliableReceived))}
-	pairs[statsKeyUnreliableFailed.hash] = object.DictPair{Key: statsKeyUnreliableFailed.key, Value: object.NewInteger(int64(v.UnreliableFailed))}
-	pairs[statsKeyUnreliableDropped.hash] = object.DictPair{Key: statsKeyUnreliableDropped.key, Value: object.NewInteger(int64(v.UnreliableDropped))}
-	pairs[statsKeyNoHandlerDropped.hash] = object.DictPair{Key: statsKeyNoHandlerDropped.key, Value: object.NewInteger(int64(v.NoHandlerDropped))}
-	pairs[statsKeyTagDropped.hash] = object.DictPair{Key: statsKeyTagDropped.key, Value: object.NewInteger(int64(v.TagDropped))}
-	pairs[statsKeyDecodeErrors.hash] = object.DictPair{Key: statsKeyDecodeErrors.key, Value: object.NewInteger(int64(v.DecodeErrors))}
-	pairs[statsKeyAuthFailures.hash] = object.DictPair{Key: statsKeyAuthFailures.key, Value: object.NewInteger(int64(v.AuthFailures))}
-	pairs[statsKeyNotMemberDropped.hash] = object.DictPair{Key: statsKeyNotMemberDropped.key, Value: object.NewInteger(int64(v.NotMemberDropped))}
-	pairs[statsKeyDecryptFailures.hash] = object.DictPair{Key: statsKeyDecryptFailures.key, Value: object.NewInteger(int64(v.DecryptFailures))}
-	pairs[statsKeyConnectionsRefused.hash] = object.DictPair{Key: statsKeyConnectionsRefused.key, Value: object.NewInteger(int64(v.ConnectionsRefused))}
-	pairs[statsKeyHandlerErrors.hash] = object.DictPair{Key: statsKeyHandlerErrors.key, Value: object.NewInteger(int64(v.HandlerErrors))}
-	pairs[statsKeyMetadataUpdates.hash] = object.DictPair{Key: statsKeyMetadataUpdates.key, Value: object.NewInteger(int64(v.MetadataUpdates))}
-	pairs[statsKeyQueueDepth.hash] = object.DictPair{Key: statsKeyQueueDepth.key, Value: object.NewInteger(int64(v.QueueDepth))}
+	statsKeyReliableSent.Put(pairs, object.NewInteger(int64(v.ReliableSent)))
+	statsKeyReliableReceived.Put(pairs, object.NewInteger(int64(v.ReliableReceived)))
+	statsKeyReliableFailed.Put(pairs, object.NewInteger(int64(v.ReliableFailed)))
+	statsKeyReliableDuplicates.Put(pairs, object.NewInteger(int64(v.ReliableDuplicates)))
+	statsKeyReliableUnacked.Put(pairs, object.NewInteger(int64(v.ReliableUnacked)))
+	statsKeyReliableRetransmits.Put(pairs, object.NewInteger(int64(v.ReliableRetransmits)))
+	statsKeyUnreliableSent.Put(pairs, object.NewInteger(int64(v.UnreliableSent)))
+	statsKeyUnreliableReceived.Put(pairs, object.NewInteger(int64(v.UnreliableReceived)))
+	statsKeyUnreliableFailed.Put(pairs, object.NewInteger(int64(v.UnreliableFailed)))
+	statsKeyUnreliableDropped.Put(pairs, object.NewInteger(int64(v.UnreliableDropped)))
+	statsKeyNoHandlerDropped.Put(pairs, object.NewInteger(int64(v.NoHandlerDropped)))
+	statsKeyTagDropped.Put(pairs, object.NewInteger(int64(v.TagDropped)))
+	statsKeyDecodeErrors.Put(pairs, object.NewInteger(int64(v.DecodeErrors)))
+	statsKeyAuthFailures.Put(pairs, object.NewInteger(int64(v.AuthFailures)))
+	statsKeyNotMemberDropped.Put(pairs, object.NewInteger(int64(v.NotMemberDropped)))
+	statsKeyDecryptFailures.Put(pairs, object.NewInteger(int64(v.DecryptFailures)))
+	statsKeyConnectionsRefused.Put(pairs, object.NewInteger(int64(v.ConnectionsRefused)))
+	statsKeyHandlerErrors.Put(pairs, object.NewInteger(int64(v.HandlerErrors)))
+	statsKeyMetadataUpdates.Put(pairs, object.NewInteger(int64(v.MetadataUpdates)))
+	statsKeyQueueDepth.Put(pairs, object.NewInteger(int64(v.QueueDepth)))
 	return &object.Dict{Pairs: pairs}
 }
 
 // Keys of the dicts keyResultToObject builds.
 var (
-	keyResultKeyKey    = newDictKey("key")
-	keyResultKeyOk     = newDictKey("ok")
-	keyResultKeyFailed = newDictKey("failed")
+	keyResultKeyKey    = bindrt.NewDictKey("key")
+	keyResultKeyOk     = bindrt.NewDictKey("ok")
+	keyResultKeyFailed = bindrt.NewDictKey("failed")
 )
 
 // keyResultToObject converts a engine.KeyResult to the dict scripts see.
 func keyResultToObject(v engine.KeyResult) object.Object {
 	pairs := make(map[string]object.DictPair, 3)
-	pairs[keyResultKeyKey.hash] = object.DictPair{Key: keyResultKeyKey.key, Value: object.NewString(string(v.Key))}
-	pairs[keyResultKeyOk.hash] = object.DictPair{Key: keyResultKeyOk.key, Value: fromStrList(v.OK)}
-	pairs[keyResultKeyFailed.hash] = object.DictPair{Key: keyResultKeyFailed.key, Value: fromStrMap(v.Failed)}
+	keyResultKeyKey.Put(pairs, object.NewString(string(v.Key)))
+	keyResultKeyOk.Put(pairs, bindrt.FromStrList(v.OK))
+	keyResultKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
 	return &object.Dict{Pairs: pairs}
 }
 
 // Keys of the dicts keyListToObject builds.
 var (
-	keyListKeyPrimary   = newDictKey("primary")
-	keyListKeyKeys      = newDictKey("keys")
-	keyListKeyPrimaries = newDictKey("primaries")
-	keyListKeyNodes     = newDictKey("nodes")
-	keyListKeyFailed    = newDictKey("failed")
+	keyListKeyPrimary   = bindrt.NewDictKey("primary")
+	keyListKeyKeys      = bindrt.NewDictKey("keys")
+	keyListKeyPrimaries = bindrt.NewDictKey("primaries")
+	keyListKeyNodes     = bindrt.NewDictKey("nodes")
+	keyListKeyFailed    = bindrt.NewDictKey("failed")
 )
 
 // keyListToObject converts a engine.KeyList to the dict scripts see.
 func keyListToObject(v engine.KeyList) object.Object {
 	pairs := make(map[string]object.DictPair, 5)
-	pairs[keyListKeyPrimary.hash] = object.DictPair{Key: keyListKeyPrimary.key, Value: object.NewString(string(v.Primary))}
-	pairs[keyListKeyKeys.hash] = object.DictPair{Key: keyListKeyKeys.key, Value: fromAnyMap(v.Keys)}
-	pairs[keyListKeyPrimaries.hash] = object.DictPair{Key: keyListKeyPrimaries.key, Value: fromAnyMap(v.Primaries)}
-	pairs[keyListKeyNodes.hash] = object.DictPair{Key: keyListKeyNodes.key, Value: object.NewInteger(int64(v.Nodes))}
-	pairs[keyListKeyFailed.hash] = object.DictPair{Key: keyListKeyFailed.key, Value: fromStrMap(v.Failed)}
+	keyListKeyPrimary.Put(pairs, object.NewString(string(v.Primary)))
+	keyListKeyKeys.Put(pairs, bindrt.FromAnyMap(v.Keys))
+	keyListKeyPrimaries.Put(pairs, bindrt.FromAnyMap(v.Primaries))
+	keyListKeyNodes.Put(pairs, object.NewInteger(int64(v.Nodes)))
+	keyListKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
 	return &object.Dict{Pairs: pairs}
 }

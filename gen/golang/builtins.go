@@ -59,7 +59,7 @@ func (e *emitter) builtin(f *spec.Function) string {
 		}
 		fmt.Fprintf(&b, "\n// %s implements %s called through the class, with the instance first.\n", builtinName(f), e.scriptName(f))
 		fmt.Fprintf(&b, "func (in *interpreter) %s(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {\n", builtinName(f))
-		fmt.Fprintf(&b, "\tinst, self, exc := nativeSelf[%s](%s, %s, args)\n\tif exc != nil {\n\t\treturn exc\n\t}\n", c.Go, quote(f.Owner()), quote(c.Name))
+		fmt.Fprintf(&b, "\tinst, self, exc := bindrt.NativeSelf[%s](%s, %s, args)\n\tif exc != nil {\n\t\treturn exc\n\t}\n", c.Go, quote(f.Owner()), quote(c.Name))
 		fmt.Fprintf(&b, "\treturn in.%s(ctx, inst, self, kwargs, args[1:])\n}\n", methodName(f))
 		fmt.Fprintf(&b, "\n// %s implements %s on inst, whose Go value is self.\n", methodName(f), e.scriptName(f))
 		fmt.Fprintf(&b, "func (in *interpreter) %s(ctx context.Context, %s *object.Instance, self %s, kwargs object.Kwargs, args []object.Object) object.Object {\n", methodName(f), instVar, c.Go)
@@ -74,11 +74,10 @@ func (e *emitter) builtin(f *spec.Function) string {
 		fmt.Fprintf(&b, "\tconst fn = %s\n", quote(f.Owner()))
 		e.dispatch(&b)
 	}
-	e.used["checkArgs"] = true
 	if len(f.Params) > 0 {
-		fmt.Fprintf(&b, "\tif exc := checkArgs(fn, %s, %d, %d, args, kwargs.Kwargs); exc != nil {\n\t\treturn exc\n\t}\n", pv, f.MaxPositional(), f.RequiredCount())
+		fmt.Fprintf(&b, "\tif exc := bindrt.CheckArgs(fn, %s, %d, %d, args, kwargs.Kwargs); exc != nil {\n\t\treturn exc\n\t}\n", pv, f.MaxPositional(), f.RequiredCount())
 	} else {
-		b.WriteString("\tif exc := checkArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {\n\t\treturn exc\n\t}\n")
+		b.WriteString("\tif exc := bindrt.CheckArgs(fn, nil, 0, 0, args, kwargs.Kwargs); exc != nil {\n\t\treturn exc\n\t}\n")
 	}
 	var callArgs []string
 	if f.Config != "" {
@@ -121,11 +120,10 @@ func (e *emitter) parseParam(f *spec.Function, p *spec.Param, i int, pv, target 
 	} else if p.HasDefault && p.None != "" {
 		fmt.Fprintf(&b, "\t%s = %s(%s)\n", target, e.paramGoType(p), p.None)
 	}
-	fmt.Fprintf(&b, "\tif v := arg(%s, %d, args, kwargs.Kwargs); v != nil {\n", pv, i)
+	fmt.Fprintf(&b, "\tif v := bindrt.Arg(%s, %d, args, kwargs.Kwargs); v != nil {\n", pv, i)
 	indent := "\t\t"
 	if p.Nullable {
-		e.used["isNone"] = true
-		b.WriteString("\t\tif isNone(v) {\n")
+		b.WriteString("\t\tif bindrt.IsNone(v) {\n")
 		if p.None != "" {
 			fmt.Fprintf(&b, "\t\t\t%s = %s(%s)\n", target, e.paramGoType(p), p.None)
 		} else {
@@ -163,15 +161,14 @@ func (e *emitter) convert(f *spec.Function, p *spec.Param, target, ind string) s
 	cons := p.Constraints
 	switch t.Kind {
 	case spec.Str:
-		e.used["argStr"] = true
-		fmt.Fprintf(&b, "%sgot, exc := argStr(fn, %s, v)\n%s", ind, name, ret)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgStr(fn, %s, v)\n%s", ind, name, ret)
 		if len(cons.Lengths) > 0 {
 			var conds, texts []string
 			for _, n := range cons.Lengths {
 				conds = append(conds, "len(got) != "+strconv.Itoa(n))
 				texts = append(texts, strconv.Itoa(n))
 			}
-			fmt.Fprintf(&b, "%sif %s {\n%s\treturn valueError(\"%%s: %%s must be %s bytes, got %%d\", fn, %s, len(got))\n%s}\n",
+			fmt.Fprintf(&b, "%sif %s {\n%s\treturn bindrt.ValueError(\"%%s: %%s must be %s bytes, got %%d\", fn, %s, len(got))\n%s}\n",
 				ind, strings.Join(conds, " && "), ind, orList(texts), name, ind)
 		}
 		if len(cons.Choices) > 0 {
@@ -180,13 +177,12 @@ func (e *emitter) convert(f *spec.Function, p *spec.Param, target, ind string) s
 				conds = append(conds, "got != "+quote(c.(string)))
 				texts = append(texts, quote(c.(string)))
 			}
-			fmt.Fprintf(&b, "%sif %s {\n%s\treturn valueError(\"%%s: %%s must be one of %s, got %%q\", fn, %s, got)\n%s}\n",
+			fmt.Fprintf(&b, "%sif %s {\n%s\treturn bindrt.ValueError(\"%%s: %%s must be one of %s, got %%q\", fn, %s, got)\n%s}\n",
 				ind, strings.Join(conds, " && "), ind, strings.ReplaceAll(strings.Join(texts, ", "), `"`, `\"`), name, ind)
 		}
 		fmt.Fprintf(&b, "%s%s = got\n", ind, target)
 	case spec.Int:
-		e.used["argInt"] = true
-		fmt.Fprintf(&b, "%sgot, exc := argInt(fn, %s, v)\n%s", ind, name, ret)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgInt(fn, %s, v)\n%s", ind, name, ret)
 		b.WriteString(e.bounds(cons, ind, name, "got", "%d", ""))
 		if len(cons.Choices) > 0 {
 			var conds, texts []string
@@ -194,53 +190,45 @@ func (e *emitter) convert(f *spec.Function, p *spec.Param, target, ind string) s
 				conds = append(conds, fmt.Sprintf("got != %d", c.(int64)))
 				texts = append(texts, fmt.Sprint(c))
 			}
-			fmt.Fprintf(&b, "%sif %s {\n%s\treturn valueError(\"%%s: %%s must be one of %s, got %%d\", fn, %s, got)\n%s}\n",
+			fmt.Fprintf(&b, "%sif %s {\n%s\treturn bindrt.ValueError(\"%%s: %%s must be one of %s, got %%d\", fn, %s, got)\n%s}\n",
 				ind, strings.Join(conds, " && "), ind, strings.Join(texts, ", "), name, ind)
 		}
 		fmt.Fprintf(&b, "%s%s = int(got)\n", ind, target)
 	case spec.Float:
-		e.used["argFloat"] = true
-		fmt.Fprintf(&b, "%sgot, exc := argFloat(fn, %s, v)\n%s", ind, name, ret)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgFloat(fn, %s, v)\n%s", ind, name, ret)
 		b.WriteString(e.bounds(cons, ind, name, "got", "%v", ""))
 		fmt.Fprintf(&b, "%s%s = got\n", ind, target)
 	case spec.Bool:
-		e.used["argBool"] = true
-		fmt.Fprintf(&b, "%sgot, exc := argBool(fn, %s, v)\n%s%s%s = got\n", ind, name, ret, ind, target)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgBool(fn, %s, v)\n%s%s%s = got\n", ind, name, ret, ind, target)
 	case spec.Duration:
-		e.used["argDuration"] = true
-		fmt.Fprintf(&b, "%sgot, exc := argDuration(fn, %s, v)\n%s", ind, name, ret)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgDuration(fn, %s, v)\n%s", ind, name, ret)
 		b.WriteString(e.bounds(cons, ind, name, "got", "%v", ".Seconds()"))
 		fmt.Fprintf(&b, "%s%s = got\n", ind, target)
 	case spec.Any:
-		e.used["argAny"] = true
-		fmt.Fprintf(&b, "%sgot, exc := argAny(fn, %s, v)\n%s%s%s = got\n", ind, name, ret, ind, target)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgAny(fn, %s, v)\n%s%s%s = got\n", ind, name, ret, ind, target)
 	case spec.List:
-		helper := "argStrList"
+		helper := "bindrt.ArgStrList"
 		if t.Elem.Kind == spec.Any {
-			helper = "argAnyList"
+			helper = "bindrt.ArgAnyList"
 		}
-		e.used[helper] = true
 		fmt.Fprintf(&b, "%sgot, exc := %s(fn, %s, v)\n%s%s%s = got\n", ind, helper, name, ret, ind, target)
 	case spec.Dict:
-		helper := "argAnyDict"
+		helper := "bindrt.ArgAnyDict"
 		if t.Elem.Kind == spec.Str {
-			helper = "argStrDict"
+			helper = "bindrt.ArgStrDict"
 		}
-		e.used[helper] = true
 		fmt.Fprintf(&b, "%sgot, exc := %s(fn, %s, v)\n%s%s%s = got\n", ind, helper, name, ret, ind, target)
 	case spec.Union:
 		if t.IsStrOrStrList() {
-			e.used["argStrOrList"] = true
-			fmt.Fprintf(&b, "%sgot, exc := argStrOrList(fn, %s, v)\n%s%s%s = got\n", ind, name, ret, ind, target)
+			fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgStrOrList(fn, %s, v)\n%s%s%s = got\n", ind, name, ret, ind, target)
 			break
 		}
-		e.used["argScalar"] = true
 		var flags, names []string
 		for _, a := range t.Alts {
-			flags = append(flags, "accept"+camel(a.Expr, true))
+			flags = append(flags, "bindrt.Accept"+camel(a.Expr, true))
 			names = append(names, a.Expr)
 		}
-		fmt.Fprintf(&b, "%sgot, exc := argScalar(fn, %s, v, %s, %s)\n%s%s%s = got\n", ind, name, strings.Join(flags, "|"), quote(orList(names)), ret, ind, target)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.ArgScalar(fn, %s, v, %s, %s)\n%s%s%s = got\n", ind, name, strings.Join(flags, "|"), quote(orList(names)), ret, ind, target)
 	case spec.Callable:
 		// Failures of callbacks registered on a class instance are reported
 		// to the instance when the class names a callback_errors method.
@@ -250,8 +238,7 @@ func (e *emitter) convert(f *spec.Function, p *spec.Param, target, ind string) s
 		}
 		fmt.Fprintf(&b, "%sgot, exc := in.%s(ctx, fn, v, %s)\n%s%s%s = got\n", ind, callbackName(f, p), onError, ret, ind, target)
 	case spec.ClassKind:
-		e.used["native"] = true
-		fmt.Fprintf(&b, "%sgot, exc := native[%s](fn, %s, %s, v)\n%s%s%s = got\n", ind, t.Class.Go, name, quote(t.Class.Name), ret, ind, target)
+		fmt.Fprintf(&b, "%sgot, exc := bindrt.Native[%s](fn, %s, %s, v)\n%s%s%s = got\n", ind, t.Class.Go, name, quote(t.Class.Name), ret, ind, target)
 	}
 	return b.String()
 }
@@ -271,12 +258,10 @@ func (e *emitter) bounds(c spec.Constraints, ind, name, v, verb, conv string) st
 		cmp := v + " " + op + " " + lit
 		if conv != "" {
 			cmp = v + " " + op + " " + strconv.FormatInt(int64(*bound*1e9), 10)
-			e.used["errors"] = true
 		}
-		fmt.Fprintf(&b, "%sif %s {\n%s\treturn valueError(\"%%s: %%s must be %s %s%s, got %s\", fn, %s, %s%s)\n%s}\n",
+		fmt.Fprintf(&b, "%sif %s {\n%s\treturn bindrt.ValueError(\"%%s: %%s must be %s %s%s, got %s\", fn, %s, %s%s)\n%s}\n",
 			ind, cmp, ind, word, lit, unit, verb, name, v, conv, ind)
 	}
-	e.used["errors"] = true
 	check(c.Min, "<", ">=")
 	check(c.Max, ">", "<=")
 	return b.String()
@@ -322,21 +307,18 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 	}
 	switch {
 	case f.Context:
-		e.used["contextError"] = true
-		b.WriteString("\tif err != nil {\n\t\tif exc := contextError(ctx); exc != nil {\n\t\t\treturn exc\n\t\t}\n\t\treturn raiseError(fn, err)\n\t}\n")
+		b.WriteString("\tif err != nil {\n\t\tif exc := bindrt.ContextError(ctx); exc != nil {\n\t\t\treturn exc\n\t\t}\n\t\treturn raiseError(fn, err)\n\t}\n")
 	case f.HasErrors():
 		b.WriteString("\tif err != nil {\n\t\treturn raiseError(fn, err)\n\t}\n")
 	}
 	if f.Class != nil && f.Class.Cleanup != "" && f.Class.Cleanup == f.Go {
-		fmt.Fprintf(&b, "\t// Stopped by the script: nothing is left for the runtime reset to clean up.\n\tin.live%s.forget(inst)\n", f.Class.Name)
+		fmt.Fprintf(&b, "\t// Stopped by the script: nothing is left for the runtime reset to clean up.\n\tin.live%s.Forget(inst)\n", f.Class.Name)
 	}
 	if rt.Optional {
-		e.used["none"] = true
-		b.WriteString("\tif !ok {\n\t\treturn none\n\t}\n")
+		b.WriteString("\tif !ok {\n\t\treturn bindrt.None\n\t}\n")
 	}
 	if rt.Kind == spec.None {
-		e.used["none"] = true
-		b.WriteString("\treturn none\n")
+		b.WriteString("\treturn bindrt.None\n")
 	} else {
 		fmt.Fprintf(&b, "\treturn %s\n", e.toObject(rt, "result"))
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/scriptling-contrib/gossip/gen/bindrt"
 	"github.com/scriptling-contrib/gossip/gen/spec"
 )
 
@@ -29,23 +30,14 @@ type interpreter struct {
 	}
 	for _, c := range s.Classes {
 		if c.Cleanup != "" {
-			e.used["liveSet"] = true
-			fmt.Fprintf(&b, "\t// live%[1]s holds the %[1]s objects not yet cleaned up, for the runtime reset.\n\tlive%[1]s liveSet[%[2]s]\n", c.Name, c.Go)
+			fmt.Fprintf(&b, "\t// live%[1]s holds the %[1]s objects not yet cleaned up, for the runtime reset.\n\tlive%[1]s bindrt.LiveSet[%[2]s]\n", c.Name, c.Go)
 		}
 	}
 	b.WriteString(`}
 
-var (
-	// interpreters lists the interpreters holding objects the next runtime
-	// reset must clean up; extlibs offers only a process-wide reset.
-	interpretersMu sync.Mutex
-	interpreters   []*interpreter
-
-	// cleanupRegistered tells whether cleanup is in extlibs' list. A runtime
-	// reset runs the list and then empties it, so cleanup clears this flag
-	// and the next Register puts cleanup back.
-	cleanupRegistered atomic.Bool
-)
+// resets lists the interpreters holding objects the next runtime reset must
+// clean up; Scriptling offers only a process-wide reset.
+var resets bindrt.ResetList[*interpreter]
 
 // Register adds the library to a Scriptling interpreter. A nil logger
 // discards logs. Each call makes the library anew, with its own state, so
@@ -60,19 +52,8 @@ func Register(registrar interface{ RegisterLibrary(*object.Library) }, l *slog.L
 	} else {
 		b.WriteString("\tin := &interpreter{logger: l}\n")
 	}
-	b.WriteString(`	if cleanupRegistered.CompareAndSwap(false, true) {
-		extlibs.RegisterCleanup(cleanup)
-	}
+	b.WriteString(`	resets.Arm((*interpreter).cleanup)
 	registrar.RegisterLibrary(in.newLibrary())
-}
-
-// track puts in on the list the runtime reset cleans up.
-func (in *interpreter) track() {
-	interpretersMu.Lock()
-	defer interpretersMu.Unlock()
-	if !slices.Contains(interpreters, in) {
-		interpreters = append(interpreters, in)
-	}
 }
 
 // newLibrary builds the library for one interpreter.
@@ -92,27 +73,15 @@ func (in *interpreter) newLibrary() *object.Library {
 	}
 	b.WriteString("\t}\n\treturn object.NewLibrary(LibraryName, functions, constants, libraryHelp)\n}\n")
 	b.WriteString(`
-// cleanup runs when the Scriptling runtime is reset: it cleans up what the
-// scripts of every interpreter left behind.
-func cleanup() {
-	cleanupRegistered.Store(false)
-	interpretersMu.Lock()
-	list := interpreters
-	interpreters = nil
-	interpretersMu.Unlock()
-	for _, in := range list {
-		in.cleanup()
-	}
-}
-
-// cleanup cleans up the objects of one interpreter's scripts.
+// cleanup cleans up, at a runtime reset, the objects one interpreter's
+// scripts left behind.
 func (in *interpreter) cleanup() {
 `)
 	for _, c := range s.Classes {
 		if c.Cleanup == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "\tfor _, v := range in.live%s.drain() {\n", c.Name)
+		fmt.Fprintf(&b, "\tfor _, v := range in.live%s.Drain() {\n", c.Name)
 		if m := methodByGo(c, c.Cleanup); m != nil && m.ReturnsError() {
 			fmt.Fprintf(&b, "\t\tif err := v.%s(); err != nil {\n\t\t\tin.logger.Error(\"runtime reset: %s failed\", \"error\", err)\n\t\t}\n", c.Cleanup, c.Cleanup)
 		} else {
@@ -165,14 +134,13 @@ func (in *interpreter) new%[1]sInstance(v %[2]s) object.Object {
 		"__doc__": %[3]sDoc,
 `, c.Name, c.Go, lc)
 	for _, m := range c.Methods {
-		fmt.Fprintf(&b, "\t\t%s: bind(inst, v, %s, in.%s),\n", quote(m.Name), helpConst(m), methodName(m))
+		fmt.Fprintf(&b, "\t\t%s: bindrt.Bind(inst, v, %s, in.%s),\n", quote(m.Name), helpConst(m), methodName(m))
 	}
 	b.WriteString("\t}\n")
 	if c.Cleanup != "" {
-		fmt.Fprintf(&b, "\tin.live%s.add(inst, v)\n\tin.track()\n", c.Name)
+		fmt.Fprintf(&b, "\tin.live%s.Add(inst, v)\n\tresets.Track(in)\n", c.Name)
 	}
 	b.WriteString("\treturn inst\n}\n")
-	e.used["native"] = true
 	for _, m := range c.Methods {
 		b.WriteString(e.builtin(m))
 	}
@@ -203,7 +171,6 @@ func (e *emitter) callbacks() string {
 			if p.Type.Kind != spec.Callable {
 				continue
 			}
-			e.used["scriptCall"] = true
 			b.WriteString(e.callback(f, p))
 		}
 	}
@@ -218,7 +185,7 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 	fmt.Fprintf(&b, "\n// %s wraps the script callable given to %s as %s.\n", name, f.Owner(), p.Name)
 	fmt.Fprintf(&b, "// onError, when not nil, is called each time the callable raises.\n")
 	fmt.Fprintf(&b, "func (in *interpreter) %s(ctx context.Context, fn string, v object.Object, onError func()) (%s, *object.Exception) {\n", name, ft)
-	fmt.Fprintf(&b, "\tc, exc := newScriptCall(ctx, fn, %s, v)\n\tif exc != nil {\n\t\treturn nil, exc\n\t}\n", quote(p.Name))
+	fmt.Fprintf(&b, "\tc, exc := bindrt.NewScriptCall(ctx, fn, %s, v)\n\tif exc != nil {\n\t\treturn nil, exc\n\t}\n", quote(p.Name))
 	var params, objs []string
 	logAttrs := []string{quote("callback"), quote(f.Owner() + " " + p.Name)}
 	for _, sp := range sig.Params {
@@ -242,11 +209,10 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 		fmt.Fprintf(&b, " (%s, error)", e.goType(sig.Returns))
 	}
 	b.WriteString(" {\n")
-	callExpr := "c.call(" + strings.Join(objs, ", ") + ")"
+	callExpr := "c.Call(" + strings.Join(objs, ", ") + ")"
 	if req := sig.Required(); req < len(sig.Params) {
 		// Optional trailing arguments go only to callables that accept them.
-		e.used["scriptCallArity"] = true
-		callExpr = fmt.Sprintf("c.call(c.accepted(%d, %s)...)", req, strings.Join(objs, ", "))
+		callExpr = fmt.Sprintf("c.Call(c.Accepted(%d, %s)...)", req, strings.Join(objs, ", "))
 	}
 	if !returns {
 		fmt.Fprintf(&b, "\t\tif _, text, ok := %s; !ok {\n", callExpr)
@@ -255,10 +221,8 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 		b.WriteString("\t\t\tif onError != nil {\n\t\t\t\tonError()\n\t\t\t}\n\t\t}\n\t}, nil\n}\n")
 		return b.String()
 	}
-	e.used["argAny"] = true
 	fmt.Fprintf(&b, "\t\tres, text, ok := %s\n\t\tif !ok {\n\t\t\tif onError != nil {\n\t\t\t\tonError()\n\t\t\t}\n\t\t\treturn %s, errors.New(text)\n\t\t}\n", callExpr, zero(e.goType(sig.Returns)))
-	conv := map[spec.Kind]string{spec.Any: "argAny", spec.Str: "argStr", spec.Int: "argInt", spec.Float: "argFloat", spec.Bool: "argBool"}[sig.Returns.Kind]
-	e.used[conv] = true
+	conv := map[spec.Kind]string{spec.Any: "bindrt.ArgAny", spec.Str: "bindrt.ArgStr", spec.Int: "bindrt.ArgInt", spec.Float: "bindrt.ArgFloat", spec.Bool: "bindrt.ArgBool"}[sig.Returns.Kind]
 	fmt.Fprintf(&b, "\t\tout, exc := %s(fn, %s, res)\n\t\tif exc != nil {\n\t\t\treturn %s, errors.New(exc.Message)\n\t\t}\n", conv, quote("result of "+p.Name), zero(e.goType(sig.Returns)))
 	if sig.Returns.Kind == spec.Int {
 		b.WriteString("\t\treturn int(out), nil\n")
@@ -290,17 +254,16 @@ func (e *emitter) recordsFile() string {
 			continue
 		}
 		lc := camel(r.Name, false)
-		e.used["dictKey"] = true
 		fmt.Fprintf(&out, "\n// Keys of the dicts %sToObject builds.\nvar (\n", lc)
 		for _, f := range r.Fields {
-			fmt.Fprintf(&out, "\t%s = newDictKey(%s)\n", recordKey(r, f), quote(f.Name))
+			fmt.Fprintf(&out, "\t%s = bindrt.NewDictKey(%s)\n", recordKey(r, f), quote(f.Name))
 		}
 		out.WriteString(")\n")
 		fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
 		fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
 		for _, f := range r.Fields {
 			k := recordKey(r, f)
-			fmt.Fprintf(&out, "\tpairs[%s.hash] = object.DictPair{Key: %s.key, Value: %s}\n", k, k, e.toObject(f.Type, "v."+f.Go))
+			fmt.Fprintf(&out, "\t%s.Put(pairs, %s)\n", k, e.toObject(f.Type, "v."+f.Go))
 		}
 		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
 		if e.lists[r.Name] {
@@ -329,6 +292,7 @@ func (e *emitter) errorsFile() string {
 // guards break the build when an engine signature no longer matches the spec.
 func (e *emitter) guards() string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "\n// This code needs version %d of the runtime; an older or newer bindrt that\n// does not support it fails to compile here.\nconst _ = bindrt.SupportPackageIsVersion%d\n", bindrt.Version, bindrt.Version)
 	b.WriteString("\n// Compile-time guards: these fail to build when the Go API drifts from api.yaml.\nvar (\n")
 	for _, m := range e.s.Errors {
 		fmt.Fprintf(&b, "\t_ error = %s\n", m.Go)

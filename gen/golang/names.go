@@ -33,7 +33,7 @@ func camel(s string, upper bool) string {
 var reserved = map[string]bool{
 	"ctx": true, "kwargs": true, "args": true, "fn": true, "self": true, "inst": true,
 	"exc": true, "text": true, "res": true, "out": true, "v": true, "err": true, "result": true, "ok": true, "cfg": true, "c": true, "got": true,
-	"none": true, "arg": true, "any": true, "string": true, "int": true, "bool": true, "error": true,
+	"bindrt": true, "any": true, "string": true, "int": true, "bool": true, "error": true,
 }
 
 // local returns a safe Go local variable name for a script parameter.

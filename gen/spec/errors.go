@@ -28,6 +28,10 @@ func (e Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Sorted returns the problems ordered by position, then message, without
+// duplicates; checks outside this package use it to report like Load.
+func (e Errors) Sorted() Errors { return e.sorted() }
+
 // sorted returns the problems ordered by position, then message, without duplicates.
 func (e Errors) sorted() Errors {
 	out := append(Errors(nil), e...)

@@ -151,7 +151,7 @@ func (r *reader) library(l *Library, n *yaml.Node) {
 		if ok {
 			for _, e := range order {
 				p, _ := r.str(e.val, "library.imports."+e.key.Value)
-				l.Imports = append(l.Imports, Import{Alias: e.key.Value, Path: p})
+				l.Imports = append(l.Imports, Import{Alias: e.key.Value, Path: p, Pos: posOf(e.key)})
 				if !isIdent(e.key.Value) {
 					r.errf(posOf(e.key), "library.imports: %q is not a valid Go package alias", e.key.Value)
 				}

@@ -72,6 +72,7 @@ type Interpreter struct {
 type Import struct {
 	Alias string
 	Path  string
+	Pos   Pos
 }
 
 // Example is a titled code example.

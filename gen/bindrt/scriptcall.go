@@ -1,0 +1,90 @@
+package bindrt
+
+import (
+	"context"
+
+	"github.com/paularlott/scriptling/evaliface"
+	"github.com/paularlott/scriptling/evaluator"
+	"github.com/paularlott/scriptling/object"
+)
+
+// ScriptCall is a script callable captured so that Go code can call it
+// later, after the builtin that received it has returned.
+type ScriptCall struct {
+	ctx  context.Context
+	eval evaliface.Evaluator
+	env  *object.Environment
+	fn   object.Object
+	self object.Object // set when fn was a bound method
+}
+
+// NewScriptCall checks that v is callable and captures what calling it
+// needs from the builtin's context; name is the parameter v was given as.
+func NewScriptCall(ctx context.Context, fn, name string, v object.Object) (*ScriptCall, *object.Exception) {
+	c := &ScriptCall{
+		// The call outlives the builtin's context; keep its values, drop its cancellation.
+		ctx:  context.WithoutCancel(ctx),
+		eval: evaliface.FromContext(ctx),
+		env:  evaluator.GetEnvFromContext(ctx),
+		fn:   v,
+	}
+	switch f := v.(type) {
+	case *object.Function, *object.LambdaFunction, *object.Builtin:
+	case *object.BoundMethod:
+		// CallObjectFunction does not accept bound methods: call the method with self first.
+		c.fn, c.self = f.Method, f.Instance
+	default:
+		return nil, TypeError(fn, name, "callable", v)
+	}
+	if c.eval == nil {
+		return nil, &object.Exception{ExceptionType: object.ExceptionTypeRuntimeError, Message: fn + ": no evaluator available to call " + name}
+	}
+	return c, nil
+}
+
+// Call runs the callable and returns its result, or the message of the
+// error it raised and false.
+func (c *ScriptCall) Call(args ...object.Object) (object.Object, string, bool) {
+	if c.self != nil {
+		args = append([]object.Object{c.self}, args...)
+	}
+	res := c.eval.CallObjectFunction(c.ctx, c.fn, args, nil, c.env)
+	switch e := res.(type) {
+	case *object.Exception:
+		return nil, e.Message, false
+	case *object.Error:
+		return nil, e.Message, false
+	}
+	return res, "", true
+}
+
+// Accepted drops the trailing optional arguments (those after the first
+// required) that the callable cannot take, so that a callable written for
+// a shorter signature keeps working. A script function or lambda takes as
+// many as it has positional parameters, or all of them with *args; a
+// builtin's arity cannot be known, so it gets only the required ones.
+func (c *ScriptCall) Accepted(required int, args ...object.Object) []object.Object {
+	n := required
+	switch f := c.fn.(type) {
+	case *object.Function:
+		n = positionalParams(len(f.Parameters), f.KeywordOnlyStart, f.Variadic != nil, len(args))
+	case *object.LambdaFunction:
+		n = positionalParams(len(f.Parameters), f.KeywordOnlyStart, f.Variadic != nil, len(args))
+	}
+	if c.self != nil {
+		n-- // a bound method's first parameter is self
+	}
+	return args[:min(max(n, required), len(args))]
+}
+
+// positionalParams is how many positional arguments a function with these
+// parameters takes; with *args, all of the given ones.
+func positionalParams(params, keywordOnlyStart int, variadic bool, given int) int {
+	switch {
+	case variadic:
+		return given + 1 // one more than given, so that a bound method's self is allowed for
+	case keywordOnlyStart > 0:
+		return keywordOnlyStart - 1
+	}
+	return params
+}

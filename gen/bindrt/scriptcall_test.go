@@ -1,0 +1,104 @@
+package bindrt
+
+import (
+	"context"
+	"testing"
+
+	"github.com/paularlott/scriptling"
+	"github.com/paularlott/scriptling/object"
+)
+
+// capture evaluates src, in which calls to capture(f) hand the callable f to
+// Go, and returns what was captured in order.
+func capture(t *testing.T, src string) []*ScriptCall {
+	t.Helper()
+	var calls []*ScriptCall
+	p := scriptling.New()
+	p.RegisterLibrary(object.NewLibrary("probe", map[string]*object.Builtin{
+		"capture": {Fn: func(ctx context.Context, _ object.Kwargs, args ...object.Object) object.Object {
+			c, exc := NewScriptCall(ctx, "capture()", "f", args[0])
+			if exc != nil {
+				return exc
+			}
+			calls = append(calls, c)
+			return None
+		}},
+	}, nil, ""))
+	if _, err := p.Eval("import probe\n" + src); err != nil {
+		t.Fatalf("script failed: %v", err)
+	}
+	return calls
+}
+
+// TestScriptCallAccepted checks how many of three arguments, the first one
+// required, each kind of callable is given.
+func TestScriptCallAccepted(t *testing.T) {
+	cases := []struct {
+		name string
+		src  string
+		want int
+	}{
+		{"one parameter", "def f(a):\n    pass\nprobe.capture(f)", 1},
+		{"two parameters", "def f(a, b):\n    pass\nprobe.capture(f)", 2},
+		{"more parameters than arguments", "def f(a, b, c, d=0):\n    pass\nprobe.capture(f)", 3},
+		{"defaults", "def f(a, b=1, c=2):\n    pass\nprobe.capture(f)", 3},
+		{"*args", "def f(*args):\n    pass\nprobe.capture(f)", 3},
+		{"keyword-only", "def f(a, b, *, c=1):\n    pass\nprobe.capture(f)", 2},
+		{"lambda", "probe.capture(lambda a, b: None)", 2},
+		{"bound method", "class C:\n    def m(self, a, b):\n        pass\nprobe.capture(C().m)", 2},
+		{"bound method *args", "class C:\n    def m(self, *args):\n        pass\nprobe.capture(C().m)", 3},
+		{"builtin", "probe.capture(print)", 1},
+	}
+	args := []object.Object{num(1), num(2), num(3)}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls := capture(t, c.src)
+			if len(calls) != 1 {
+				t.Fatalf("%d callables captured", len(calls))
+			}
+			if got := len(calls[0].Accepted(1, args...)); got != c.want {
+				t.Errorf("%d arguments accepted, want %d", got, c.want)
+			}
+		})
+	}
+}
+
+// TestScriptCallCall calls captured callables after the script ended: a
+// result, a raised error, and a bound method's self.
+func TestScriptCallCall(t *testing.T) {
+	calls := capture(t, `
+def add(a, b):
+    return a + b
+def fail(a):
+    raise ValueError("no " + str(a))
+class C:
+    def __init__(self):
+        self.k = 10
+    def m(self, a):
+        return self.k + a
+probe.capture(add)
+probe.capture(fail)
+probe.capture(C().m)
+`)
+	res, _, ok := calls[0].Call(num(2), num(3))
+	if !ok || res.(*object.Integer).IntValue() != 5 {
+		t.Errorf("add: %v %v", res, ok)
+	}
+	if _, text, ok := calls[1].Call(num(7)); ok || text != "no 7" {
+		t.Errorf("fail: ok %v, message %q", ok, text)
+	}
+	res, _, ok = calls[2].Call(num(1))
+	if !ok || res.(*object.Integer).IntValue() != 11 {
+		t.Errorf("bound method: %v %v", res, ok)
+	}
+}
+
+func TestNewScriptCallRefusesNonCallables(t *testing.T) {
+	_, exc := NewScriptCall(context.Background(), "on()", "handler", num(1))
+	wantExc(t, exc, typeErr, "on(): handler must be callable, got int")
+	_, exc = NewScriptCall(context.Background(), "on()", "handler", null)
+	wantExc(t, exc, typeErr, "on(): handler must be callable, got NoneType")
+	// A callable outside any evaluation cannot be called later.
+	_, exc = NewScriptCall(context.Background(), "on()", "handler", &object.Builtin{})
+	wantExc(t, exc, object.ExceptionTypeRuntimeError, "on(): no evaluator available to call handler")
+}
