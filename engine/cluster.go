@@ -214,6 +214,7 @@ func (c *Cluster) Join(ctx context.Context, peers []string) (int, error) {
 	if n > 0 {
 		c.peers.refresh(c)
 		c.requestRepair() // formation.go: a lost alive broadcast must not stall formation
+		c.fetchWanted()   // metadata_digest.go: fetch what the joined nodes' digests named
 		return n, nil
 	}
 	reason := "no peer answered"

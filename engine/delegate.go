@@ -54,20 +54,23 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.c.bcast.GetBroadcasts(overhead, limit)
 }
 
-// LocalState is our side of a push/pull: every metadata entry we know.
+// LocalState is our side of a push/pull: a digest of the metadata entries
+// we hold (owner, version), never the maps themselves, so that a push/pull
+// stays far under memberlist's 20 MiB limit (metadata_digest.go).
 func (d *delegate) LocalState(join bool) []byte {
 	if !d.c.running() {
 		return nil
 	}
-	return d.c.encodeState()
+	return d.c.encodeDigest()
 }
 
-// MergeRemoteState applies the peer's metadata entries.
+// MergeRemoteState notes what the peer holds newer than we do; the entries
+// follow over the reliable streams.
 func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	if !d.c.running() {
 		return
 	}
-	d.c.mergeState(buf)
+	d.c.mergeRemoteState(buf)
 }
 
 // NotifyAlive vets every alive message: peers with a bad token proof or an

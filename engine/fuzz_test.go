@@ -34,6 +34,12 @@ func fuzzEnvelopes() [][]byte {
 	meta := appendEntry(nil, "owner", &metaEntry{version: 7, enc: payload(map[string]any{"role": "web", "n": int64(3)})})
 	state := appendEntry(appendEntryCount(2), "a", &metaEntry{version: 1, enc: payload(map[string]any{})})
 	state = appendEntry(state, "b", &metaEntry{version: 9, enc: payload(map[string]any{"k": true})})
+	digest := appendString(appendEntryCount(2), "n1")
+	digest = appendString(append(binary.AppendUvarint(digest, 5), digestEmpty), "owner")
+	digest = append(binary.AppendUvarint(digest, 7), 0)
+	fetch := appendString(binary.AppendUvarint(appendEntryCount(1), 1), "fuzz-node")
+	fetch = binary.AppendUvarint(fetch, 0)
+	chunk := append(binary.AppendUvarint(binary.AppendUvarint(appendEntryCount(1), 1), 1), meta...)
 	envs := []*envelope{
 		{msgType: 128, sender: "n1", payload: payload("hello")},
 		{msgType: 65535, sender: "n1", tag: "web", payload: payload([]any{int64(1), 2.5, nil})},
@@ -43,6 +49,9 @@ func fuzzEnvelopes() [][]byte {
 		{msgType: msgMetaUpdate, sender: "n1", payload: meta},
 		{msgType: msgMetaPull, sender: "n1"},
 		{msgType: msgState, sender: "n1", payload: state},
+		{msgType: msgMetaDigest, sender: "n1", payload: digest},
+		{msgType: msgMetaFetch, sender: "n1", session: sessionID{6}, seq: 1, reliable: true, payload: fetch},
+		{msgType: msgMetaChunk, sender: "n1", session: sessionID{6}, seq: 2, reliable: true, payload: chunk},
 	}
 	var out [][]byte
 	for _, e := range envs {
@@ -181,20 +190,26 @@ func FuzzMergeState(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := newFuzzCluster(t, "")
-		c.mergeState(append([]byte(nil), in...))
+		c.mergeRemoteState(append([]byte(nil), in...))
 		// Whatever was stored must travel on: the next push/pull of this
 		// node must merge cleanly into a fresh node.
 		d := newFuzzCluster(t, "")
+		d.id = "fuzz-other"
 		before := d.stats.decodeErrors.Load()
-		d.mergeState(c.encodeState())
+		d.mergeRemoteState(c.encodeDigest())
 		if d.stats.decodeErrors.Load() != before {
-			t.Fatalf("state rebuilt from merged entries does not merge")
+			t.Fatalf("digest of merged entries does not merge")
 		}
 		c.meta.mu.RLock()
 		defer c.meta.mu.RUnlock()
 		for owner, e := range c.meta.remote {
 			if owner == "" || owner == c.id || e.values == nil {
 				t.Fatalf("bad entry stored for %q: %+v", owner, e)
+			}
+		}
+		for owner, w := range c.meta.want {
+			if owner == "" || owner == c.id || w.from == "" || w.from == c.id {
+				t.Fatalf("bad want recorded for %q: %+v", owner, w)
 			}
 		}
 	})

@@ -321,6 +321,10 @@ func (c *Cluster) handleInternal(e *envelope) {
 		c.applyMetaUpdate(e)
 	case msgMetaPull:
 		c.sendMetaTo(e.sender)
+	case msgMetaFetch:
+		c.answerFetch(e)
+	case msgMetaChunk:
+		c.receiveChunk(e)
 	case msgRequest:
 		c.receiveRequest(e)
 	case msgReply:

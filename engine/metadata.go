@@ -28,8 +28,15 @@ import (
 //     every alive message; a node that sees a newer version than it holds
 //     asks the owner for the map over a reliable message. This carries maps
 //     too large for a broadcast.
-//  3. Push/pull state exchange carries every entry a node knows, as the
-//     backstop.
+//  3. Push/pull state exchange carries a digest of the entries a node
+//     holds (owner, version), and each side fetches over the reliable
+//     streams, in bounded chunks, the entries it lacks or holds older: the
+//     backstop, and how a joining node gets the cluster's metadata
+//     (metadata_digest.go).
+//
+// Every node holds every node's map: the cluster-wide volume is bounded by
+// nodes × MaxMetadataSize, and a node warns when what it holds passes
+// MetadataClusterBudget (metadata_budget.go).
 
 const (
 	// broadcastLimit is the largest envelope sent as a broadcast: a UDP
@@ -51,6 +58,15 @@ type metaStore struct {
 	local    metaEntry
 	remote   map[string]*metaEntry
 	lastPull map[string]time.Time
+
+	// Digest anti-entropy (metadata_digest.go).
+	want     map[string]metaWant  // owner -> newer entry a peer holds
+	fetching map[string]metaFetch // source -> outstanding fetch
+	fetchSeq uint64
+
+	// Cluster-wide volume (metadata_budget.go).
+	total    int       // encoded bytes held, ours included
+	warnedAt time.Time // last budget warning
 }
 
 // emptyMapEnc is the codec encoding of an empty map.
@@ -61,6 +77,9 @@ func (s *metaStore) init() {
 	s.local.enc, _ = codec.EncodeValue(s.local.values)
 	s.remote = make(map[string]*metaEntry)
 	s.lastPull = make(map[string]time.Time)
+	s.want = make(map[string]metaWant)
+	s.fetching = make(map[string]metaFetch)
+	s.total = len(s.local.enc)
 }
 
 func (s *metaStore) localVersion() (version uint64, empty bool) {
@@ -82,8 +101,18 @@ func (s *metaStore) valuesOf(owner string) map[string]any {
 // forget drops the entry of a node memberlist no longer knows.
 func (s *metaStore) forget(owner string) {
 	s.mu.Lock()
+	if e := s.remote[owner]; e != nil {
+		s.total -= len(e.enc)
+	}
 	delete(s.remote, owner)
 	delete(s.lastPull, owner)
+	delete(s.want, owner)
+	delete(s.fetching, owner)
+	for o, w := range s.want {
+		if w.from == owner {
+			delete(s.want, o)
+		}
+	}
 	s.mu.Unlock()
 }
 
@@ -166,8 +195,13 @@ func (c *Cluster) changeMetadata(edit func(map[string]any) bool) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: metadata would take %d bytes encoded, the limit is %d", ErrTooLarge, len(enc), MaxMetadataSize)
 	}
+	s.total += len(enc) - len(s.local.enc)
 	s.local = metaEntry{version: s.local.version + 1, values: m, enc: enc}
+	over := s.overBudget()
 	s.mu.Unlock()
+	if over {
+		c.warnMetaBudget()
+	}
 	c.metaChanged(c.id, m, false)
 	if c.running() {
 		c.publishMeta()
@@ -275,13 +309,23 @@ func (c *Cluster) storeEntry(owner string, entry *metaEntry) bool {
 	}
 	s := &c.meta
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.remote[owner]; old != nil && old.version >= entry.version {
+	old := s.remote[owner]
+	if old != nil && old.version >= entry.version {
+		s.mu.Unlock()
 		return false
 	}
+	if old != nil {
+		s.total -= len(old.enc)
+	}
+	s.total += len(entry.enc)
 	s.remote[owner] = entry
 	c.stats.metaUpdates.Add(1)
 	c.metaChanged(owner, entry.values, true)
+	over := s.overBudget()
+	s.mu.Unlock()
+	if over {
+		c.warnMetaBudget()
+	}
 	return true
 }
 
@@ -306,8 +350,9 @@ func (c *Cluster) sendMetaTo(id string) {
 }
 
 // pullStaleMetadata asks owners whose header announces a newer metadata
-// version than we hold for their map.
+// version than we hold for their map, and sends the digest fetches due.
 func (c *Cluster) pullStaleMetadata() {
+	c.fetchWanted()
 	now := time.Now()
 	for _, p := range c.alivePeers(nil) {
 		if p.header == nil {
@@ -317,6 +362,11 @@ func (c *Cluster) pullStaleMetadata() {
 		var have uint64
 		if e := c.meta.remote[p.id]; e != nil {
 			have = e.version
+		}
+		if c.meta.wanted(p.id) {
+			// Being fetched by digest from a peer that holds it.
+			c.meta.mu.Unlock()
+			continue
 		}
 		last, asked := c.meta.lastPull[p.id]
 		due := p.header.metaVersion > have && now.Sub(last) >= pullInterval
@@ -348,25 +398,9 @@ func (c *Cluster) pullStaleMetadata() {
 	}
 }
 
-// encodeState is our push/pull state: every entry we know, ours included.
-func (c *Cluster) encodeState() []byte {
-	c.meta.mu.RLock()
-	body := binary.AppendUvarint(nil, uint64(len(c.meta.remote)+1))
-	body = appendEntry(body, c.id, &c.meta.local)
-	for owner, e := range c.meta.remote {
-		body = appendEntry(body, owner, e)
-	}
-	c.meta.mu.RUnlock()
-	return encodeEnvelope(&envelope{msgType: msgState, sender: c.id, payload: body}, c.tokenKey)
-}
-
-// mergeState applies a peer's push/pull state.
-func (c *Cluster) mergeState(buf []byte) {
-	e, err := decodeEnvelope(buf, c.tokenKey)
-	if err != nil || e.msgType != msgState {
-		c.stats.decodeErrors.Add(1)
-		return
-	}
+// mergeState applies the push/pull state of a node of an earlier release,
+// which carries every entry it knows in full.
+func (c *Cluster) mergeState(e *envelope) {
 	r := reader{b: e.payload}
 	n := r.uvarint()
 	for i := uint64(0); i < n && r.err == nil; i++ {

@@ -79,5 +79,7 @@ const (
 	busyWait     = 200 * time.Millisecond // delivery waits this long on a full queue before refusing
 	resumePoll   = 10 * time.Millisecond  // how often a busy receiver looks for room in its queue
 	failLogEvery = 10 * time.Second       // at most one failure warning per destination this often
-
+	// ackStreamSuspect: a duplicate of a message delivered longer ago
+	// than this means acknowledgements are not reaching its sender.
+	ackStreamSuspect = time.Second
 )

@@ -29,6 +29,9 @@ type recvSession struct {
 	next     uint64 // 0: no session yet
 	refusing bool   // the queue stayed full: refuse frames without waiting
 	refused  bool   // frames were dropped since the last delivery
+
+	delivered time.Time // last delivery
+	lastReset time.Time // last reset of the stream carrying our acknowledgements
 }
 
 // verdict is what to do with one reliable frame.
@@ -106,6 +109,7 @@ func (t *receiverTable) receive(c *Cluster, e *envelope) {
 		return
 	case vDuplicate:
 		c.stats.reliableDuplicates.Add(1)
+		t.checkAckStream(c, rs, e.sender)
 	case vGap:
 		rs.refused = true
 	case vDeliver:
@@ -155,7 +159,26 @@ func (t *receiverTable) deliver(c *Cluster, rs *recvSession, e *envelope) bool {
 	}
 	rs.next++
 	rs.refusing, rs.refused = false, false
+	rs.delivered = time.Now()
 	return true
+}
+
+// checkAckStream resets the stream that carries acknowledgements to sender
+// when a duplicate shows they are not getting through: the sender resends
+// what was delivered long ago only after its retransmission timeout, having
+// heard nothing. A stream can swallow what is written to it without an
+// error on the writer's side (the reader stuck on a damaged frame length,
+// say) for as long as writes keep it from idling out; acknowledging on it
+// forever would leave the sender retransmitting forever. rs.mu is held.
+func (t *receiverTable) checkAckStream(c *Cluster, rs *recvSession, sender string) {
+	now := time.Now()
+	if now.Sub(rs.delivered) < ackStreamSuspect || now.Sub(rs.lastReset) < ackStreamSuspect {
+		return
+	}
+	if p := c.peers.get(sender); p != nil {
+		rs.lastReset = now
+		c.tr.ClosePeer(p.addr)
+	}
 }
 
 // awaitRoom registers rs to be told when the queue has room again.

@@ -63,6 +63,7 @@ type peerSender struct {
 	retryEvery   time.Duration
 	lastGoBack   time.Time
 	lastFailLog  time.Time
+	resetStream  bool // close the stream before the next write
 
 	ack *ackInfo // acknowledgement to send to this node (as a receiver), nil when none is due
 
@@ -317,8 +318,13 @@ func (t *senderTable) run(c *Cluster, ps *peerSender) {
 			ps.mu.Unlock()
 			return
 		}
+		reset := ps.resetStream && len(frames) > 0
+		ps.resetStream = false
 		ps.mu.Unlock()
 
+		if reset {
+			c.tr.ClosePeer(p.addr)
+		}
 		if ack != nil && p != nil {
 			c.sendAck(p, ack, len(frames) == 0)
 		}
@@ -377,6 +383,10 @@ func (ps *peerSender) nextWrite(c *Cluster, p *peerInfo, now time.Time, frames [
 		}
 		ps.rto = min(2*ps.rto, rtoMax)
 		ps.goBack(now)
+		// The stream may be broken in a way its writer cannot see (the
+		// receiver stuck reading a damaged frame length, say): the
+		// retransmission goes on a new one.
+		ps.resetStream = true
 	}
 	first := ps.sendNext
 	i := ps.winHead + int(first-ps.acked-1)

@@ -202,8 +202,8 @@ func TestTokenCoversEveryEnvelope(t *testing.T) {
 	nodes := startCluster(t, 2, func(i int, cfg *Config) { cfg.BearerToken = testToken })
 	a, b := nodes[0], nodes[1]
 	envs := map[string][]byte{
-		"metadata update": a.localUpdate(false),
-		"push/pull state": a.encodeState(),
+		"metadata update":  a.localUpdate(false),
+		"push/pull digest": a.encodeDigest(),
 	}
 	for name, env := range envs {
 		if _, err := decodeEnvelope(env, tokenKey(testToken)); err != nil {
@@ -214,12 +214,12 @@ func TestTokenCoversEveryEnvelope(t *testing.T) {
 		}
 	}
 	before := b.Stats().AuthFailures
-	for _, typ := range []int{msgMetaUpdate, msgMetaPull, msgKeyRequest, msgKeyReply, 200} {
+	for _, typ := range []int{msgMetaUpdate, msgMetaPull, msgMetaFetch, msgMetaChunk, msgKeyRequest, msgKeyReply, 200} {
 		b.receive(encodeEnvelope(&envelope{msgType: typ, sender: "n0", payload: []byte{1}}, nil), false)
 		b.receive(encodeEnvelope(&envelope{msgType: typ, sender: "n0", payload: []byte{1}}, tokenKey("forged")), false)
 	}
-	if got := b.Stats().AuthFailures - before; got != 10 {
-		t.Fatalf("auth failures = %d, want 10", got)
+	if got := b.Stats().AuthFailures - before; got != 14 {
+		t.Fatalf("auth failures = %d, want 14", got)
 	}
 	// A tampered byte breaks the MAC.
 	env := encodeEnvelope(&envelope{msgType: 200, sender: "n0", payload: mustEncode(t, "abc")}, tokenKey(testToken))

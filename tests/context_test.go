@@ -27,6 +27,9 @@ func TestEvalDeadlineEndsBlockingCalls(t *testing.T) {
 		{"wait-timeout", "c.wait(3600)"},
 		{"request", fmt.Sprintf("c.join(%q)\nc.send_request(%q, 200, \"ping\", timeout=3600)", peer.LocalNode().Addr, peer.NodeID())},
 		{"join", fmt.Sprintf("c.join(%q)", hole)},
+		// The quiet peer never pumps: once its queue is full it stops
+		// acknowledging, and a reliable send waits for room.
+		{"send", fmt.Sprintf("c.join(%q)\ndef flood():\n    for i in range(100000):\n        c.send_to(%q, 202, i, reliable=True, timeout=3600)\nflood()", peer.LocalNode().Addr, peer.NodeID())},
 	}
 	for _, sc := range scenarios {
 		for _, cancel := range []bool{false, true} {
@@ -113,8 +116,9 @@ func TestRuntimeResetAfterDeadline(t *testing.T) {
 	})
 }
 
-// startQuietPeer starts a node with a reply handler that never runs: no
-// one pumps its queue, so requests to it are never answered.
+// startQuietPeer starts a node with handlers that never run: no one pumps
+// its queue, so requests to it are never answered and, once its queue is
+// full, it stops taking reliable messages.
 func startQuietPeer(t *testing.T) *engine.Cluster {
 	t.Helper()
 	c, err := engine.New(engine.Config{BindAddr: "127.0.0.1:0", NodeID: "quiet-peer"})
@@ -126,6 +130,9 @@ func startQuietPeer(t *testing.T) *engine.Cluster {
 	}
 	t.Cleanup(func() { c.Stop() })
 	if err := c.HandleWithReply(200, func(engine.Message) (any, error) { return "pong", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Handle(202, func(engine.Message) {}); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -147,6 +147,8 @@ func scenarios() []scenario {
 		{"unreliable", runUnreliable},
 		{"broadcast", runBroadcast},
 		{"metadata", runMetadata},
+		{"push-pull", runPushPull},
+		{"late-join", runLateJoin},
 		{"binding-overhead", runBindingOverhead},
 		{"end-to-end", runEndToEnd},
 	}

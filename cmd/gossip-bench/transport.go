@@ -28,8 +28,11 @@ var errKilled = errors.New("bench: node killed")
 // comparison run on it, so the switches cost both the same.
 type ctlTransport struct {
 	*memberlist.NetTransport
-	dead     atomic.Bool
-	lossPPM  atomic.Uint32 // outgoing packets dropped per million
+	dead    atomic.Bool
+	lossPPM atomic.Uint32 // outgoing packets dropped per million
+	// wrapConn, when set, wraps every connection this node dials (the
+	// push/pull figure counts bytes with it).
+	wrapConn atomic.Pointer[func(net.Conn) net.Conn]
 	streamCh chan net.Conn
 	stop     chan struct{} // closed when Shutdown starts: relay only drains
 	drained  chan struct{} // closed once the NetTransport is down: relay exits
@@ -95,7 +98,15 @@ func (t *ctlTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn
 	if t.dead.Load() {
 		return nil, errKilled
 	}
-	return t.NetTransport.DialTimeout(addr, timeout)
+	return t.wrap(t.NetTransport.DialTimeout(addr, timeout))
+}
+
+// wrap applies wrapConn to a dialled connection.
+func (t *ctlTransport) wrap(c net.Conn, err error) (net.Conn, error) {
+	if f := t.wrapConn.Load(); f != nil && err == nil {
+		return (*f)(c), nil
+	}
+	return c, err
 }
 
 // DialAddressTimeout fails once killed.
@@ -103,7 +114,7 @@ func (t *ctlTransport) DialAddressTimeout(a memberlist.Address, timeout time.Dur
 	if t.dead.Load() {
 		return nil, errKilled
 	}
-	return t.NetTransport.DialAddressTimeout(a, timeout)
+	return t.wrap(t.NetTransport.DialAddressTimeout(a, timeout))
 }
 
 // StreamCh delivers inbound connections while the node is not killed.

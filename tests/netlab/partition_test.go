@@ -73,11 +73,17 @@ func TestPartition(t *testing.T) {
 // SetMeta has the host's node set metadata, through its control file.
 func (h *Host) SetMeta(meta map[string]string) {
 	h.lab.t.Helper()
-	b, err := json.Marshal(map[string]any{"meta": meta})
+	h.writeControl(map[string]any{"meta": meta})
+}
+
+// writeControl replaces the host's control file with v as JSON, written
+// whole and renamed, so the script never reads half a file.
+func (h *Host) writeControl(v any) {
+	h.lab.t.Helper()
+	b, err := json.Marshal(v)
 	if err != nil {
 		h.lab.t.Fatal(err)
 	}
-	// Written whole and renamed, so the script never reads half a file.
 	tmp := h.controlPath() + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		h.lab.t.Fatal(err)

@@ -119,6 +119,17 @@ func (o *observer) Other() []string {
 	return append([]string(nil), o.other...)
 }
 
+// OtherFrom is a copy of the non-status lines from the i-th on, for readers
+// that parse a long output as it grows.
+func (o *observer) OtherFrom(i int) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if i >= len(o.other) {
+		return nil
+	}
+	return append([]string(nil), o.other[i:]...)
+}
+
 // Last is the host's newest status from its current run.
 func (h *Host) Last() (Status, bool) {
 	h.mu.Lock()
