@@ -221,7 +221,7 @@ func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outM
 	// no goroutine start on the way to the receiver. Holding the writer
 	// role (running) keeps the order. Messages from the receive path never
 	// write there: that path must not wait on a socket.
-	inline := wantDone && !m.internal && !ps.running && ps.ack == nil && ps.inFlight() == 1
+	inline := wantDone && !m.internal && !ps.running && ps.ack == nil && !ps.resetStream && ps.inFlight() == 1
 	if inline {
 		ps.running = true
 	}
