@@ -168,3 +168,31 @@ func appendPlainFrame(b []byte, index uint64, frame []byte) []byte {
 	b = append(b, frame...)
 	return binary.BigEndian.AppendUint32(b, crc)
 }
+
+// rotateKeys rotates sender A's and receiver B's rings from key(1) to
+// key(9) in the documented order (install everywhere, switch the primary,
+// remove the old key), calling step after each stage.
+func rotateKeys(t *testing.T, krA, krB *memberlist.Keyring, step func(stage string)) {
+	t.Helper()
+	step("old key")
+	for _, kr := range []*memberlist.Keyring{krA, krB} {
+		if err := kr.AddKey(key(9)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step("new key installed")
+	if err := krA.UseKey(key(9)); err != nil {
+		t.Fatal(err)
+	}
+	step("sender uses the new key")
+	if err := krB.UseKey(key(9)); err != nil {
+		t.Fatal(err)
+	}
+	if err := krB.RemoveKey(key(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := krA.RemoveKey(key(1)); err != nil {
+		t.Fatal(err)
+	}
+	step("old key removed")
+}

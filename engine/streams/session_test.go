@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // sessionPair returns the sealer and opener of one handshake's session,
@@ -199,27 +197,7 @@ func TestKeyRotationUnderTraffic(t *testing.T) {
 		}
 		_ = c.Shutdown()
 	}
-	progress("old key")
-	for _, kr := range []*memberlist.Keyring{krA, krB} {
-		if err := kr.AddKey(key(9)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	progress("new key installed")
-	if err := krA.UseKey(key(9)); err != nil {
-		t.Fatal(err)
-	}
-	progress("sender uses the new key")
-	if err := krB.UseKey(key(9)); err != nil {
-		t.Fatal(err)
-	}
-	if err := krB.RemoveKey(key(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := krA.RemoveKey(key(1)); err != nil {
-		t.Fatal(err)
-	}
-	progress("old key removed")
+	rotateKeys(t, krA, krB, progress)
 	close(stop)
 	wg.Wait()
 	if sendErr != nil {

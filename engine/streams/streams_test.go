@@ -255,27 +255,7 @@ func TestKeyRotation(t *testing.T) {
 		}
 		waitFor(t, 10*time.Second, stage, func() bool { return got.count() == int(seq) })
 	}
-	burst("old key")
-	for _, kr := range []*memberlist.Keyring{krA, krB} {
-		if err := kr.AddKey(key(9)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	burst("new key installed")
-	if err := krA.UseKey(key(9)); err != nil {
-		t.Fatal(err)
-	}
-	burst("sender switched primary")
-	if err := krB.UseKey(key(9)); err != nil {
-		t.Fatal(err)
-	}
-	if err := krB.RemoveKey(key(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := krA.RemoveKey(key(1)); err != nil {
-		t.Fatal(err)
-	}
-	burst("old key removed")
+	rotateKeys(t, krA, krB, burst)
 	if err := checkInOrder(got.snapshot(), 1, int(seq)); err != nil {
 		t.Fatal(err)
 	}
