@@ -100,7 +100,9 @@ func (q *eventQueue) push(ev event, mode pushMode) bool {
 }
 
 // pushWithin queues a message event, waiting up to wait for room; it
-// returns false when the queue stayed full or is closed.
+// returns false when the queue stayed full or is closed. Unlike push it
+// does not wake the pump: the caller does (q.wake) once it has scheduled
+// the message's acknowledgement (see receiverTable.receive).
 func (q *eventQueue) pushWithin(ev event, wait time.Duration) bool {
 	q.mu.Lock()
 	if !q.closed && q.msgs >= q.limit && wait > 0 {
@@ -126,7 +128,6 @@ func (q *eventQueue) pushWithin(ev event, wait time.Duration) bool {
 	q.items = append(q.items, ev)
 	q.msgs++
 	q.mu.Unlock()
-	q.wake()
 	return true
 }
 

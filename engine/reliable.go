@@ -23,7 +23,11 @@ import "time"
 //     destination writes the window in order and retransmits it from the
 //     first unacknowledged message after a write error, when the receiver
 //     reports a gap, and when no acknowledgement progress is seen for an
-//     adaptive retransmission timeout (with backoff).
+//     adaptive retransmission timeout (with backoff). A SendTo that finds
+//     the destination idle (empty window, no writer, stream connected)
+//     writes its message on its own goroutine instead, and a timer stands
+//     in for the goroutine until the acknowledgement comes: a lone message
+//     costs no hand-off.
 //   - Receiver (reliable_recv.go): per sender one small record (session,
 //     next expected number). A frame numbered next is delivered into the
 //     event queue; a lower number is a duplicate and dropped; a higher one

@@ -73,7 +73,7 @@ func (c *Cluster) sendAck(p *peerInfo, a *ackInfo, inline bool) {
 	if inline {
 		err = c.tr.Send(p.addr, env)
 	} else {
-		err = c.tr.SendAsync(p.addr, env, nil)
+		err = c.tr.SendAsyncShared(p.addr, env, nil)
 	}
 	if err != nil {
 		c.log.Debug("acknowledgement not sent", "peer", p.id, "err", err)
@@ -134,6 +134,16 @@ func (c *Cluster) receiveAck(e *envelope, viaStream bool) {
 			wake = true
 		}
 	}
+	if wake && !ps.running && ps.ack == nil && !ps.busy && ps.sendNext >= ps.nextSeq {
+		// No writer is active (the message went out inline) and nothing is
+		// left to write: rather than a goroutine, the retransmission timer
+		// watches what is still unacknowledged (ackUpTo disarmed it if
+		// nothing is).
+		if ps.inFlight() > 0 {
+			ps.armRetransmit(&c.senders, c, ps.progress.Add(ps.rto).Sub(now))
+		}
+		wake = false
+	}
 	ps.mu.Unlock()
 	if wake {
 		c.senders.wake(c, ps)
@@ -158,6 +168,7 @@ func (ps *peerSender) ackUpTo(c *Cluster, seq uint64, now time.Time) {
 	ps.winHead += n
 	if ps.winHead == len(ps.win) {
 		ps.win, ps.winHead = ps.win[:0], 0
+		ps.disarmRetransmit()
 	} else if ps.winHead > 1024 && ps.winHead*2 > len(ps.win) {
 		ps.win = append(ps.win[:0], ps.win[ps.winHead:]...)
 		ps.winHead = 0

@@ -118,6 +118,12 @@ func (t *receiverTable) receive(c *Cluster, e *envelope) {
 				return
 			}
 			rs.refused = true
+		} else {
+			// The pump is woken only after the acknowledgement is
+			// scheduled: the goroutine that scheduleAck readies would
+			// otherwise take the scheduler's next slot ahead of the pump,
+			// and the handler would wait behind the acknowledgement's write.
+			defer c.queue.wake()
 		}
 	}
 	ack.seq = rs.next - 1

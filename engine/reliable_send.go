@@ -42,7 +42,7 @@ type peerSender struct {
 	kick chan struct{} // wakes the goroutine (buffered 1)
 
 	mu       sync.Mutex
-	running  bool      // the goroutine is running
+	running  bool      // a writer is active: the goroutine, or a SendTo writing inline (writeInline)
 	session  sessionID // current session
 	dest     uint64    // destination instance the session is for (0: unknown)
 	nextSeq  uint64    // number of the next message queued
@@ -66,6 +66,10 @@ type peerSender struct {
 	resetStream  bool // close the stream before the next write
 
 	ack *ackInfo // acknowledgement to send to this node (as a receiver), nil when none is due
+
+	// rtx starts the goroutine when the retransmission timeout passes
+	// while no writer is active (after writeInline); nil until first used.
+	rtx *time.Timer
 }
 
 func newPeerSender(id string) *peerSender {
@@ -124,9 +128,13 @@ func (t *senderTable) wake(c *Cluster, ps *peerSender) {
 	start := !ps.running
 	ps.running = true
 	ps.mu.Unlock()
-	if !start {
-		return
+	if start {
+		t.start(c, ps)
 	}
+}
+
+// start runs the goroutine of ps, whose running flag the caller set.
+func (t *senderTable) start(c *Cluster, ps *peerSender) {
 	// Under the table lock with the running check, so that no goroutine
 	// starts once Stop waits for them.
 	t.mu.Lock()
@@ -208,9 +216,78 @@ func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outM
 	}
 	ps.win = append(ps.win, pm)
 	ps.winBytes += len(pm.env)
+	// A lone message to an idle destination, whose caller waits for the
+	// outcome anyway, is written on the caller's goroutine: no hand-off and
+	// no goroutine start on the way to the receiver. Holding the writer
+	// role (running) keeps the order. Messages from the receive path never
+	// write there: that path must not wait on a socket.
+	inline := wantDone && !m.internal && !ps.running && ps.ack == nil && !ps.resetStream && ps.inFlight() == 1
+	if inline {
+		ps.running = true
+	}
 	ps.mu.Unlock()
-	t.wake(c, ps)
+	if inline {
+		t.writeInline(c, ps)
+	} else {
+		t.wake(c, ps)
+	}
 	return pm.done, nil
+}
+
+// writeInline writes what is due to ps on the calling goroutine, which
+// holds the writer role (ps.running), then gives the role up when only
+// acknowledgements are awaited, arming the retransmission timer, or hands
+// it to the goroutine when there is more to do (messages queued meanwhile,
+// an acknowledgement to send, a write error, a paused destination).
+func (t *senderTable) writeInline(c *Cluster, ps *peerSender) {
+	p := c.peers.get(ps.id)
+	if p == nil || !c.tr.Ready(p.addr) {
+		// Dialling (the first message, or after the connection broke) can
+		// take longer than the send's timeout: the goroutine does it.
+		t.start(c, ps)
+		return
+	}
+	ps.mu.Lock()
+	// Usually just the caller's message; more when others queued meanwhile.
+	frames, first, _ := ps.nextWrite(c, p, time.Now(), nil)
+	ps.mu.Unlock()
+	if len(frames) > 0 {
+		errs := make([]error, len(frames))
+		c.writeFrames(p.addr, frames, errs)
+		ps.mu.Lock()
+		ps.afterWrite(first, errs, time.Now())
+		ps.mu.Unlock()
+	}
+	now := time.Now()
+	ps.mu.Lock()
+	n := ps.inFlight()
+	if ps.ack != nil || (n > 0 && (ps.sendNext < ps.nextSeq || ps.busy || now.Before(ps.retryAt))) {
+		ps.mu.Unlock()
+		t.start(c, ps)
+		return
+	}
+	ps.running = false
+	if n > 0 {
+		ps.armRetransmit(t, c, ps.progress.Add(ps.rto).Sub(now))
+	}
+	ps.mu.Unlock()
+}
+
+// armRetransmit makes the goroutine start after d unless an
+// acknowledgement empties the window first. ps.mu is held.
+func (ps *peerSender) armRetransmit(t *senderTable, c *Cluster, d time.Duration) {
+	if ps.rtx == nil {
+		ps.rtx = time.AfterFunc(d, func() { t.wake(c, ps) })
+		return
+	}
+	ps.rtx.Reset(d)
+}
+
+// disarmRetransmit stops the retransmission timer. ps.mu is held.
+func (ps *peerSender) disarmRetransmit() {
+	if ps.rtx != nil {
+		ps.rtx.Stop()
+	}
 }
 
 // run writes ps's window in order and handles retransmission; it is the
@@ -358,6 +435,7 @@ func (ps *peerSender) afterWrite(first uint64, errs []error, now time.Time) {
 // session: the destination will never acknowledge them. ps.mu is held.
 func (ps *peerSender) failLocked(c *Cluster, err error) {
 	n := ps.inFlight()
+	ps.disarmRetransmit()
 	for _, pm := range ps.win[ps.winHead:] {
 		if pm.done != nil {
 			pm.done <- err
@@ -454,7 +532,7 @@ func (c *Cluster) writeFrames(addr string, envs [][]byte, errs []error) {
 	for i, env := range envs[:last] {
 		errs[i] = nil
 		wg.Add(1)
-		if err := c.tr.SendAsync(addr, env, func(err error) {
+		if err := c.tr.SendAsyncShared(addr, env, func(err error) {
 			errs[i] = err
 			wg.Done()
 		}); err != nil {

@@ -184,7 +184,20 @@ func (t *Transport) Send(addr string, frame []byte) error {
 func (t *Transport) SendAsync(addr string, frame []byte, done func(error)) error {
 	cp := make([]byte, len(frame))
 	copy(cp, frame)
-	p, _, lead, err := t.enqueue(addr, entry{frame: cp, done: done})
+	return t.sendAsync(addr, cp, done)
+}
+
+// SendAsyncShared is SendAsync without the copy: frame is written as it is
+// when its turn comes, so the caller must not modify it until done has been
+// called (or SendAsyncShared returned an error). It suits frames kept
+// unchanged anyway, such as messages held for retransmission, and saves a
+// copy of every frame.
+func (t *Transport) SendAsyncShared(addr string, frame []byte, done func(error)) error {
+	return t.sendAsync(addr, frame, done)
+}
+
+func (t *Transport) sendAsync(addr string, frame []byte, done func(error)) error {
+	p, _, lead, err := t.enqueue(addr, entry{frame: frame, done: done})
 	if err != nil {
 		t.stats.sendErrors.Add(1)
 		return err
@@ -193,6 +206,29 @@ func (t *Transport) SendAsync(addr string, frame []byte, done func(error)) error
 		p.run(nil) // shutting down: fails the queue at once
 	}
 	return nil
+}
+
+// Ready reports whether the stream to addr is established and idle: its
+// connection is open with room left in its session, and no frames are
+// queued or being written. A Send issued then writes on the calling
+// goroutine at once, without dialling (unless the connection fails in the
+// meantime), so a caller with a deadline shorter than DialTimeout can
+// write inline when Ready and leave the rest to a goroutine.
+func (t *Transport) Ready(addr string) bool {
+	t.mu.Lock()
+	p := t.peers[addr]
+	t.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cs := p.cs
+	if p.closed || p.removed || p.flushing || p.cur != nil || cs == nil || cs.dead.Load() {
+		return false
+	}
+	// No flusher runs, so the sealer's counters are not being written.
+	return cs.seal == nil || cs.seal.records+cs.seal.recordsFor(t.cfg.MaxFrameSize) <= cs.seal.lim.maxRecords
 }
 
 // ClosePeer closes the stream to addr, if any. Frames being written fail;
