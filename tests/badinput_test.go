@@ -46,7 +46,7 @@ def cb2(a, b):
 `
 
 // badInputScript wraps one case in a script that reports what was raised
-// as "RAISED <class>|<message>".
+// (see reportRaised).
 func badInputScript(bc badCase) string {
 	var b strings.Builder
 	b.WriteString(badInputPrelude)
@@ -59,17 +59,7 @@ func badInputScript(bc badCase) string {
 			b.WriteString(bc.setup + "\n")
 		}
 	}
-	b.WriteString("def call():\n    return " + bc.call + "\n\n")
-	b.WriteString(`outcome = "RAISED none|call returned normally"
-try:
-    call()
-except TypeError as e:
-    outcome = "RAISED TypeError|" + str(e)
-except ValueError as e:
-    outcome = "RAISED ValueError|" + str(e)
-except Exception as e:
-    outcome = "RAISED other|" + str(e)
-`)
+	b.WriteString(reportRaised(bc.call))
 	if bc.method {
 		b.WriteString("c.stop()\n")
 	}
@@ -445,13 +435,7 @@ func TestBadInput(t *testing.T) {
 			if r.Err != nil {
 				t.Fatalf("script failed (the error was not catchable?): %v\ncall: %s", r.Err, bc.call)
 			}
-			line := ""
-			for _, l := range strings.Split(r.Stdout, "\n") {
-				if rest, ok := strings.CutPrefix(l, "RAISED "); ok {
-					line = rest
-				}
-			}
-			class, msg, _ := strings.Cut(line, "|")
+			class, msg := raised(r.Stdout)
 			if class != bc.class {
 				t.Fatalf("%s: want %s, got %s: %s", bc.call, bc.class, class, msg)
 			}
@@ -467,4 +451,36 @@ func TestBadInput(t *testing.T) {
 	if len(skipped) > 0 {
 		t.Logf("not covered: %s", strings.Join(skipped, ", "))
 	}
+}
+
+// reportRaised is script code that calls expr inside a function and sets
+// outcome to "RAISED <class>|<message>" for what it raised ("none" when it
+// returned); the script prints outcome at its end.
+func reportRaised(expr string) string {
+	return "def call():\n    return " + expr + "\n\n" + `outcome = "RAISED none|call returned normally"
+try:
+    call()
+except KeyError as e:
+    outcome = "RAISED KeyError|" + str(e)
+except TypeError as e:
+    outcome = "RAISED TypeError|" + str(e)
+except ValueError as e:
+    outcome = "RAISED ValueError|" + str(e)
+except RuntimeError as e:
+    outcome = "RAISED RuntimeError|" + str(e)
+except Exception as e:
+    outcome = "RAISED other|" + str(e)
+`
+}
+
+// raised reads the class and message a reportRaised script printed.
+func raised(stdout string) (class, msg string) {
+	line := ""
+	for _, l := range strings.Split(stdout, "\n") {
+		if rest, ok := strings.CutPrefix(l, "RAISED "); ok {
+			line = rest
+		}
+	}
+	class, msg, _ = strings.Cut(line, "|")
+	return class, msg
 }

@@ -97,27 +97,13 @@ var errorCases = []errorCase{
 	{"LeaderElection.on_event", "ValueError", election, `e.on_event("no_such_event", lambda a, b: None)`},
 }
 
-// declaredErrorScript runs one case and prints "RAISED <class>|<message>".
+// declaredErrorScript runs one case and prints what it raised (see reportRaised).
 func declaredErrorScript(ec errorCase) string {
 	var b strings.Builder
 	b.WriteString("import scriptling.net.gossip as gossip\n")
 	b.WriteString(ec.setup)
-	b.WriteString("def call():\n    return " + ec.call + "\n\n")
-	b.WriteString(`outcome = "RAISED none|call returned normally"
-try:
-    call()
-except KeyError as e:
-    outcome = "RAISED KeyError|" + str(e)
-except TypeError as e:
-    outcome = "RAISED TypeError|" + str(e)
-except ValueError as e:
-    outcome = "RAISED ValueError|" + str(e)
-except RuntimeError as e:
-    outcome = "RAISED RuntimeError|" + str(e)
-except Exception as e:
-    outcome = "RAISED other|" + str(e)
-print(outcome)
-`)
+	b.WriteString(reportRaised(ec.call))
+	b.WriteString("print(outcome)\n")
 	if strings.Contains(ec.setup, "c = ") {
 		b.WriteString("c.stop()\n")
 	}
@@ -175,13 +161,7 @@ func TestDeclaredErrors(t *testing.T) {
 			if r.Err != nil {
 				t.Fatalf("script failed (the error was not catchable?): %v\ncall: %s", r.Err, ec.call)
 			}
-			line := ""
-			for _, l := range strings.Split(r.Stdout, "\n") {
-				if rest, ok := strings.CutPrefix(l, "RAISED "); ok {
-					line = rest
-				}
-			}
-			class, msg, _ := strings.Cut(line, "|")
+			class, msg := raised(r.Stdout)
 			if class != ec.class {
 				t.Fatalf("%s: api.yaml says %s (%s), got %s: %s", ec.call, ec.class,
 					declared[[2]string{ec.callable, ec.class}], class, msg)
