@@ -135,17 +135,13 @@ func pushPullOurs(n, size, trials int) ([]float64, error) {
 	// Converged: every node alive everywhere and the measuring node holds
 	// every map, so the push/pull is the steady-state one.
 	me := nodes[1].(*ourNode).c
-	err = waitUntil(120*time.Second, 20*time.Millisecond, "every map on the measuring node", func() bool {
-		if !allAlive(nodes, n) {
-			return false
-		}
-		held := 0
+	err = waitHolding(nodes, n, "every map on the measuring node", func() (held int) {
 		for _, x := range me.Nodes() {
 			if v, _ := x.Metadata["blob"].(string); len(v) == size {
 				held++
 			}
 		}
-		return held == n
+		return held
 	})
 	if err != nil {
 		return nil, err
@@ -170,17 +166,13 @@ func pushPullBase(n, size, trials int) ([]float64, error) {
 	if err := joinAll(nodes); err != nil {
 		return nil, err
 	}
-	err = waitUntil(120*time.Second, 20*time.Millisecond, "every NodeMeta on the measuring node", func() bool {
-		if !allAlive(nodes, n) {
-			return false
-		}
-		held := 0
+	err = waitHolding(nodes, n, "every NodeMeta on the measuring node", func() (held int) {
 		for _, m := range nodes[1].(*baseNode).ml.Members() {
 			if len(m.Meta) == size {
 				held++
 			}
 		}
-		return held == n
+		return held
 	})
 	if err != nil {
 		return nil, err
@@ -242,4 +234,12 @@ func lateJoinOurs(n, size, trials int) ([]float64, error) {
 		out = append(out, d.Seconds())
 	}
 	return out, nil
+}
+
+// waitHolding waits until every node sees all n alive and held reports
+// that the measuring node holds all n nodes' metadata.
+func waitHolding(nodes []node, n int, what string, held func() int) error {
+	return waitUntil(120*time.Second, 20*time.Millisecond, what, func() bool {
+		return allAlive(nodes, n) && held() == n
+	})
 }
