@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/scriptling-contrib/gossip/engine/streams"
+	"github.com/scriptling-contrib/gossip/internal/streams"
 )
 
 // Lifecycle states of a Cluster.

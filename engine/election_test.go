@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scriptling-contrib/gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
 // Timings of the election tests: short, so a partition can outlast the

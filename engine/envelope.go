@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/scriptling-contrib/gossip/engine/codec"
+	"github.com/scriptling-contrib/gossip/internal/codec"
 )
 
 // Every engine message (user messages, metadata broadcasts, push/pull

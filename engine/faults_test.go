@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scriptling-contrib/gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
-// Fault-injection scenarios on an in-memory network (engine/faultnet). The
+// Fault-injection scenarios on an in-memory network (internal/faultnet). The
 // timings are memberlist's LAN profile scaled down ten times, so each
 // second of test time is ten seconds of LAN gossip: the same number of probe
 // and gossip rounds, only faster.

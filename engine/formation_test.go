@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scriptling-contrib/gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
 // formationConfig is the LAN-scaled fault config with a push/pull period so

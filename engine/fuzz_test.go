@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/scriptling-contrib/gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
 // Fuzz targets for every decoder that reads bytes a peer sent: the message

@@ -20,7 +20,7 @@ import (
 //
 // Every node holds a keyring (memberlist's): one primary key that seals
 // everything it sends, and any number of secondary keys it also accepts.
-// memberlist reads the ring for every packet and engine/streams for every
+// memberlist reads the ring for every packet and internal/streams for every
 // frame, so changing the ring changes the keys of all traffic at once.
 // Rotation without downtime is three cluster-wide steps, each started from
 // any one node and applied there and on every member it can reach:

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/scriptling-contrib/gossip/engine/streams"
+	"github.com/scriptling-contrib/gossip/internal/streams"
 	"github.com/scriptling-contrib/gossip/internal/testnet"
 )
 

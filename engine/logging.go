@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/scriptling-contrib/gossip/engine/internal/ratelog"
+	"github.com/scriptling-contrib/gossip/internal/ratelog"
 )
 
 // discardLogger is used when Config.Logger is nil so the engine can log

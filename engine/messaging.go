@@ -10,7 +10,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
-	"github.com/scriptling-contrib/gossip/engine/codec"
+	"github.com/scriptling-contrib/gossip/internal/codec"
 )
 
 // Delivery semantics.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/scriptling-contrib/gossip/engine/codec"
+	"github.com/scriptling-contrib/gossip/internal/codec"
 )
 
 // Metadata propagation.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/scriptling-contrib/gossip/engine/codec"
+	"github.com/scriptling-contrib/gossip/internal/codec"
 )
 
 // offlineNode is a node that was never started, for the state builders.

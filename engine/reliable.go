@@ -4,7 +4,7 @@ import "time"
 
 // Reliable delivery.
 //
-// Reliable envelopes travel on engine/streams (see transport.go): one
+// Reliable envelopes travel on internal/streams (see transport.go): one
 // persistent TCP stream per destination. A stream keeps the frames of one
 // connection in order, but a connection can break with frames unread, be
 // redialled, and frames of the old and new connection can interleave at the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scriptling-contrib/gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
 // Reliable delivery under stream faults: faultnet drops, duplicates,
@@ -423,7 +423,7 @@ func TestReliableUnderStreamFaults(t *testing.T) {
 				// engine nor memberlist can detect. Real TCP's checksum
 				// keeps such corruption out; here it is tested where every
 				// stream is sealed (and the plain frames' CRC is tested in
-				// engine/streams).
+				// internal/streams).
 				if f.name != "all together" {
 					continue
 				}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scriptling-contrib/gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
 // Breaking the stream while messages are in flight forces redials, retries

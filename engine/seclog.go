@@ -5,7 +5,7 @@ import (
 	"io"
 	"log"
 
-	"github.com/scriptling-contrib/gossip/engine/streams"
+	"github.com/scriptling-contrib/gossip/internal/streams"
 )
 
 // memberlist drops packets and streams that fail decryption itself and only

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scriptling-contrib/gossip/engine/faultnet"
+	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
 // A SendTo to an idle destination writes its message on the caller's

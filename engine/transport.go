@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/scriptling-contrib/gossip/engine/streams"
+	"github.com/scriptling-contrib/gossip/internal/streams"
 )
 
 // Transport wiring.
 //
 // Reliable messages do not use memberlist's SendReliable, which opens one
-// TCP connection per message. They travel over engine/streams: one
+// TCP connection per message. They travel over internal/streams: one
 // persistent, ordered connection per destination, sharing memberlist's TCP
 // port (the wrapper tells its own connections apart from memberlist's by a
 // preamble). The engine therefore builds memberlist's transport itself and

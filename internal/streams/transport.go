@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/scriptling-contrib/gossip/engine/internal/ratelog"
+	"github.com/scriptling-contrib/gossip/internal/ratelog"
 )
 
 // Transport is a memberlist.NodeAwareTransport that also carries frames on
