@@ -5,7 +5,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,9 +21,11 @@ import (
 // only in its log. With encryption on, the engine checks them first, at the
 // transport (internal/streams' PacketFilter and ForwardFilter), against
 // memberlist's own format, so Stats.DecryptFailures counts each refusal
-// from the refusal itself, and junk never reaches memberlist's decoder. What
-// passes is decrypted a second time by memberlist: about a microsecond per
-// packet, and once per push/pull.
+// from the refusal itself. Packets that fail are dropped there, so junk
+// never reaches memberlist's decoder; streams go on to memberlist, which
+// answers the dialer with its reason (see stream). What passes is
+// decrypted a second time by memberlist: about a microsecond per packet,
+// and once per push/pull.
 //
 // The format is memberlist v0.7's (security.go, net.go): a sealed payload is
 // [version 0|1][12-byte nonce][AES-GCM ciphertext][16-byte tag], version 0
@@ -42,12 +43,6 @@ const (
 	mlStreamHeaderSize  = 5        // type byte and uint32 length
 	mlMaxStreamMessage  = 20 << 20 // memberlist's maxPushStateBytes
 	sealCheckReadWindow = 10 * time.Second
-)
-
-var (
-	errNotSealed    = errors.New("not sealed with an installed key")
-	errNotEncrypted = errors.New("stream not encrypted")
-	errTooLarge     = errors.New("stream message larger than memberlist accepts")
 )
 
 // sealCheck verifies payloads against the keys of a memberlist keyring.
@@ -138,10 +133,16 @@ func (s *sealCheck) packet(p *memberlist.Packet) bool {
 }
 
 // stream is the streams ForwardFilter: it reads the first message of a
-// connection meant for memberlist and lets it through when that message is
-// sealed with an installed key. The message is buffered as it arrives, as
+// connection meant for memberlist and counts it when that message is not
+// sealed with an installed key. The connection still goes on to memberlist,
+// which refuses it and answers the dialer with the reason ("no installed
+// keys could decrypt the message", "encryption is not configured"): that
+// answer is how a node joining with the wrong key learns why. Only a
+// connection that does not deliver its first message within the read
+// window is closed here. The message is buffered as it arrives, as
 // memberlist itself does, so a peer that announces a large message and
-// sends little holds little.
+// sends little holds little; one larger than memberlist accepts is not
+// read at all (memberlist refuses it by its header).
 func (s *sealCheck) stream(c net.Conn, peeked []byte) ([]byte, error) {
 	_ = c.SetReadDeadline(time.Now().Add(s.readFor))
 	buf := bytes.NewBuffer(peeked)
@@ -153,11 +154,11 @@ func (s *sealCheck) stream(c net.Conn, peeked []byte) ([]byte, error) {
 	head := buf.Bytes()[:mlStreamHeaderSize]
 	if head[0] != mlEncryptMsg {
 		s.failures()
-		return nil, errNotEncrypted
+		return buf.Bytes(), nil
 	}
 	n := binary.BigEndian.Uint32(head[1:])
 	if n > mlMaxStreamMessage {
-		return nil, errTooLarge
+		return buf.Bytes(), nil
 	}
 	if more := int64(mlStreamHeaderSize) + int64(n) - int64(buf.Len()); more > 0 {
 		if _, err := io.CopyN(buf, c, more); err != nil {
@@ -168,7 +169,6 @@ func (s *sealCheck) stream(c net.Conn, peeked []byte) ([]byte, error) {
 	end := mlStreamHeaderSize + int(n)
 	if _, ok := s.open(msg[mlStreamHeaderSize:end], msg[:mlStreamHeaderSize], nil); !ok {
 		s.failures()
-		return nil, errNotSealed
 	}
 	return msg, nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"log/slog"
 	"net"
 	"runtime"
@@ -75,8 +74,10 @@ func checkStream(s *sealCheck, sent []byte, peek int, hold bool) ([]byte, error)
 	return s.stream(a, append([]byte(nil), sent[:peek]...))
 }
 
-// The stream check passes a message sealed with any installed key, returns
-// exactly the bytes to replay, and refuses (and counts) everything else.
+// The stream check hands every complete first message on with exactly
+// the bytes to replay (memberlist answers refusals itself), counts those not
+// sealed with an installed key, and closes only a connection that does not
+// deliver its message.
 func TestSealCheckStream(t *testing.T) {
 	s, failures := newTestSealCheck(t, 2*time.Second, testKey1, testKey3)
 	for _, key := range []string{testKey1, testKey3} {
@@ -92,26 +93,33 @@ func TestSealCheckStream(t *testing.T) {
 		t.Fatalf("%d failures counted for good messages", n)
 	}
 
-	refused := []struct {
+	cases := []struct {
 		name    string
 		msg     []byte
-		want    error
+		replay  int // bytes handed on; -1: the connection is closed
 		counted bool
 	}{
-		{"plaintext", append([]byte{6}, bytes.Repeat([]byte{1}, 40)...), errNotEncrypted, true},
-		{"wrong key", streamMessage(t, testKey2, []byte("state")), errNotSealed, true},
-		{"tampered", func() []byte { m := streamMessage(t, testKey1, []byte("state")); m[len(m)-1] ^= 1; return m }(), errNotSealed, true},
-		{"over memberlist's limit", []byte{mlEncryptMsg, 0xff, 0xff, 0xff, 0xff}, errTooLarge, false},
-		{"truncated", streamMessage(t, testKey1, []byte("state"))[:20], nil, false},
+		{"plaintext", append([]byte{6}, bytes.Repeat([]byte{1}, 40)...), 5, true},
+		{"wrong key", streamMessage(t, testKey2, []byte("state")), -2, true},
+		{"tampered", func() []byte { m := streamMessage(t, testKey1, []byte("state")); m[len(m)-1] ^= 1; return m }(), -2, true},
+		{"over memberlist's limit", []byte{mlEncryptMsg, 0xff, 0xff, 0xff, 0xff, 1}, 5, false},
+		{"truncated", streamMessage(t, testKey1, []byte("state"))[:20], -1, false},
 	}
-	for _, r := range refused {
+	for _, c := range cases {
 		before := failures.Load()
-		_, err := checkStream(s, r.msg, 1, false)
-		if err == nil || (r.want != nil && !errors.Is(err, r.want)) {
-			t.Fatalf("%s: err %v, want %v", r.name, err, r.want)
+		got, err := checkStream(s, c.msg, 1, false)
+		want := c.replay
+		if want == -2 {
+			want = len(c.msg)
 		}
-		if counted := failures.Load() > before; counted != r.counted {
-			t.Fatalf("%s: counted %v, want %v", r.name, counted, r.counted)
+		switch {
+		case want == -1 && err == nil:
+			t.Fatalf("%s: handed on %d bytes, want the connection closed", c.name, len(got))
+		case want >= 0 && (err != nil || !bytes.Equal(got, c.msg[:want])):
+			t.Fatalf("%s: err %v, replay %q; want %q", c.name, err, got, c.msg[:want])
+		}
+		if counted := failures.Load() > before; counted != c.counted {
+			t.Fatalf("%s: counted %v, want %v", c.name, counted, c.counted)
 		}
 	}
 }
