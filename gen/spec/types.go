@@ -169,14 +169,14 @@ type Function struct {
 	// before the script sees it: what every value the callable makes must
 	// have set up, such as a feature built on the Go package that every
 	// node must run. Each takes the result's Go type and returns nothing.
-	Attach []string
-	Summary       string
-	Doc           string
-	Params        []*Param
-	Returns       Returns
-	Raises        []Raise
-	Examples      []string
-	Class         *Class // nil for module functions
+	Attach   []string
+	Summary  string
+	Doc      string
+	Params   []*Param
+	Returns  Returns
+	Raises   []Raise
+	Examples []string
+	Class    *Class // nil for module functions
 	// Differences are the spec's differences that name this callable in
 	// their affects list, in spec order (set by validation).
 	Differences []*Difference
