@@ -73,6 +73,7 @@ type outConn struct {
 	bw        *bufio.Writer // without a keyring
 	plain     *plainWriter  // without a keyring
 	seal      *sealer       // with a keyring; writes records to conn
+	gone      chan struct{} // closed when watch sees the connection end
 	dead      atomic.Bool
 	closeOnce sync.Once
 }
@@ -297,9 +298,10 @@ func (p *peer) run(own *batch) {
 func (p *peer) write(cs *outConn, b *batch) {
 	var err error
 	if cs != nil && cs.seal != nil && cs.seal.records+cs.seal.recordsFor(b.bytes+10*len(b.entries)) > cs.seal.lim.maxRecords {
-		// The session's record budget is spent: start a new one.
-		cs.close()
-		p.dropConn(cs)
+		// The session's record budget is spent: start a new one once the
+		// peer has read this one to its end, so that its last frames reach
+		// the handler before the new session's first.
+		p.retire(cs)
 	}
 	if cs == nil || cs.dead.Load() {
 		cs, err = p.connect()
@@ -319,6 +321,27 @@ func (p *peer) write(cs *outConn, b *batch) {
 		p.t.stats.bytesSent.Add(uint64(b.bytes))
 	}
 	b.finish(err)
+}
+
+// retire ends a healthy connection in order: it half-closes it, so the
+// peer reads every frame written and then sees the end of the stream, and
+// waits (up to WriteTimeout) until the peer has closed it in turn, which it
+// does only after handing the last frame to its handler. The peer reads
+// each connection on its own goroutine, so a new connection dialled before
+// that could have frames delivered ahead of the old one's last.
+func (p *peer) retire(cs *outConn) {
+	p.dropConn(cs)
+	if hc, ok := cs.conn.(interface{ CloseWrite() error }); ok && !cs.dead.Load() && hc.CloseWrite() == nil {
+		timer := time.NewTimer(p.t.cfg.WriteTimeout)
+		select {
+		case <-cs.gone:
+		case <-timer.C:
+			p.t.plog.Warn("stream not closed by peer after its session ended", "peer", p.addr)
+		case <-p.t.shutdownCh:
+		}
+		timer.Stop()
+	}
+	cs.close()
 }
 
 func (p *peer) dropConn(cs *outConn) {
@@ -384,7 +407,7 @@ func (t *Transport) handshake(conn net.Conn) (*outConn, error) {
 	if err := readReply(conn); err != nil {
 		return nil, err
 	}
-	cs := &outConn{conn: conn}
+	cs := &outConn{conn: conn, gone: make(chan struct{})}
 	if encrypted {
 		_ = conn.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 		send, err := finishHandshake(conn, hs)
@@ -404,6 +427,7 @@ func (t *Transport) handshake(conn net.Conn) (*outConn, error) {
 // watch reads the (otherwise write-only) connection so that a peer closing
 // or resetting it is noticed before the next write.
 func (p *peer) watch(cs *outConn) {
+	defer close(cs.gone)
 	var buf [1]byte
 	n, err := cs.conn.Read(buf[:])
 	if !cs.dead.Load() {
