@@ -99,21 +99,11 @@ func (w *FrameWriter) WriteBatch(frames [][]byte) error {
 var errRawFrameSize = errors.New("streams: frame larger than DefaultMaxFrameSize")
 
 // Next reads, checks (checksum or record authentication) and returns the
-// next frame. The slice is valid until the next call. A frame that lies
-// whole in the buffered bytes (plain) or in the current record's plaintext
-// (sealed) is parsed in place, the way a reader that wants the wire's limit
-// would; others are copied out.
+// next frame, parsed in place when it lies whole in what was read (as the
+// Transport's reader does). The slice is valid until the next call.
 func (r *FrameReader) Next() ([]byte, error) {
-	if r.check != nil {
-		if f, ok, err := r.nextBuffered(); ok || err != nil {
-			return f, err
-		}
-	} else if o := r.src.(*opener); len(o.plain) > 0 {
-		if n, l := binary.Uvarint(o.plain); l > 0 && n <= uint64(len(o.plain)-l) { // l <= len(o.plain)
-			f := o.plain[l : l+int(n)]
-			o.plain = o.plain[l+int(n):]
-			return f, nil
-		}
+	if f, ok, err := nextInPlace(r.src, r.check, DefaultMaxFrameSize); ok || err != nil {
+		return f, err
 	}
 	n, err := binary.ReadUvarint(r.src)
 	if err != nil {
@@ -135,30 +125,4 @@ func (r *FrameReader) Next() ([]byte, error) {
 		}
 	}
 	return frame, nil
-}
-
-// nextBuffered parses a plain frame held whole in the reader's buffer.
-func (r *FrameReader) nextBuffered() ([]byte, bool, error) {
-	br := r.check.r
-	buf, _ := br.Peek(br.Buffered())
-	if len(buf) == 0 {
-		// Fill the buffer (one read of the connection) and look again.
-		if _, err := br.Peek(1); err != nil {
-			return nil, false, err
-		}
-		buf, _ = br.Peek(br.Buffered())
-	}
-	n, l := binary.Uvarint(buf)
-	if l <= 0 || len(buf) < l+crcLen || n > uint64(len(buf)-l-crcLen) {
-		return nil, false, nil
-	}
-	end := l + int(n)
-	frame := buf[l:end] // valid until the next read of br
-	got := binary.BigEndian.Uint32(buf[end:])
-	if want, _ := r.check.s.frameCRC(r.check.index, n, frame); got != want {
-		return nil, false, errBadCRC
-	}
-	r.check.index++
-	_, _ = br.Discard(end + crcLen)
-	return frame, true, nil
 }

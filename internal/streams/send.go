@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,6 +175,106 @@ func (t *Transport) Send(addr string, frame []byte) error {
 	}
 	<-b.done
 	return b.err
+}
+
+// SendBatch writes frames to addr in order, as that many Send calls from
+// one goroutine would, and returns once all of them have been handed to the
+// kernel, or with the first error met (frames before or after the failed
+// one may still have been delivered, as with Send). Queued in one step, the
+// frames cost one lock round and one batch entry each, with no per-frame
+// completion. frames are not retained after SendBatch returns.
+func (t *Transport) SendBatch(addr string, frames [][]byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	size := 0
+	for _, f := range frames {
+		if len(f) > t.cfg.MaxFrameSize {
+			t.stats.sendErrors.Add(uint64(len(frames)))
+			return ErrFrameTooLarge
+		}
+		size += len(f)
+	}
+	if t.isShutdown() {
+		t.stats.sendErrors.Add(uint64(len(frames)))
+		return ErrShutdown
+	}
+	for {
+		p := t.peer(addr)
+		b, lead, ok, err := p.enqueueAll(frames, size)
+		if err == errPeerRemoved {
+			continue
+		}
+		if err != nil {
+			t.stats.sendErrors.Add(uint64(len(frames)))
+			return err
+		}
+		if !ok {
+			break // no room for all at once: frame by frame below
+		}
+		if lead {
+			p.run(b)
+		}
+		<-b.done
+		return b.err
+	}
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	last := len(frames) - 1
+	for _, f := range frames[:last] {
+		wg.Add(1)
+		if err := t.sendAsync(addr, f, func(err error) {
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			wg.Done()
+		}); err != nil {
+			wg.Done()
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	err := t.Send(addr, frames[last])
+	wg.Wait()
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return err
+}
+
+// enqueueAll adds every frame to the current batch when the queue has room
+// for all of them at once; ok is false (nothing queued) when it has not.
+func (p *peer) enqueueAll(frames [][]byte, size int) (b *batch, lead, ok bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return nil, false, false, ErrShutdown
+	case p.removed:
+		return nil, false, false, errPeerRemoved
+	case p.queuedFrames > 0 && (p.queuedFrames+len(frames) > p.t.cfg.QueueFrames || p.queuedBytes+size > p.t.cfg.QueueBytes):
+		return nil, false, false, nil
+	}
+	if p.cur == nil {
+		p.cur = &batch{done: make(chan struct{})}
+	}
+	b = p.cur
+	b.entries = slices.Grow(b.entries, len(frames))
+	for _, f := range frames {
+		b.entries = append(b.entries, entry{frame: f})
+	}
+	b.bytes += size
+	p.queuedFrames += len(frames)
+	p.queuedBytes += size
+	if !p.flushing {
+		p.flushing = true
+		lead = true
+	}
+	return b, lead, true, nil
 }
 
 // SendAsync queues a copy of frame for addr like Send but returns without
