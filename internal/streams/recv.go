@@ -114,11 +114,23 @@ func (t *Transport) route(c net.Conn) {
 	t.serve(c, &hello)
 }
 
-// forward hands a connection to memberlist with the peeked bytes replayed.
+// forward hands a connection to memberlist with the peeked bytes replayed,
+// once Config.ForwardFilter (if any) has passed it.
 func (t *Transport) forward(c net.Conn, peeked []byte) {
+	replay := append([]byte(nil), peeked...)
+	if t.cfg.ForwardFilter != nil {
+		var err error
+		if replay, err = t.cfg.ForwardFilter(c, replay); err != nil {
+			t.untrack(c)
+			_ = c.Close()
+			t.stats.connsFiltered.Add(1)
+			t.plog.Debug("inbound connection refused before memberlist", "remote", c.RemoteAddr(), "err", err)
+			return
+		}
+	}
 	t.untrack(c)
 	_ = c.SetReadDeadline(time.Time{})
-	pc := &peekedConn{peeked: append([]byte(nil), peeked...), Conn: c}
+	pc := &peekedConn{peeked: replay, Conn: c}
 	select {
 	case t.streamCh <- pc:
 		t.stats.connsForwarded.Add(1)
