@@ -213,6 +213,14 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 	}
 	maxFrame := uint64(t.cfg.MaxFrameSize)
 	for {
+		if f, ok, err := nextInPlace(src, check, maxFrame); err != nil {
+			t.readEnd(from, err)
+			return
+		} else if ok {
+			// The handler owns its frame: copy it out of the buffer.
+			t.deliverFrame(from, append(make([]byte, 0, len(f)), f...))
+			continue
+		}
 		n, err := binary.ReadUvarint(src)
 		if err != nil {
 			t.readEnd(from, err)
@@ -231,11 +239,16 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 			t.readEnd(from, err)
 			return
 		}
-		t.stats.framesReceived.Add(1)
-		t.stats.bytesReceived.Add(uint64(len(frame)))
-		if h := t.cfg.Handler; h != nil {
-			h(from, frame)
-		}
+		t.deliverFrame(from, frame)
+	}
+}
+
+// deliverFrame counts an inbound frame and hands it to the handler.
+func (t *Transport) deliverFrame(from net.Addr, frame []byte) {
+	t.stats.framesReceived.Add(1)
+	t.stats.bytesReceived.Add(uint64(len(frame)))
+	if h := t.cfg.Handler; h != nil {
+		h(from, frame)
 	}
 }
 
