@@ -71,7 +71,8 @@ func (c *Cluster) SendTo(ctx context.Context, nodeID string, msgType int, payloa
 
 // sendTo implements SendTo.
 func (c *Cluster) sendTo(ctx context.Context, nodeID string, msgType int, payload any, reliable bool, timeout time.Duration) error {
-	body, flags, err := c.prepare(msgType, payload, reliable)
+	var scratch [sendScratch]byte
+	body, flags, err := c.prepareInto(scratch[:0], msgType, payload, reliable)
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,8 @@ func (c *Cluster) awaitAck(ctx context.Context, nodeID string, done chan error, 
 
 // sendMany implements Send and SendTagged.
 func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration, tag string, keep func(*peerInfo) bool) error {
-	body, flags, err := c.prepare(msgType, payload, reliable)
+	var scratch [sendScratch]byte
+	body, flags, err := c.prepareInto(scratch[:0], msgType, payload, reliable)
 	if err != nil {
 		return err
 	}
@@ -145,11 +147,12 @@ func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliab
 // sendManyReliable puts a message into the window of every destination,
 // all sharing one deadline; it names the nodes whose window stayed full.
 func (c *Cluster) sendManyReliable(ctx context.Context, msgType int, tag string, body []byte, flags byte, keep func(*peerInfo) bool, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+	deadline := sendDeadline{timeout: timeout}
+	m := outMsg{msgType: msgType, tag: tag, flags: flags, payload: body}
 	var missed []string
 	var last error
 	for _, p := range c.alivePeers(keep) {
-		_, err := c.senders.enqueue(ctx, c, p.id, outMsg{msgType: msgType, tag: tag, flags: flags, payload: body}, deadline, false)
+		_, err := c.senders.enqueueBy(ctx, c, p.id, &m, &deadline, false)
 		if errors.Is(err, ErrNotRunning) {
 			return err
 		}
@@ -175,15 +178,25 @@ func quoteIDs(ids []string) string {
 	return "node " + strings.Join(q, ", ")
 }
 
+// sendScratch is the stack buffer a send encodes its payload into: the
+// encoding is only copied into envelopes before the send returns, so
+// payloads up to this size cost no allocation for it.
+const sendScratch = 512
+
 // prepare checks the common preconditions and encodes the payload.
 func (c *Cluster) prepare(msgType int, payload any, reliable bool) ([]byte, byte, error) {
+	return c.prepareInto(nil, msgType, payload, reliable)
+}
+
+// prepareInto is prepare encoding into dst's space (see encodePayloadInto).
+func (c *Cluster) prepareInto(dst []byte, msgType int, payload any, reliable bool) ([]byte, byte, error) {
 	if !c.running() || c.left.Load() {
 		return nil, 0, errNotRunning()
 	}
 	if err := checkMsgType(msgType); err != nil {
 		return nil, 0, err
 	}
-	body, flags, err := c.encodePayload(payload)
+	body, flags, err := c.encodePayloadInto(dst, payload)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -211,10 +224,13 @@ func (c *Cluster) sendUnreliable(p *peerInfo, msgType int, tag string, body []by
 	return nil
 }
 
-// receive handles one incoming envelope (already copied).
+// receive handles one incoming envelope. Only internal messages keep parts
+// of buf past the call (see receiveStream); the envelope itself stays on
+// the stack for the others.
 func (c *Cluster) receive(buf []byte, viaStream bool) {
-	e, err := decodeEnvelope(buf, c.tokenKey)
-	if err != nil {
+	var env envelope
+	e := &env
+	if err := e.decode(buf, c.tokenKey); err != nil {
 		if errors.Is(err, errAuth) {
 			c.stats.authFailures.Add(1)
 		} else {
@@ -289,7 +305,10 @@ func (c *Cluster) deliverWithin(e *envelope, wait time.Duration) bool {
 // counted).
 func (c *Cluster) userPayload(e *envelope) (any, bool) {
 	if e.msgType < MinUserMessageType {
-		c.handleInternal(e)
+		// A copy, so that e (on the receive path's stack) never escapes:
+		// internal handlers may keep the envelope.
+		internal := *e
+		c.handleInternal(&internal)
 		return nil, false
 	}
 	if e.tag != "" && !hasTag(c.cfg.Tags, e.tag) {

@@ -83,3 +83,11 @@ const (
 	// than this means acknowledgements are not reaching its sender.
 	ackStreamSuspect = time.Second
 )
+
+// clockBase anchors monoClock.
+var clockBase = time.Now()
+
+// monoClock is the monotonic time since clockBase. It reads only the
+// monotonic clock, where time.Now reads the wall clock too, which matters
+// for stamps taken once per message.
+func monoClock() time.Duration { return time.Since(clockBase) }

@@ -162,7 +162,8 @@ func (c *Cluster) receiveAck(e *envelope, viaStream bool) {
 // held.
 func (ps *peerSender) ackUpTo(c *Cluster, seq uint64, now time.Time) {
 	n := int(seq - ps.acked)
-	for _, pm := range ps.win[ps.winHead : ps.winHead+n] {
+	for i := ps.winHead; i < ps.winHead+n; i++ {
+		pm := &ps.win[i]
 		if pm.seq == seq && !pm.resent && !pm.sentAt.IsZero() {
 			ps.sampleRTT(now.Sub(pm.sentAt))
 		}

@@ -30,7 +30,7 @@ type recvSession struct {
 	refusing bool   // the queue stayed full: refuse frames without waiting
 	refused  bool   // frames were dropped since the last delivery
 
-	delivered time.Time // last delivery
+	delivered time.Duration // last delivery, on monoClock (stamped per message: no wall clock read)
 	lastReset time.Time // last reset of the stream carrying our acknowledgements
 }
 
@@ -159,7 +159,7 @@ func (t *receiverTable) deliver(c *Cluster, rs *recvSession, e *envelope) bool {
 	}
 	rs.next++
 	rs.refusing, rs.refused = false, false
-	rs.delivered = time.Now()
+	rs.delivered = monoClock()
 	return true
 }
 
@@ -171,8 +171,11 @@ func (t *receiverTable) deliver(c *Cluster, rs *recvSession, e *envelope) bool {
 // say) for as long as writes keep it from idling out; acknowledging on it
 // forever would leave the sender retransmitting forever. rs.mu is held.
 func (t *receiverTable) checkAckStream(c *Cluster, rs *recvSession, sender string) {
+	if monoClock()-rs.delivered < ackStreamSuspect {
+		return
+	}
 	now := time.Now()
-	if now.Sub(rs.delivered) < ackStreamSuspect || now.Sub(rs.lastReset) < ackStreamSuspect {
+	if now.Sub(rs.lastReset) < ackStreamSuspect {
 		return
 	}
 	if p := c.peers.get(sender); p != nil {

@@ -27,6 +27,21 @@ type pending struct {
 	done   chan error // SendTo's outcome (buffered); nil for Send
 }
 
+// sendDeadline is the point a send stops waiting for window space. It is
+// read from the clock only when a window is full: a send that finds room
+// (the usual case) costs no clock read for it.
+type sendDeadline struct {
+	at      time.Time
+	timeout time.Duration
+}
+
+func (d *sendDeadline) time() time.Time {
+	if d.at.IsZero() {
+		d.at = time.Now().Add(d.timeout)
+	}
+	return d.at
+}
+
 // senderTable holds the per-destination senders. mu also orders the start
 // of sender goroutines against Stop (see Cluster.stop).
 type senderTable struct {
@@ -43,12 +58,13 @@ type peerSender struct {
 
 	mu       sync.Mutex
 	running  bool      // a writer is active: the goroutine, or a SendTo writing inline (writeInline)
+	kicked   bool      // a message was queued and kick sent since the goroutine last took the window
 	session  sessionID // current session
 	dest     uint64    // destination instance the session is for (0: unknown)
 	nextSeq  uint64    // number of the next message queued
 	acked    uint64    // highest number acknowledged
 	sendNext uint64    // next number to transmit
-	win      []*pending
+	win      []pending // by value: a queued message costs no allocation of its own
 	winHead  int // win[winHead] has number acked+1
 	winBytes int
 	space    chan struct{} // closed when the window shrinks
@@ -154,6 +170,12 @@ func (t *senderTable) start(c *Cluster, ps *peerSender) {
 // ends. It returns the message's outcome channel when wantDone is set. An
 // error means the message was not queued and nothing was sent.
 func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outMsg, deadline time.Time, wantDone bool) (chan error, error) {
+	return t.enqueueBy(ctx, c, id, &m, &sendDeadline{at: deadline}, wantDone)
+}
+
+// enqueueBy is enqueue with a deadline read from the clock only if the
+// window is full; sends to several destinations share one.
+func (t *senderTable) enqueueBy(ctx context.Context, c *Cluster, id string, m *outMsg, deadline *sendDeadline, wantDone bool) (chan error, error) {
 	ps := t.get(id)
 	inst := uint64(0)
 	if p := c.peers.get(id); p != nil && p.header != nil {
@@ -190,7 +212,7 @@ func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outM
 			return nil, fmt.Errorf("%w: reliable window to %q is full", ErrTimeout, id)
 		}
 		if timer == nil {
-			timer = time.NewTimer(time.Until(deadline))
+			timer = time.NewTimer(time.Until(deadline.time()))
 		}
 		select {
 		case <-space:
@@ -204,7 +226,7 @@ func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outM
 	}
 	seq := ps.nextSeq
 	ps.nextSeq++
-	pm := &pending{seq: seq, env: encodeEnvelope(&envelope{
+	pm := pending{seq: seq, env: encodeEnvelope(&envelope{
 		flags: m.flags, msgType: m.msgType, sender: c.id, tag: m.tag, payload: m.payload,
 		session: ps.session, seq: seq, dest: ps.dest, reliable: true,
 	}, c.tokenKey)}
@@ -222,14 +244,29 @@ func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outM
 	// role (running) keeps the order. Messages from the receive path never
 	// write there: that path must not wait on a socket.
 	inline := wantDone && !m.internal && !ps.running && ps.ack == nil && !ps.resetStream && ps.inFlight() == 1
-	if inline {
+	// Otherwise the goroutine is started, or kicked once per look it takes
+	// at the window: a burst of sends to a busy writer costs no channel
+	// operation per message.
+	start, kick := false, false
+	switch {
+	case inline || !ps.running:
 		ps.running = true
+		start = !inline
+	case !ps.kicked:
+		ps.kicked = true
+		kick = true
 	}
 	ps.mu.Unlock()
-	if inline {
+	switch {
+	case inline:
 		t.writeInline(c, ps)
-	} else {
-		t.wake(c, ps)
+	case start:
+		t.start(c, ps)
+	case kick:
+		select {
+		case ps.kick <- struct{}{}:
+		default:
+		}
 	}
 	return pm.done, nil
 }
@@ -265,7 +302,7 @@ func (t *senderTable) writeInline(c *Cluster, ps *peerSender) {
 		t.start(c, ps)
 		return
 	}
-	ps.running = false
+	ps.running, ps.kicked = false, false
 	if n > 0 {
 		ps.armRetransmit(t, c, ps.progress.Add(ps.rto).Sub(now))
 	}
@@ -310,7 +347,10 @@ func (t *senderTable) run(c *Cluster, ps *peerSender) {
 		ps.mu.Lock()
 		ack := ps.ack
 		ps.ack = nil
-		frames, first, wait := ps.nextWrite(c, p, now, frames[:0])
+		ps.kicked = false // what was queued until now is seen by this pass
+		var first uint64
+		var wait time.Duration
+		frames, first, wait = ps.nextWrite(c, p, now, frames[:0])
 		if ack == nil && len(frames) == 0 && ps.inFlight() == 0 {
 			ps.running = false
 			ps.mu.Unlock()
@@ -366,7 +406,7 @@ func (ps *peerSender) nextWrite(c *Cluster, p *peerInfo, now time.Time, frames [
 		// that is alive but not pumping is never flooded.
 		ps.probeEvery = min(max(2*ps.probeEvery, ps.rto), probeMax)
 		ps.probeAt = now.Add(ps.probeEvery)
-		pm := ps.win[ps.winHead]
+		pm := &ps.win[ps.winHead]
 		pm.resent = true
 		c.stats.reliableRetransmits.Add(1)
 		return append(frames, pm.env), pm.seq, ps.probeEvery
@@ -388,7 +428,8 @@ func (ps *peerSender) nextWrite(c *Cluster, p *peerInfo, now time.Time, frames [
 	first := ps.sendNext
 	i := ps.winHead + int(first-ps.acked-1)
 	end := min(len(ps.win), i+maxBatch)
-	for _, pm := range ps.win[i:end] {
+	for k := i; k < end; k++ {
+		pm := &ps.win[k]
 		if pm.sentAt.IsZero() {
 			pm.sentAt = now
 		} else {
@@ -430,9 +471,9 @@ func (ps *peerSender) afterWrite(first uint64, err error, now time.Time) {
 func (ps *peerSender) failLocked(c *Cluster, err error) {
 	n := ps.inFlight()
 	ps.disarmRetransmit()
-	for _, pm := range ps.win[ps.winHead:] {
-		if pm.done != nil {
-			pm.done <- err
+	for i := ps.winHead; i < len(ps.win); i++ {
+		if done := ps.win[i].done; done != nil {
+			done <- err
 		}
 	}
 	clear(ps.win)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"strings"
@@ -104,7 +106,8 @@ func (c *Cluster) buildTransport(mc *memberlist.Config) (*streams.Transport, err
 // receiveStream is the streams handler: one reliable envelope per frame, on
 // the inbound stream's goroutine. It may block on a full event queue, which
 // stops reading the stream and so pushes back on the sender over TCP. The
-// frame is owned by the handler, so it is not copied.
+// frame is lent for the call (it aliases the stream's read buffer), so it
+// is copied only when its handling may keep parts of it.
 func (c *Cluster) receiveStream(_ net.Addr, frame []byte) {
 	if !c.running() {
 		// Not started yet (inside memberlist.Create) or stopped: see
@@ -112,7 +115,23 @@ func (c *Cluster) receiveStream(_ net.Addr, frame []byte) {
 		c.stats.notMember.Add(1)
 		return
 	}
+	if keepsFrame(frame) {
+		frame = bytes.Clone(frame)
+	}
 	c.receive(frame, true)
+}
+
+// keepsFrame reports whether handling the envelope in frame may keep slices
+// of it past the call: internal messages (metadata, requests, channels) may.
+// User messages are decoded into values of their own (the codec copies
+// strings out) and acknowledgements into numbers, and the envelope's
+// sender and tag are copied by the decoder.
+func keepsFrame(frame []byte) bool {
+	if len(frame) < 4 {
+		return false // refused as malformed
+	}
+	t := int(binary.BigEndian.Uint16(frame[2:4]))
+	return t != msgAck && t < MinUserMessageType
 }
 
 // finalAdvertise is the "host:port" memberlist will advertise, asked of the

@@ -40,7 +40,9 @@ const (
 // The handler may block: the stream is not read while it does, so a slow
 // handler pushes back on the sender through TCP flow control. It must return
 // once the application shuts down, or Transport.Shutdown will wait for it.
-// The frame slice is owned by the handler and may be retained.
+// The frame slice is lent for the call only: it may alias the stream's read
+// buffer, which the next frame overwrites, so a handler that keeps any of
+// it must copy it. Lending saves an allocation and a copy per frame.
 type Handler func(from net.Addr, frame []byte)
 
 // Config configures a Transport. The zero value is usable (frames received

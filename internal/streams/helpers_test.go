@@ -63,7 +63,7 @@ type collector struct {
 
 func (c *collector) handle(_ net.Addr, frame []byte) {
 	c.mu.Lock()
-	c.frames = append(c.frames, frame)
+	c.frames = append(c.frames, append([]byte(nil), frame...)) // lent for the call only
 	c.mu.Unlock()
 }
 

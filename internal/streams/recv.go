@@ -217,8 +217,8 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 			t.readEnd(from, err)
 			return
 		} else if ok {
-			// The handler owns its frame: copy it out of the buffer.
-			t.deliverFrame(from, append(make([]byte, 0, len(f)), f...))
+			// Lent to the handler (see Handler): it copies what it keeps.
+			t.deliverFrame(from, f)
 			continue
 		}
 		n, err := binary.ReadUvarint(src)
