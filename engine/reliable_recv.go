@@ -31,7 +31,7 @@ type recvSession struct {
 	refused  bool   // frames were dropped since the last delivery
 
 	delivered time.Duration // last delivery, on monoClock (stamped per message: no wall clock read)
-	lastReset time.Time // last reset of the stream carrying our acknowledgements
+	lastReset time.Time     // last reset of the stream carrying our acknowledgements
 }
 
 // verdict is what to do with one reliable frame.

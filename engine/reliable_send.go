@@ -65,7 +65,7 @@ type peerSender struct {
 	acked    uint64    // highest number acknowledged
 	sendNext uint64    // next number to transmit
 	win      []pending // by value: a queued message costs no allocation of its own
-	winHead  int // win[winHead] has number acked+1
+	winHead  int       // win[winHead] has number acked+1
 	winBytes int
 	space    chan struct{} // closed when the window shrinks
 
