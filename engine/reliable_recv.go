@@ -10,12 +10,14 @@ import (
 type receiverTable struct {
 	mu      sync.Mutex
 	senders map[string]*recvSession
+	index   readIndex[*recvSession] // senders, read without mu on every frame
 	waiting map[*recvSession]string // refused frames, waiting for queue room: sender id
 	polling bool                    // resumeLoop runs
 }
 
 func (t *receiverTable) init() {
 	t.senders = make(map[string]*recvSession)
+	t.index.publish(t.senders)
 	t.waiting = make(map[*recvSession]string)
 }
 
@@ -71,12 +73,16 @@ func (rs *recvSession) classify(session sessionID, seq uint64) verdict {
 
 // get returns (creating) the record for sender.
 func (t *receiverTable) get(sender string) *recvSession {
+	if rs, ok := t.index.get(sender); ok {
+		return rs
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rs := t.senders[sender]
 	if rs == nil {
 		rs = &recvSession{}
 		t.senders[sender] = rs
+		t.index.publish(t.senders)
 	}
 	return rs
 }
@@ -89,6 +95,7 @@ func (t *receiverTable) forget(sender string) {
 	if rs := t.senders[sender]; rs != nil {
 		delete(t.waiting, rs)
 		delete(t.senders, sender)
+		t.index.publish(t.senders)
 	}
 	t.mu.Unlock()
 }

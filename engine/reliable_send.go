@@ -47,9 +47,13 @@ func (d *sendDeadline) time() time.Time {
 type senderTable struct {
 	mu    sync.Mutex
 	peers map[string]*peerSender
+	index readIndex[*peerSender] // peers, read without mu on every message
 }
 
-func (t *senderTable) init() { t.peers = make(map[string]*peerSender) }
+func (t *senderTable) init() {
+	t.peers = make(map[string]*peerSender)
+	t.index.publish(t.peers)
+}
 
 // peerSender is the reliable session to one destination run.
 type peerSender struct {
@@ -97,21 +101,24 @@ func newPeerSender(id string) *peerSender {
 
 // get returns the sender for id, creating it.
 func (t *senderTable) get(id string) *peerSender {
+	if ps, ok := t.index.get(id); ok {
+		return ps
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ps := t.peers[id]
 	if ps == nil {
 		ps = newPeerSender(id)
 		t.peers[id] = ps
+		t.index.publish(t.peers)
 	}
 	return ps
 }
 
 // lookup returns the sender for id or nil.
 func (t *senderTable) lookup(id string) *peerSender {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.peers[id]
+	ps, _ := t.index.get(id)
+	return ps
 }
 
 // unacked is the number of messages in flight over all destinations.
@@ -500,6 +507,7 @@ func (t *senderTable) fail(c *Cluster, id string, err error, forget bool) {
 	ps := t.peers[id]
 	if forget && ps != nil {
 		delete(t.peers, id)
+		t.index.publish(t.peers)
 	}
 	t.mu.Unlock()
 	if ps == nil {
