@@ -223,6 +223,9 @@ func DecodeValueMax(b []byte, maxSize int) (any, error) {
 		return nil, fmt.Errorf("encoded value is %d bytes, over the %d byte limit: %w", len(b), maxSize, ErrTooLarge)
 	}
 	d := decoder{b: b}
+	if s, ok := measure(b); ok {
+		d.a = newArena(s)
+	}
 	v, err := d.value(0)
 	if err != nil {
 		return nil, err
@@ -234,10 +237,13 @@ func DecodeValueMax(b []byte, maxSize int) (any, error) {
 }
 
 // decoder walks b from off; b is never modified and never retained: strings
-// are copied out, so the caller may reuse its buffer.
+// are copied out, so the caller may reuse its buffer. The parts of the
+// value come from a (see arena.go); an empty arena, for input that measure
+// refused, allocates each part on its own.
 type decoder struct {
 	b   []byte
 	off int
+	a   arena
 }
 
 func (d *decoder) remaining() int { return len(d.b) - d.off }
@@ -283,7 +289,7 @@ func (d *decoder) str(what string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := string(d.b[d.off : d.off+n])
+	s := d.a.string(d.b[d.off : d.off+n])
 	d.off += n
 	return s, nil
 }
@@ -310,16 +316,20 @@ func (d *decoder) value(depth int) (any, error) {
 			return nil, d.corrupt("int overflows 64 bits at offset %d", d.off)
 		}
 		d.off += k
-		return n, nil
+		return d.a.boxInt(n), nil
 	case tagFloat:
 		if d.remaining() < 8 {
 			return nil, d.corrupt("truncated float at offset %d", d.off)
 		}
 		f := math.Float64frombits(binary.BigEndian.Uint64(d.b[d.off:]))
 		d.off += 8
-		return f, nil
+		return d.a.boxFloat(f), nil
 	case tagStr:
-		return d.str("string")
+		s, err := d.str("string")
+		if err != nil {
+			return nil, err
+		}
+		return d.a.boxString(s), nil
 	case tagList:
 		if depth >= MaxDepth {
 			return nil, fmt.Errorf("list at offset %d nested more than %d levels: %w", d.off-1, MaxDepth, ErrTooDeep)
@@ -329,7 +339,7 @@ func (d *decoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		list := make([]any, 0, min(n, maxPrealloc))
+		list := d.a.list(n)
 		for range n {
 			e, err := d.value(depth + 1)
 			if err != nil {
@@ -337,7 +347,7 @@ func (d *decoder) value(depth int) (any, error) {
 			}
 			list = append(list, e)
 		}
-		return list, nil
+		return d.a.boxList(list), nil
 	case tagDict:
 		if depth >= MaxDepth {
 			return nil, fmt.Errorf("dict at offset %d nested more than %d levels: %w", d.off-1, MaxDepth, ErrTooDeep)
