@@ -97,7 +97,8 @@ func (c *Cluster) sendTo(ctx context.Context, nodeID string, msgType int, payloa
 	}
 	timeout = c.sendTimeout(timeout)
 	deadline := time.Now().Add(timeout)
-	done, err := c.senders.enqueue(ctx, c, nodeID, outMsg{msgType: msgType, flags: flags, payload: body}, deadline, true)
+	m := outMsg{msgType: msgType, flags: flags, payload: body}
+	done, err := c.senders.enqueueBy(ctx, c, p, nodeID, &m, &sendDeadline{at: deadline}, true)
 	if err != nil {
 		return err
 	}
@@ -152,7 +153,7 @@ func (c *Cluster) sendManyReliable(ctx context.Context, msgType int, tag string,
 	var missed []string
 	var last error
 	for _, p := range c.alivePeers(keep) {
-		_, err := c.senders.enqueueBy(ctx, c, p.id, &m, &deadline, false)
+		_, err := c.senders.enqueueBy(ctx, c, p, p.id, &m, &deadline, false)
 		if errors.Is(err, ErrNotRunning) {
 			return err
 		}

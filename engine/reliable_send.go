@@ -177,15 +177,16 @@ func (t *senderTable) start(c *Cluster, ps *peerSender) {
 // ends. It returns the message's outcome channel when wantDone is set. An
 // error means the message was not queued and nothing was sent.
 func (t *senderTable) enqueue(ctx context.Context, c *Cluster, id string, m outMsg, deadline time.Time, wantDone bool) (chan error, error) {
-	return t.enqueueBy(ctx, c, id, &m, &sendDeadline{at: deadline}, wantDone)
+	return t.enqueueBy(ctx, c, c.peers.get(id), id, &m, &sendDeadline{at: deadline}, wantDone)
 }
 
 // enqueueBy is enqueue with a deadline read from the clock only if the
-// window is full; sends to several destinations share one.
-func (t *senderTable) enqueueBy(ctx context.Context, c *Cluster, id string, m *outMsg, deadline *sendDeadline, wantDone bool) (chan error, error) {
+// window is full (sends to several destinations share one), and with the
+// destination's entry the caller already looked up (nil if unknown).
+func (t *senderTable) enqueueBy(ctx context.Context, c *Cluster, p *peerInfo, id string, m *outMsg, deadline *sendDeadline, wantDone bool) (chan error, error) {
 	ps := t.get(id)
 	inst := uint64(0)
-	if p := c.peers.get(id); p != nil && p.header != nil {
+	if p != nil && p.header != nil {
 		inst = p.header.instance
 	}
 	var timer *time.Timer
