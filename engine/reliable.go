@@ -69,6 +69,10 @@ const (
 	// the window.
 	internalSlack = 256
 	maxBatch      = 1024 // frames written per round
+	// A receiver acknowledges at the end of each burst of frames, and at
+	// the latest after this many messages or bytes of one burst.
+	ackEvery      = windowMessages / 8
+	ackEveryBytes = windowBytes / 8
 
 	rtoInitial   = 500 * time.Millisecond // before the first round-trip sample
 	rtoMin       = 50 * time.Millisecond

@@ -13,6 +13,15 @@ type receiverTable struct {
 	index   readIndex[*recvSession] // senders, read without mu on every frame
 	waiting map[*recvSession]string // refused frames, waiting for queue room: sender id
 	polling bool                    // resumeLoop runs
+
+	owedMu sync.Mutex
+	owed   []owedAck // acknowledgements put off until the stream's burst ends
+}
+
+// owedAck is a sender whose deliveries await their acknowledgement.
+type owedAck struct {
+	rs     *recvSession
+	sender string
 }
 
 func (t *receiverTable) init() {
@@ -33,6 +42,9 @@ type recvSession struct {
 	refused  bool   // frames were dropped since the last delivery
 
 	delivered time.Duration // last delivery, on monoClock (stamped per message: no wall clock read)
+	owed      bool          // deliveries wait for drained to acknowledge them
+	unacked   int           // deliveries since the last acknowledgement was scheduled
+	unackedB  int           // their bytes
 	lastReset time.Time     // last reset of the stream carrying our acknowledgements
 }
 
@@ -131,16 +143,73 @@ func (t *receiverTable) receive(c *Cluster, e *envelope) {
 			// otherwise take the scheduler's next slot ahead of the pump,
 			// and the handler would wait behind the acknowledgement's write.
 			defer c.queue.wake()
+			if t.deferAck(rs, e.sender, len(e.raw)) {
+				return
+			}
 		}
 	}
-	ack.seq = rs.next - 1
+	c.senders.scheduleAck(c, e.sender, rs.ackNow())
+}
+
+// ackNow is the acknowledgement of what rs delivered so far, and notes it
+// scheduled. rs.mu is held.
+func (rs *recvSession) ackNow() ackInfo {
+	ack := ackInfo{session: rs.session, seq: rs.next - 1}
 	if rs.refused {
 		ack.flags |= ackGap
 	}
 	if rs.refusing {
 		ack.flags |= ackBusy
 	}
-	c.senders.scheduleAck(c, e.sender, ack)
+	rs.owed, rs.unacked, rs.unackedB = false, 0, 0
+	return ack
+}
+
+// deferAck puts off the acknowledgement of a delivery of size bytes until
+// the stream carrying it has handled its burst of frames (drained): one
+// acknowledgement then covers the burst, where one per scheduling of the
+// acknowledging goroutine went out before. A lone message (a SendTo
+// waiting for its acknowledgement) is a burst of one, acknowledged as soon
+// as it is delivered. Past ackEvery messages or ackEveryBytes it is not
+// put off, so a sender streaming without pause still gets its window back
+// in time. rs.mu is held.
+func (t *receiverTable) deferAck(rs *recvSession, sender string, size int) bool {
+	rs.unacked++
+	rs.unackedB += size
+	if rs.unacked >= ackEvery || rs.unackedB >= ackEveryBytes {
+		return false
+	}
+	if !rs.owed {
+		rs.owed = true
+		t.owedMu.Lock()
+		t.owed = append(t.owed, owedAck{rs: rs, sender: sender})
+		t.owedMu.Unlock()
+	}
+	return true
+}
+
+// drained acknowledges the deliveries put off by deferAck; the streams
+// transport calls it when an inbound stream has handed every frame read so
+// far to receiveStream and reads the connection again.
+func (t *receiverTable) drained(c *Cluster) {
+	t.owedMu.Lock()
+	if len(t.owed) == 0 {
+		t.owedMu.Unlock()
+		return
+	}
+	var buf [8]owedAck
+	owed := append(buf[:0], t.owed...)
+	clear(t.owed)
+	t.owed = t.owed[:0]
+	t.owedMu.Unlock()
+	for _, o := range owed {
+		rs := o.rs
+		rs.mu.Lock()
+		if cur, _ := t.index.get(o.sender); rs.owed && cur == rs {
+			c.senders.scheduleAck(c, o.sender, rs.ackNow())
+		}
+		rs.mu.Unlock()
+	}
 }
 
 // deliver hands the next frame of rs to the engine. A user message waits

@@ -90,6 +90,7 @@ func (c *Cluster) buildTransport(mc *memberlist.Config) (*streams.Transport, err
 		PacketFilter:  packetFilter,
 		ForwardFilter: forwardFilter,
 		Handler:       c.receiveStream,
+		Drained:       func(net.Addr) { c.receiver.drained(c) },
 		Keyring:       mc.Keyring,
 		Label:         streamLabel,
 		Logger:        c.log.With("component", "streams"),

@@ -51,6 +51,14 @@ type Config struct {
 	// Handler is called for every frame received. Nil discards frames.
 	Handler Handler
 
+	// Drained, when set, is called on an inbound stream's goroutine each
+	// time every frame read so far has been handed to Handler and the
+	// stream is about to read the connection again (which may wait): once
+	// per burst of frames, not per frame. A handler that can put off work
+	// due for each frame until the burst ends (a cumulative
+	// acknowledgement) does it here.
+	Drained func(from net.Addr)
+
 	// Keyring, when set, encrypts every stream: a Noise NNpsk0 handshake
 	// with a PSK derived from the primary key (the acceptor accepts any key
 	// of its ring) gives each session its own AES-GCM keys. The ring is

@@ -201,7 +201,11 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 	t.stats.connsAccepted.Add(1)
 	t.log.Debug("stream accepted", "remote", from)
 
-	br := bufio.NewReaderSize(&idleReader{c: c, timeout: t.cfg.InboundIdleTimeout}, t.cfg.ReadBufferSize)
+	ir := &idleReader{c: c, timeout: t.cfg.InboundIdleTimeout}
+	if d := t.cfg.Drained; d != nil {
+		ir.drained = func() { d(from) }
+	}
+	br := bufio.NewReaderSize(ir, t.cfg.ReadBufferSize)
 	var src frameSource = br
 	var check *plainReader
 	if recv != nil {
@@ -281,9 +285,13 @@ func (t *Transport) readEnd(from net.Addr, err error) {
 type idleReader struct {
 	c       net.Conn
 	timeout time.Duration
+	drained func() // Config.Drained: every frame read before this read was handled
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
+	if r.drained != nil {
+		r.drained()
+	}
 	if err := r.c.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
 		return 0, err
 	}
