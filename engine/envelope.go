@@ -59,6 +59,13 @@ type envelope struct {
 
 // encodeEnvelope serialises e, appending a MAC when key is set.
 func encodeEnvelope(e *envelope, key []byte) []byte {
+	return encodeEnvelopeInto(make([]byte, 0, 32+len(e.sender)+len(e.tag)+len(e.payload)+macLen), e, key)
+}
+
+// encodeEnvelopeInto is encodeEnvelope writing into buf's space (from
+// buf[:0]: the MAC covers everything in the result).
+func encodeEnvelopeInto(buf []byte, e *envelope, key []byte) []byte {
+	b := buf[:0]
 	flags := e.flags
 	if e.reliable {
 		flags |= envReliable
@@ -66,7 +73,6 @@ func encodeEnvelope(e *envelope, key []byte) []byte {
 	if key != nil {
 		flags |= envMAC
 	}
-	b := make([]byte, 0, 32+len(e.sender)+len(e.tag)+len(e.payload)+macLen)
 	b = append(b, envelopeVersion, flags)
 	b = binary.BigEndian.AppendUint16(b, uint16(e.msgType))
 	b = appendString(b, e.sender)

@@ -87,6 +87,8 @@ type peerSender struct {
 
 	ack *ackInfo // acknowledgement to send to this node (as a receiver), nil when none is due
 
+	slab []byte // the block envelopes are being cut from (newEnvelope), nil while the window is empty
+
 	// rtx starts the goroutine when the retransmission timeout passes
 	// while no writer is active (after writeInline); nil until first used.
 	rtx *time.Timer
@@ -234,10 +236,10 @@ func (t *senderTable) enqueueBy(ctx context.Context, c *Cluster, p *peerInfo, id
 	}
 	seq := ps.nextSeq
 	ps.nextSeq++
-	pm := pending{seq: seq, env: encodeEnvelope(&envelope{
+	pm := pending{seq: seq, env: ps.newEnvelope(c, &envelope{
 		flags: m.flags, msgType: m.msgType, sender: c.id, tag: m.tag, payload: m.payload,
 		session: ps.session, seq: seq, dest: ps.dest, reliable: true,
-	}, c.tokenKey)}
+	})}
 	if wantDone {
 		pm.done = make(chan error, 1)
 	}
@@ -277,6 +279,31 @@ func (t *senderTable) enqueueBy(ctx context.Context, c *Cluster, p *peerInfo, id
 		}
 	}
 	return pm.done, nil
+}
+
+// envSlab is the size of the blocks the envelopes of small messages are
+// cut from while a window holds messages: a burst costs one allocation per
+// block instead of one per message. A block is freed once every envelope
+// cut from it is acknowledged; the sender lets go of its current one when
+// the window empties, so an idle destination holds none.
+const envSlab = 16 << 10
+
+// newEnvelope encodes e for the window of ps. ps.mu is held.
+func (ps *peerSender) newEnvelope(c *Cluster, e *envelope) []byte {
+	size := envelopeOverhead(e.sender) + len(e.tag) + len(e.payload)
+	if ps.inFlight() == 0 || size > envSlab/16 {
+		// A lone message (SendTo, one at a time) or a large one: its own.
+		return encodeEnvelope(e, c.tokenKey)
+	}
+	if cap(ps.slab)-len(ps.slab) < size {
+		ps.slab = make([]byte, 0, envSlab)
+	}
+	at := len(ps.slab)
+	env := encodeEnvelopeInto(ps.slab[at:at:at+size], e, c.tokenKey)
+	if len(env) <= size && cap(env) == size {
+		ps.slab = ps.slab[:at+len(env)] // still in the block (size bounds every envelope)
+	}
+	return env
 }
 
 // writeInline writes what is due to ps on the calling goroutine, which
@@ -486,6 +513,7 @@ func (ps *peerSender) failLocked(c *Cluster, err error) {
 	}
 	clear(ps.win)
 	ps.win, ps.winHead, ps.winBytes = ps.win[:0], 0, 0
+	ps.slab = nil
 	ps.session = newSessionID()
 	ps.nextSeq, ps.acked, ps.sendNext = 1, 0, 1
 	ps.busy, ps.retryAt, ps.retryEvery, ps.probeEvery = false, time.Time{}, 0, 0
