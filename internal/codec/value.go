@@ -223,9 +223,6 @@ func DecodeValueMax(b []byte, maxSize int) (any, error) {
 		return nil, fmt.Errorf("encoded value is %d bytes, over the %d byte limit: %w", len(b), maxSize, ErrTooLarge)
 	}
 	d := decoder{b: b}
-	if s, ok := measure(b); ok {
-		d.a = newArena(s)
-	}
 	v, err := d.value(0)
 	if err != nil {
 		return nil, err
@@ -237,13 +234,10 @@ func DecodeValueMax(b []byte, maxSize int) (any, error) {
 }
 
 // decoder walks b from off; b is never modified and never retained: strings
-// are copied out, so the caller may reuse its buffer. The parts of the
-// value come from a (see arena.go); an empty arena, for input that measure
-// refused, allocates each part on its own.
+// are copied out, so the caller may reuse its buffer.
 type decoder struct {
 	b   []byte
 	off int
-	a   arena
 }
 
 func (d *decoder) remaining() int { return len(d.b) - d.off }
@@ -289,7 +283,7 @@ func (d *decoder) str(what string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := d.a.string(d.b[d.off : d.off+n])
+	s := string(d.b[d.off : d.off+n])
 	d.off += n
 	return s, nil
 }
@@ -316,20 +310,16 @@ func (d *decoder) value(depth int) (any, error) {
 			return nil, d.corrupt("int overflows 64 bits at offset %d", d.off)
 		}
 		d.off += k
-		return d.a.boxInt(n), nil
+		return n, nil
 	case tagFloat:
 		if d.remaining() < 8 {
 			return nil, d.corrupt("truncated float at offset %d", d.off)
 		}
 		f := math.Float64frombits(binary.BigEndian.Uint64(d.b[d.off:]))
 		d.off += 8
-		return d.a.boxFloat(f), nil
+		return f, nil
 	case tagStr:
-		s, err := d.str("string")
-		if err != nil {
-			return nil, err
-		}
-		return d.a.boxString(s), nil
+		return d.str("string")
 	case tagList:
 		if depth >= MaxDepth {
 			return nil, fmt.Errorf("list at offset %d nested more than %d levels: %w", d.off-1, MaxDepth, ErrTooDeep)
@@ -339,7 +329,7 @@ func (d *decoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		list := d.a.list(n)
+		list := make([]any, 0, min(n, maxPrealloc))
 		for range n {
 			e, err := d.value(depth + 1)
 			if err != nil {
@@ -347,7 +337,7 @@ func (d *decoder) value(depth int) (any, error) {
 			}
 			list = append(list, e)
 		}
-		return d.a.boxList(list), nil
+		return list, nil
 	case tagDict:
 		if depth >= MaxDepth {
 			return nil, fmt.Errorf("dict at offset %d nested more than %d levels: %w", d.off-1, MaxDepth, ErrTooDeep)
