@@ -14,11 +14,17 @@ import (
 // second one's handlers are pumped on a goroutine of its own, as an
 // application's main loop would. Both stop when the benchmark ends.
 func benchPair(b *testing.B, handle func(Message)) (tx, rx *Cluster) {
+	return benchPairKey(b, "", handle)
+}
+
+// benchPairKey is benchPair with an encryption key (streams sealed).
+func benchPairKey(b *testing.B, key string, handle func(Message)) (tx, rx *Cluster) {
 	b.Helper()
 	nodes := make([]*Cluster, 2)
 	for i := range nodes {
 		cfg := testConfig(fmt.Sprintf("b%d", i))
 		cfg.Profile = ProfileLAN
+		cfg.EncryptionKey = key
 		c, err := New(cfg)
 		if err == nil {
 			err = c.Start()
@@ -118,10 +124,18 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // as Send lets it and waits until the handler saw them all; msg/s is the
 // rate over the whole run.
 func BenchmarkReliableThroughput(b *testing.B) {
-	for _, size := range []int{100, 10 << 10} {
-		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+	for _, c := range []struct {
+		size int
+		key  string
+	}{{100, ""}, {10 << 10, ""}, {100, "0123456789abcdef"}} {
+		size := c.size
+		name := fmt.Sprintf("%dB", size)
+		if c.key != "" {
+			name += "-sealed"
+		}
+		b.Run(name, func(b *testing.B) {
 			var got atomic.Int64
-			tx, _ := benchPair(b, func(Message) { got.Add(1) })
+			tx, _ := benchPairKey(b, c.key, func(Message) { got.Add(1) })
 			payload := []any{int64(1), strings.Repeat("x", size-12)}
 			ctx := context.Background()
 			b.SetBytes(int64(size))
