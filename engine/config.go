@@ -51,7 +51,6 @@ type settings struct {
 	bind         bindPlan
 	advertiseIP  net.IP
 	key          []byte // encryption key, nil when off
-	scanInterval time.Duration
 
 	// keyring holds the encryption keys, nil when off. It is built once here
 	// and shared by memberlist and the streams transport, so key rotation
@@ -154,10 +153,6 @@ func validate(cfg Config) (*settings, error) {
 	}
 	if n := len(h.encode(nil)); n > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("%w: tags and app_version need %d bytes of node metadata, over the %d byte limit", ErrInvalidArgument, n, memberlist.MetaMaxSize)
-	}
-	s.scanInterval = 100 * time.Millisecond
-	if s.ProbeInterval > 0 && s.ProbeInterval/2 < s.scanInterval {
-		s.scanInterval = max(s.ProbeInterval/2, 10*time.Millisecond)
 	}
 	return s, nil
 }

@@ -74,12 +74,22 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 }
 
 // NotifyAlive vets every alive message: peers with a bad token proof or an
-// incompatible app version are ignored and so never become members.
+// incompatible app version are ignored and so never become members. An
+// alive message about a node held as suspect may clear the suspicion,
+// which memberlist announces with no event: the peer loop checks it once
+// memberlist has applied the message (peerwatch.go).
 func (d *delegate) NotifyAlive(peer *memberlist.Node) error {
 	if peer.Name == d.c.id {
 		return nil
 	}
-	return d.c.checkPeer(peer)
+	if err := d.c.checkPeer(peer); err != nil {
+		return err
+	}
+	if p := d.c.peers.get(peer.Name); p != nil && p.state == StateSuspect {
+		d.c.peers.recheck.Store(true)
+		d.c.peers.wake()
+	}
+	return nil
 }
 
 // NotifyMerge vets the nodes learnt in a push/pull. On the joining side the

@@ -90,7 +90,6 @@ const maxClaimTimeout = time.Hour
 
 // receiveElection handles claims, votes and resignations.
 func (c *Cluster) receiveElection(e *envelope) {
-	c.refreshIfStale()
 	p := c.peers.get(e.sender)
 	if p == nil || e.sender == c.id {
 		return // not a member

@@ -141,6 +141,7 @@ func scenarios() []scenario {
 	return []scenario{
 		{"convergence", runConvergence},
 		{"failure-detection", runFailureDetection},
+		{"idle-cpu", runIdleCPU},
 		{"fast-profile-loss", runFastLoss},
 		{"reliable-throughput", runReliableThroughput},
 		{"reliable-latency", runReliableLatency},
