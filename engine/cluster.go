@@ -49,8 +49,9 @@ type Cluster struct {
 	ml  *memberlist.Memberlist
 	mlr *mlReader
 	// forgetAfter is memberlist's GossipToTheDeadTime: how long it keeps a
-	// dead node before forgetting it. watchEvery is the peer loop's tick,
-	// half the probe interval (peerwatch.go).
+	// dead node before forgetting it. watchEvery is the peer loop's tick
+	// (peerwatch.go): a quarter of the shortest suspicion, at most one
+	// probe interval.
 	forgetAfter, watchEvery time.Duration
 	// The effective gossip and push/pull periods (profile plus overrides),
 	// taken from the memberlist config at Start.
@@ -142,7 +143,7 @@ func (c *Cluster) Start() error {
 	}
 	c.gossipEvery, c.pushPullEvery = mc.GossipInterval, mc.PushPullInterval
 	c.forgetAfter = mc.GossipToTheDeadTime
-	c.watchEvery = max(mc.ProbeInterval/2, 10*time.Millisecond)
+	c.watchEvery = max(min(mc.ProbeInterval, mc.ProbeInterval*time.Duration(mc.SuspicionMult)/4), 10*time.Millisecond)
 	// The event callbacks read node states through the layout, from inside
 	// Create on: check it first.
 	layout, err := checkMLLayout()

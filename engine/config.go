@@ -48,9 +48,9 @@ type settings struct {
 	advertisePort int
 	// bind and advertiseIP are the resolved addresses (bindaddr.go); with
 	// an injected Transport they stay unset and the hosts pass through.
-	bind         bindPlan
-	advertiseIP  net.IP
-	key          []byte // encryption key, nil when off
+	bind        bindPlan
+	advertiseIP net.IP
+	key         []byte // encryption key, nil when off
 
 	// keyring holds the encryption keys, nil when off. It is built once here
 	// and shared by memberlist and the streams transport, so key rotation

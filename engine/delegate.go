@@ -122,23 +122,25 @@ var errRefused = errors.New("peer refused")
 // rules are symmetric (both sides apply them), so the joining side refuses
 // the same peers that would refuse it and can explain why.
 func (c *Cluster) checkPeer(p *memberlist.Node) error {
-	where := fmt.Sprintf("node %q at %s", p.Name, joinHostPort(p.Addr.String(), p.Port))
+	// Built only for a refusal: every alive message, and every node of
+	// every push/pull, is checked here.
+	where := func() string { return fmt.Sprintf("node %q at %s", p.Name, joinHostPort(p.Addr.String(), p.Port)) }
 	h, err := decodeHeader(p.Meta)
 	if err != nil {
-		return fmt.Errorf("%w: %s is not a compatible cluster node (no valid node header)", errRefused, where)
+		return fmt.Errorf("%w: %s is not a compatible cluster node (no valid node header)", errRefused, where())
 	}
 	switch {
 	case c.tokenKey != nil && h.proof == nil:
 		c.stats.authFailures.Add(1)
-		return fmt.Errorf("%w: %s has no bearer token, this node requires one", errRefused, where)
+		return fmt.Errorf("%w: %s has no bearer token, this node requires one", errRefused, where())
 	case c.tokenKey == nil && h.proof != nil:
-		return fmt.Errorf("%w: %s requires a bearer token, this node has none", errRefused, where)
+		return fmt.Errorf("%w: %s requires a bearer token, this node has none", errRefused, where())
 	case c.tokenKey != nil && !hmac.Equal(h.proof, joinProof(c.tokenKey, p.Name)):
 		c.stats.authFailures.Add(1)
-		return fmt.Errorf("%w: %s has a different bearer token", errRefused, where)
+		return fmt.Errorf("%w: %s has a different bearer token", errRefused, where())
 	}
 	if !compatibleVersions(h.appVersion, c.cfg.AppVersion) {
-		return fmt.Errorf("%w: %s has incompatible app version %q (local %q)", errRefused, where, h.appVersion, c.cfg.AppVersion)
+		return fmt.Errorf("%w: %s has incompatible app version %q (local %q)", errRefused, where(), h.appVersion, c.cfg.AppVersion)
 	}
 	return nil
 }

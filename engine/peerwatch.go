@@ -13,10 +13,12 @@ import (
 //     with its metadata unchanged, silently. The tick reads which nodes are
 //     under suspicion now (memberlist's suspicion-timer map, empty unless
 //     something is wrong, so the usual check is one map length) and the
-//     states of the nodes the table holds as suspect (mlstate.go). A tick of
-//     half a probe interval sees every suspicion, which lasts at least
-//     SuspicionMult probe intervals unless a dead message overtakes it.
-//     An alive message about a suspect (delegate NotifyAlive) checks at once.
+//     states of the nodes the table holds as suspect (mlstate.go). The tick
+//     (a quarter of SuspicionMult probe intervals, memberlist's shortest
+//     suspicion, and at most one probe interval: 1 s on LAN) sees every
+//     suspicion unless a dead message overtakes it. An alive message about a
+//     suspect (delegate NotifyAlive) checks at once: refutation is reported
+//     without waiting for the tick.
 //   - forgetting: memberlist drops a dead node GossipToTheDeadTime after its
 //     death without an event. Once that long has passed, the tick looks the
 //     node up and removes it when memberlist no longer has it.
