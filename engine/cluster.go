@@ -49,10 +49,10 @@ type Cluster struct {
 	ml  *memberlist.Memberlist
 	mlr *mlReader
 	// forgetAfter is memberlist's GossipToTheDeadTime: how long it keeps a
-	// dead node before forgetting it. watchEvery is the peer loop's tick
-	// (peerwatch.go): a quarter of the shortest suspicion, at most one
-	// probe interval.
+	// dead node before forgetting it. watchTimer is the peer loop's
+	// fallback tick (peerwatch.go), pushed back by every completed probe.
 	forgetAfter, watchEvery time.Duration
+	watchTimer              *time.Timer
 	// The effective gossip and push/pull periods (profile plus overrides),
 	// taken from the memberlist config at Start.
 	gossipEvery, pushPullEvery time.Duration
@@ -143,7 +143,7 @@ func (c *Cluster) Start() error {
 	}
 	c.gossipEvery, c.pushPullEvery = mc.GossipInterval, mc.PushPullInterval
 	c.forgetAfter = mc.GossipToTheDeadTime
-	c.watchEvery = max(min(mc.ProbeInterval, mc.ProbeInterval*time.Duration(mc.SuspicionMult)/4), 10*time.Millisecond)
+	c.watchEvery = max(2*mc.ProbeInterval, 10*time.Millisecond)
 	// The event callbacks read node states through the layout, from inside
 	// Create on: check it first.
 	layout, err := checkMLLayout()
@@ -177,6 +177,7 @@ func (c *Cluster) Start() error {
 		return fmt.Errorf("%w: cannot listen on %s: %v", ErrStartFailed, c.cfg.BindAddr, err)
 	}
 	c.ml, c.mlr = ml, newMLReader(layout, ml)
+	c.watchTimer = time.NewTimer(c.watchEvery)
 	c.state.Store(stateRunning)
 	c.wg.Add(3)
 	go c.peerLoop()

@@ -212,6 +212,7 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 	mc.Merge = d
 	mc.Conflict = d
 	mc.Events = membershipEvents{c: c}
+	mc.Ping = pingEvents{c: c} // paces the suspect watch (peerwatch.go)
 	// The engine compresses payloads itself (Snappy, per message, with a
 	// flag bit) so that nodes with and without compression interoperate.
 	mc.EnableCompression = false
