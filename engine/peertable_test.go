@@ -158,7 +158,8 @@ func (l *seqLog) of(obs, id string) []string {
 // TestPeerTableSuspicionReportedAndCleared isolates one node long enough to
 // be suspected, not declared dead, then heals: its peers report suspect and
 // then alive again, although memberlist fires no event for either (the
-// refutation keeps the node's metadata).
+// refutation keeps the node's metadata), and the isolated node reports its
+// own suspicions of them.
 func TestPeerTableSuspicionReportedAndCleared(t *testing.T) {
 	fn := newFaultNet(t)
 	// A long suspicion (50 probe intervals) leaves time to heal before
@@ -169,13 +170,18 @@ func TestPeerTableSuspicionReportedAndCleared(t *testing.T) {
 		return cfg
 	}
 	nodes, addrs := joinedCluster(t, fn, 3, slow, 15*time.Second)
-	log := watchSeqs(nodes[:2])
+	log := watchSeqs(nodes)
 	fn.Isolate(addrs[2])
 	for _, o := range nodes[:2] {
 		pump(t, o, 10*time.Second, o.NodeID()+" reporting f2 suspect", func() bool {
 			return slices.Contains(log.of(o.NodeID(), "f2"), string(StateSuspect))
 		})
 	}
+	// f2 itself completes no probe while cut off: only the watch's
+	// fallback timer can notice its suspicions.
+	pump(t, nodes[2], 10*time.Second, "isolated f2 reporting f0 suspect", func() bool {
+		return slices.Contains(log.of("f2", "f0"), string(StateSuspect))
+	})
 	fn.Heal()
 	for _, o := range nodes[:2] {
 		pump(t, o, 10*time.Second, o.NodeID()+" reporting f2 alive again", func() bool {
