@@ -83,6 +83,8 @@ type Cluster struct {
 
 	form formation // push/pull repair after joins (formation.go)
 	lost lostPeers // peers last seen dead, rejoined after a partition (rejoin.go)
+
+	features featureState // extensions and channels of feature packages (features.go)
 }
 
 // New validates cfg and builds a node; it does not open sockets until Start.
