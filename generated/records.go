@@ -19,17 +19,30 @@ var (
 	nodeKeyObserver   = bindrt.NewDictKey("observer")
 )
 
+// nodeObjects is what nodeToObject allocates in one piece: the dict and its str values.
+type nodeObjects struct {
+	dict object.Dict
+	strs [4]object.String
+}
+
 // nodeToObject converts a engine.Node to the dict scripts see.
 func nodeToObject(v engine.Node) object.Object {
+	o := &nodeObjects{strs: [4]object.String{
+		bindrt.StringValue(string(v.ID)),
+		bindrt.StringValue(string(v.Addr)),
+		bindrt.StringValue(string(v.State)),
+		bindrt.StringValue(string(v.AppVersion)),
+	}}
 	pairs := make(map[string]object.DictPair, 7)
-	nodeKeyId.Put(pairs, object.NewString(string(v.ID)))
-	nodeKeyAddr.Put(pairs, object.NewString(string(v.Addr)))
-	nodeKeyState.Put(pairs, object.NewString(string(v.State)))
+	nodeKeyId.Put(pairs, &o.strs[0])
+	nodeKeyAddr.Put(pairs, &o.strs[1])
+	nodeKeyState.Put(pairs, &o.strs[2])
 	nodeKeyMetadata.Put(pairs, bindrt.FromAnyMap(v.Metadata))
 	nodeKeyTags.Put(pairs, bindrt.FromStrList(v.Tags))
-	nodeKeyAppVersion.Put(pairs, object.NewString(string(v.AppVersion)))
+	nodeKeyAppVersion.Put(pairs, &o.strs[3])
 	nodeKeyObserver.Put(pairs, object.NewBoolean(v.Observer))
-	return &object.Dict{Pairs: pairs}
+	o.dict.Pairs = pairs
+	return &o.dict
 }
 
 func nodeListToObject(vs []engine.Node) object.Object {
@@ -113,13 +126,23 @@ var (
 	keyResultKeyFailed = bindrt.NewDictKey("failed")
 )
 
+// keyResultObjects is what keyResultToObject allocates in one piece: the dict and its str values.
+type keyResultObjects struct {
+	dict object.Dict
+	strs [1]object.String
+}
+
 // keyResultToObject converts a engine.KeyResult to the dict scripts see.
 func keyResultToObject(v engine.KeyResult) object.Object {
+	o := &keyResultObjects{strs: [1]object.String{
+		bindrt.StringValue(string(v.Key)),
+	}}
 	pairs := make(map[string]object.DictPair, 3)
-	keyResultKeyKey.Put(pairs, object.NewString(string(v.Key)))
+	keyResultKeyKey.Put(pairs, &o.strs[0])
 	keyResultKeyOk.Put(pairs, bindrt.FromStrList(v.OK))
 	keyResultKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
-	return &object.Dict{Pairs: pairs}
+	o.dict.Pairs = pairs
+	return &o.dict
 }
 
 // Keys of the dicts keyListToObject builds.
@@ -131,13 +154,23 @@ var (
 	keyListKeyFailed    = bindrt.NewDictKey("failed")
 )
 
+// keyListObjects is what keyListToObject allocates in one piece: the dict and its str values.
+type keyListObjects struct {
+	dict object.Dict
+	strs [1]object.String
+}
+
 // keyListToObject converts a engine.KeyList to the dict scripts see.
 func keyListToObject(v engine.KeyList) object.Object {
+	o := &keyListObjects{strs: [1]object.String{
+		bindrt.StringValue(string(v.Primary)),
+	}}
 	pairs := make(map[string]object.DictPair, 5)
-	keyListKeyPrimary.Put(pairs, object.NewString(string(v.Primary)))
+	keyListKeyPrimary.Put(pairs, &o.strs[0])
 	keyListKeyKeys.Put(pairs, bindrt.FromAnyMap(v.Keys))
 	keyListKeyPrimaries.Put(pairs, bindrt.FromAnyMap(v.Primaries))
 	keyListKeyNodes.Put(pairs, object.NewInteger(int64(v.Nodes)))
 	keyListKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
-	return &object.Dict{Pairs: pairs}
+	o.dict.Pairs = pairs
+	return &o.dict
 }

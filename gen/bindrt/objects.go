@@ -28,6 +28,13 @@ func (k DictKey) Put(pairs map[string]object.DictPair, value object.Object) {
 	pairs[k.hash] = object.DictPair{Key: k.key, Value: value}
 }
 
+// StringValue is a str object as a value rather than a pointer, so that a
+// converter can allocate several in one piece with the dict holding them
+// (str objects are immutable: sharing the piece is safe).
+func StringValue(s string) object.String {
+	return *object.NewString(s)
+}
+
 // putString files value under the string key k.
 func putString(pairs map[string]object.DictPair, k string, value object.Object) {
 	key := object.NewString(k)

@@ -87,3 +87,16 @@ func equalValue(a, b any) bool {
 	}
 	return a == b
 }
+
+// TestStringValue checks that a str object made by value holds the string,
+// as the record converters embed it.
+func TestStringValue(t *testing.T) {
+	block := [2]object.String{StringValue("a"), StringValue("")}
+	if block[0].StringValue() != "a" || block[1].StringValue() != "" {
+		t.Errorf("got %q and %q", block[0].StringValue(), block[1].StringValue())
+	}
+	var v object.Object = &block[0]
+	if v.Type() != object.STRING_OBJ {
+		t.Errorf("type %v", v.Type())
+	}
+}

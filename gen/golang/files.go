@@ -259,16 +259,52 @@ func (e *emitter) recordsFile() string {
 			fmt.Fprintf(&out, "\t%s = bindrt.NewDictKey(%s)\n", recordKey(r, f), quote(f.Name))
 		}
 		out.WriteString(")\n")
-		fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
-		fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
-		for _, f := range r.Fields {
-			k := recordKey(r, f)
-			fmt.Fprintf(&out, "\t%s.Put(pairs, %s)\n", k, e.toObject(f.Type, "v."+f.Go))
-		}
-		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
+		out.WriteString(e.recordToObject(r))
 		if e.lists[r.Name] {
 			fmt.Fprintf(&out, "\nfunc %[1]sListToObject(vs []%[2]s) object.Object {\n\tout := make([]object.Object, len(vs))\n\tfor i, v := range vs {\n\t\tout[i] = %[1]sToObject(v)\n\t}\n\treturn &object.List{Elements: out}\n}\n", lc, r.Go)
 		}
+	}
+	return out.String()
+}
+
+// recordToObject is the converter of one record to a dict. A message
+// handler converts a record per message, so the dict and the str values of
+// the record's fields are allocated together, in one piece.
+func (e *emitter) recordToObject(r *spec.Record) string {
+	lc := camel(r.Name, false)
+	var strs []string
+	for _, f := range r.Fields {
+		if f.Type.Kind == spec.Str {
+			strs = append(strs, fmt.Sprintf("bindrt.StringValue(string(v.%s))", f.Go))
+		}
+	}
+	var out strings.Builder
+	if len(strs) > 0 {
+		fmt.Fprintf(&out, "\n// %sObjects is what %sToObject allocates in one piece: the dict and its str values.\n", lc, lc)
+		fmt.Fprintf(&out, "type %sObjects struct {\n\tdict object.Dict\n\tstrs [%d]object.String\n}\n", lc, len(strs))
+	}
+	fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
+	if len(strs) > 0 {
+		fmt.Fprintf(&out, "\to := &%sObjects{strs: [%d]object.String{\n", lc, len(strs))
+		for _, s := range strs {
+			fmt.Fprintf(&out, "\t\t%s,\n", s)
+		}
+		out.WriteString("\t}}\n")
+	}
+	fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
+	next := 0
+	for _, f := range r.Fields {
+		value := e.toObject(f.Type, "v."+f.Go)
+		if f.Type.Kind == spec.Str {
+			value = fmt.Sprintf("&o.strs[%d]", next)
+			next++
+		}
+		fmt.Fprintf(&out, "\t%s.Put(pairs, %s)\n", recordKey(r, f), value)
+	}
+	if len(strs) > 0 {
+		out.WriteString("\to.dict.Pairs = pairs\n\treturn &o.dict\n}\n")
+	} else {
+		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
 	}
 	return out.String()
 }
