@@ -19,27 +19,24 @@ var (
 	nodeKeyObserver   = bindrt.NewDictKey("observer")
 )
 
-// nodeObjects is what nodeToObject allocates in one piece: the dict and its str values.
+// nodeObjects is what nodeToObject allocates in one piece: the dict and the objects of its fields.
 type nodeObjects struct {
-	dict object.Dict
-	strs [4]object.String
+	dict  object.Dict
+	strs  [4]object.String
+	dicts [1]object.Dict
+	lists [1]object.List
 }
 
 // nodeToObject converts a engine.Node to the dict scripts see.
 func nodeToObject(v engine.Node) object.Object {
-	o := &nodeObjects{strs: [4]object.String{
-		bindrt.StringValue(string(v.ID)),
-		bindrt.StringValue(string(v.Addr)),
-		bindrt.StringValue(string(v.State)),
-		bindrt.StringValue(string(v.AppVersion)),
-	}}
+	o := new(nodeObjects)
 	pairs := make(map[string]object.DictPair, 7)
-	nodeKeyId.Put(pairs, &o.strs[0])
-	nodeKeyAddr.Put(pairs, &o.strs[1])
-	nodeKeyState.Put(pairs, &o.strs[2])
-	nodeKeyMetadata.Put(pairs, bindrt.FromAnyMap(v.Metadata))
-	nodeKeyTags.Put(pairs, bindrt.FromStrList(v.Tags))
-	nodeKeyAppVersion.Put(pairs, &o.strs[3])
+	nodeKeyId.Put(pairs, bindrt.FillString(&o.strs[0], string(v.ID)))
+	nodeKeyAddr.Put(pairs, bindrt.FillString(&o.strs[1], string(v.Addr)))
+	nodeKeyState.Put(pairs, bindrt.FillString(&o.strs[2], string(v.State)))
+	nodeKeyMetadata.Put(pairs, bindrt.FillAnyMap(&o.dicts[0], v.Metadata))
+	nodeKeyTags.Put(pairs, bindrt.FillStrList(&o.lists[0], v.Tags))
+	nodeKeyAppVersion.Put(pairs, bindrt.FillString(&o.strs[3], string(v.AppVersion)))
 	nodeKeyObserver.Put(pairs, object.NewBoolean(v.Observer))
 	o.dict.Pairs = pairs
 	return &o.dict
@@ -126,21 +123,21 @@ var (
 	keyResultKeyFailed = bindrt.NewDictKey("failed")
 )
 
-// keyResultObjects is what keyResultToObject allocates in one piece: the dict and its str values.
+// keyResultObjects is what keyResultToObject allocates in one piece: the dict and the objects of its fields.
 type keyResultObjects struct {
-	dict object.Dict
-	strs [1]object.String
+	dict  object.Dict
+	strs  [1]object.String
+	dicts [1]object.Dict
+	lists [1]object.List
 }
 
 // keyResultToObject converts a engine.KeyResult to the dict scripts see.
 func keyResultToObject(v engine.KeyResult) object.Object {
-	o := &keyResultObjects{strs: [1]object.String{
-		bindrt.StringValue(string(v.Key)),
-	}}
+	o := new(keyResultObjects)
 	pairs := make(map[string]object.DictPair, 3)
-	keyResultKeyKey.Put(pairs, &o.strs[0])
-	keyResultKeyOk.Put(pairs, bindrt.FromStrList(v.OK))
-	keyResultKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
+	keyResultKeyKey.Put(pairs, bindrt.FillString(&o.strs[0], string(v.Key)))
+	keyResultKeyOk.Put(pairs, bindrt.FillStrList(&o.lists[0], v.OK))
+	keyResultKeyFailed.Put(pairs, bindrt.FillStrMap(&o.dicts[0], v.Failed))
 	o.dict.Pairs = pairs
 	return &o.dict
 }
@@ -154,23 +151,22 @@ var (
 	keyListKeyFailed    = bindrt.NewDictKey("failed")
 )
 
-// keyListObjects is what keyListToObject allocates in one piece: the dict and its str values.
+// keyListObjects is what keyListToObject allocates in one piece: the dict and the objects of its fields.
 type keyListObjects struct {
-	dict object.Dict
-	strs [1]object.String
+	dict  object.Dict
+	strs  [1]object.String
+	dicts [3]object.Dict
 }
 
 // keyListToObject converts a engine.KeyList to the dict scripts see.
 func keyListToObject(v engine.KeyList) object.Object {
-	o := &keyListObjects{strs: [1]object.String{
-		bindrt.StringValue(string(v.Primary)),
-	}}
+	o := new(keyListObjects)
 	pairs := make(map[string]object.DictPair, 5)
-	keyListKeyPrimary.Put(pairs, &o.strs[0])
-	keyListKeyKeys.Put(pairs, bindrt.FromAnyMap(v.Keys))
-	keyListKeyPrimaries.Put(pairs, bindrt.FromAnyMap(v.Primaries))
+	keyListKeyPrimary.Put(pairs, bindrt.FillString(&o.strs[0], string(v.Primary)))
+	keyListKeyKeys.Put(pairs, bindrt.FillAnyMap(&o.dicts[0], v.Keys))
+	keyListKeyPrimaries.Put(pairs, bindrt.FillAnyMap(&o.dicts[1], v.Primaries))
 	keyListKeyNodes.Put(pairs, object.NewInteger(int64(v.Nodes)))
-	keyListKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
+	keyListKeyFailed.Put(pairs, bindrt.FillStrMap(&o.dicts[2], v.Failed))
 	o.dict.Pairs = pairs
 	return &o.dict
 }

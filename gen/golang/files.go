@@ -268,45 +268,81 @@ func (e *emitter) recordsFile() string {
 }
 
 // recordToObject is the converter of one record to a dict. A message
-// handler converts a record per message, so the dict and the str values of
-// the record's fields are allocated together, in one piece.
+// handler converts a record per message, so the dict and the objects of
+// the record's str, dict and list[str] fields are allocated together, in
+// one piece (blockField says which field goes where).
 func (e *emitter) recordToObject(r *spec.Record) string {
 	lc := camel(r.Name, false)
-	var strs []string
-	for _, f := range r.Fields {
-		if f.Type.Kind == spec.Str {
-			strs = append(strs, fmt.Sprintf("bindrt.StringValue(string(v.%s))", f.Go))
+	counts := map[string]int{}
+	slot := make([]string, len(r.Fields)) // the field's object in the piece, "" when apart
+	for i, f := range r.Fields {
+		if group := blockField(f.Type); group != "" {
+			slot[i] = fmt.Sprintf("&o.%s[%d]", group, counts[group])
+			counts[group]++
 		}
 	}
 	var out strings.Builder
-	if len(strs) > 0 {
-		fmt.Fprintf(&out, "\n// %sObjects is what %sToObject allocates in one piece: the dict and its str values.\n", lc, lc)
-		fmt.Fprintf(&out, "type %sObjects struct {\n\tdict object.Dict\n\tstrs [%d]object.String\n}\n", lc, len(strs))
+	inBlock := len(counts) > 0
+	if inBlock {
+		fmt.Fprintf(&out, "\n// %sObjects is what %sToObject allocates in one piece: the dict and the objects of its fields.\n", lc, lc)
+		fmt.Fprintf(&out, "type %sObjects struct {\n\tdict object.Dict\n", lc)
+		for _, g := range blockGroups {
+			if n := counts[g.name]; n > 0 {
+				fmt.Fprintf(&out, "\t%s [%d]object.%s\n", g.name, n, g.object)
+			}
+		}
+		out.WriteString("}\n")
 	}
 	fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
-	if len(strs) > 0 {
-		fmt.Fprintf(&out, "\to := &%sObjects{strs: [%d]object.String{\n", lc, len(strs))
-		for _, s := range strs {
-			fmt.Fprintf(&out, "\t\t%s,\n", s)
-		}
-		out.WriteString("\t}}\n")
+	if inBlock {
+		fmt.Fprintf(&out, "\to := new(%sObjects)\n", lc)
 	}
 	fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
-	next := 0
-	for _, f := range r.Fields {
+	for i, f := range r.Fields {
 		value := e.toObject(f.Type, "v."+f.Go)
-		if f.Type.Kind == spec.Str {
-			value = fmt.Sprintf("&o.strs[%d]", next)
-			next++
+		if slot[i] != "" {
+			value = fillObject(f.Type, slot[i], "v."+f.Go)
 		}
 		fmt.Fprintf(&out, "\t%s.Put(pairs, %s)\n", recordKey(r, f), value)
 	}
-	if len(strs) > 0 {
+	if inBlock {
 		out.WriteString("\to.dict.Pairs = pairs\n\treturn &o.dict\n}\n")
 	} else {
 		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
 	}
 	return out.String()
+}
+
+// blockGroups are the arrays of a record's one-piece allocation, in the
+// order they are declared.
+var blockGroups = []struct{ name, object string }{{"strs", "String"}, {"dicts", "Dict"}, {"lists", "List"}}
+
+// blockField names the array of the one-piece allocation that holds the
+// object of a field of type t, or "" when that object is allocated apart.
+func blockField(t *spec.Type) string {
+	switch {
+	case t.Kind == spec.Str:
+		return "strs"
+	case t.Kind == spec.Dict:
+		return "dicts"
+	case t.Kind == spec.List && t.Elem.Kind == spec.Str:
+		return "lists"
+	}
+	return ""
+}
+
+// fillObject is a Go expression converting expr of type t into the object
+// at slot (see blockField) and yielding slot.
+func fillObject(t *spec.Type, slot, expr string) string {
+	switch {
+	case t.Kind == spec.Str:
+		return fmt.Sprintf("bindrt.FillString(%s, string(%s))", slot, expr)
+	case t.Kind == spec.Dict && t.Elem.Kind == spec.Str:
+		return fmt.Sprintf("bindrt.FillStrMap(%s, %s)", slot, expr)
+	case t.Kind == spec.Dict:
+		return fmt.Sprintf("bindrt.FillAnyMap(%s, %s)", slot, expr)
+	}
+	return fmt.Sprintf("bindrt.FillStrList(%s, %s)", slot, expr)
 }
 
 // recordKey names the prepared dict key of a record field.
