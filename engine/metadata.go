@@ -331,6 +331,9 @@ func (c *Cluster) storeEntry(owner string, entry *metaEntry) bool {
 	}
 	s.total += len(entry.enc)
 	s.remote[owner] = entry
+	// Pulls are paced per owner until its map arrives; an idle node need
+	// not keep a pull time for every peer.
+	delete(s.lastPull, owner)
 	c.stats.metaUpdates.Add(1)
 	c.metaChanged(owner, entry.values, true)
 	over := s.overBudget()
