@@ -92,7 +92,7 @@ var convTimeout = 150 * time.Second
 func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float64, error) {
 	var before uint64
 	if heap {
-		before = settledHeap()
+		before = settledHeap(true)
 	}
 	nodes, err := startNodes(s, n, lan)
 	if err != nil {
@@ -114,7 +114,7 @@ func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float6
 			allAlive(nodes, n) // runs queued handlers, as an application would
 			time.Sleep(50 * time.Millisecond)
 		}
-		kib = (float64(settledHeap()) - float64(before)) / float64(n) / 1024
+		kib = (float64(settledHeap(false)) - float64(before)) / float64(n) / 1024
 		if err := writeHeapProfile(s); err != nil {
 			return 0, 0, err
 		}
@@ -126,10 +126,10 @@ func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float6
 // been freed: the nodes of the round before may still be winding down
 // (goroutines ending, timers firing), and counting their memory as this
 // round's, or its release against it, made single rounds swing from
-// negative to double. It collects until the goroutines are back to what
-// the scenario started with (baseGoroutines) and two readings agree
-// within 1%, for at most 30 s.
-func settledHeap() uint64 {
+// negative to double. It collects until two readings agree within 1% and,
+// with noNodes (before a round's nodes start), the goroutines are back to
+// what the scenario started with (baseGoroutines); for at most 30 s.
+func settledHeap(noNodes bool) uint64 {
 	var m runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m)
@@ -143,7 +143,7 @@ func settledHeap() uint64 {
 		if diff < 0 {
 			diff = -diff
 		}
-		if uint64(diff)*100 <= last && runtime.NumGoroutine() <= baseGoroutines {
+		if uint64(diff)*100 <= last && (!noNodes || runtime.NumGoroutine() <= baseGoroutines) {
 			break
 		}
 	}
