@@ -29,6 +29,7 @@ func runConvergence(b *bench) error {
 		runtime.MemProfileRate = 4096 // fine enough to see per-node structures
 	}
 	baseGoroutines = runtime.NumGoroutine() + 2 // slack for the runtime's own
+	baseHeap = settledHeap(false)
 	for _, n := range sizes {
 		last := n == sizes[len(sizes)-1]
 		rounds := b.rounds
@@ -122,19 +123,21 @@ func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float6
 	return secs, kib, nil
 }
 
-// settledHeap is the live heap once what a previous round stopped has
-// been freed: the nodes of the round before may still be winding down
-// (goroutines ending, timers firing), and counting their memory as this
-// round's, or its release against it, made single rounds swing from
-// negative to double. It collects until two readings agree within 1% and,
-// with noNodes (before a round's nodes start), the goroutines are back to
-// what the scenario started with (baseGoroutines); for at most 30 s.
+// settledHeap is the live heap once it has settled: two readings after
+// a GC agree within 1%. With noNodes (before a round's nodes start) it also
+// waits, for at most a minute, until what earlier rounds stopped is gone:
+// the goroutines back to what the scenario started with and the heap back
+// within 4 MiB of it (baseGoroutines, baseHeap). memberlist's suspicion
+// timers (up to about 50 s at N = 128) keep a stopped node, and with it
+// the engine's, alive until they fire; counting that memory as the next
+// round's, or its release against it, swung single rounds from negative
+// to double.
 func settledHeap(noNodes bool) uint64 {
 	var m runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m)
 	last := m.HeapAlloc
-	for range 300 {
+	for range 600 {
 		time.Sleep(100 * time.Millisecond)
 		runtime.GC()
 		runtime.ReadMemStats(&m)
@@ -143,16 +146,20 @@ func settledHeap(noNodes bool) uint64 {
 		if diff < 0 {
 			diff = -diff
 		}
-		if uint64(diff)*100 <= last && (!noNodes || runtime.NumGoroutine() <= baseGoroutines) {
+		gone := !noNodes || (runtime.NumGoroutine() <= baseGoroutines && last <= baseHeap+4<<20)
+		if uint64(diff)*100 <= last && gone {
 			break
 		}
 	}
 	return last
 }
 
-// baseGoroutines is how many goroutines run with no node up; settledHeap
-// waits for the count to come back to it.
-var baseGoroutines int
+// baseGoroutines and baseHeap are the goroutines and the live heap with no
+// node up, when the scenario starts.
+var (
+	baseGoroutines int
+	baseHeap       uint64
+)
 
 // heapProfile names a file for heap profiles of the idle nodes, taken
 // where the heap figure is measured: FILE.ours.R and FILE.memberlist.R for
