@@ -77,6 +77,8 @@ type Cluster struct {
 	keyOps keyOps // key rotation requests in flight and recently seen (keys.go)
 
 	form formation // push/pull repair after joins (formation.go)
+
+	features featureState // extensions and channels of feature packages (features.go)
 }
 
 // New validates cfg and builds a node; it does not open sockets until Start.

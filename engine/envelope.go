@@ -37,7 +37,8 @@ const (
 	msgMetaPull   = 2 // ask the receiver to send its metadata
 	msgState      = 3 // push/pull state: all metadata entries known
 	// 16 and 17: key rotation requests and replies (keys.go)
-	// 40 to 44: request/reply (request.go) and leader election (election.go)
+	// 40 and 41: request/reply (request.go)
+	// 64 to 127: feature channels (channels.go)
 )
 
 var errBadEnvelope = errors.New("malformed envelope")

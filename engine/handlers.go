@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 )
 
-// extras holds the state of request/reply, removable handlers, metadata
-// events and leader-election votes. It lives in one Cluster field so the
+// extras holds the state of request/reply, removable handlers and
+// metadata events. It lives in one Cluster field so the
 // features built on it stay out of the core types.
 type extras struct {
 	nextID atomic.Int64 // source of handler ids (state, metadata, internal)
@@ -23,11 +23,6 @@ type extras struct {
 	pending  map[uint64]*pendingRequest
 	nextReq  atomic.Uint64
 	inflight atomic.Int32 // received requests waiting for Dispatch
-
-	// Leader election (election.go).
-	voteMu    sync.Mutex
-	grants    map[string]*grant
-	elections map[string][]*LeaderElection
 }
 
 // metaListener is a metadata-change callback; internal listeners (node

@@ -78,3 +78,8 @@ func peerLineKind(line string) string {
 func newMemberlistLogger(l *slog.Logger) *log.Logger {
 	return log.New(slogWriter{logger: l, peer: ratelog.New(l, ratelog.DefaultInterval)}, "", 0)
 }
+
+// memberlistLogger is the *log.Logger handed to memberlist.
+func (c *Cluster) memberlistLogger() *log.Logger {
+	return newMemberlistLogger(c.cfg.Logger)
+}

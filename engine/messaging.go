@@ -329,13 +329,13 @@ func (c *Cluster) handleInternal(e *envelope) {
 		c.receiveRequest(e)
 	case msgReply:
 		c.receiveReply(e)
-	case msgElectClaim, msgElectAck, msgElectResign:
-		c.receiveElection(e)
 	case msgKeyRequest:
 		c.handleKeyRequest(e)
 	case msgKeyReply:
 		c.handleKeyReply(e)
 	default:
-		c.stats.decodeErrors.Add(1)
+		if !c.receiveChannel(e) {
+			c.stats.decodeErrors.Add(1)
+		}
 	}
 }

@@ -10,16 +10,13 @@ package engine
 //
 //   - Node.Observer is true for it (the "observer" key of node dicts), so
 //     scripts can leave it out of what they count;
-//   - leader elections never make it eligible, whatever their criteria: it
+//   - leader elections (engine/election) never make it eligible, whatever their criteria: it
 //     is in no electorate, so the votes it may answer are never counted
 //     and it changes no majority;
-//   - node groups never make it a member.
+//   - node groups (engine/groups) never make it a member.
 //
 // Peers of an engine older than the flag ignore it and see an ordinary
 // node with no tags and no metadata.
-
-// observer reports whether p announced itself as an observer.
-func (p *peerInfo) observer() bool { return p.header != nil && p.header.observer }
 
 // MetadataCurrent reports whether this node holds, for every alive peer,
 // the metadata version that peer's header announces (and has read every

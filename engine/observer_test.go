@@ -1,10 +1,6 @@
 package engine
 
-import (
-	"context"
-	"fmt"
-	"testing"
-)
+import "testing"
 
 // The observer flag survives the header's encoding, and an ordinary
 // node's header does not carry it.
@@ -18,101 +14,5 @@ func TestHeaderObserverFlag(t *testing.T) {
 		if got.observer != want || got.leaving || got.appVersion != "1.0.0" || len(got.tags) != 1 {
 			t.Fatalf("observer=%v: decoded %+v", want, got)
 		}
-	}
-}
-
-// An observer joining a three-node cluster that runs an election and a
-// node group over every node (no criteria, so it would match) is seen as
-// an observer by all, is in no electorate and no group, changes neither
-// the leader nor its term, sees everyone's metadata, and is "leaving"
-// everywhere once it left.
-func TestObserverIsNotCounted(t *testing.T) {
-	en := startElectionNet(t, 3)
-	for i, c := range en.nodes {
-		if err := c.SetMetadata("role", fmt.Sprintf("r%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	groups := make([]*NodeGroup, len(en.nodes))
-	for i, c := range en.nodes {
-		g, err := c.CreateNodeGroup(nil, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(g.Close)
-		groups[i] = g
-	}
-	leader, term := en.waitLeader(t, "first leader", indexes(0, 3))
-	for i, g := range groups {
-		pump(t, en.nodes[i], testTimeout, "group of three", func() bool { g.Dispatch(); return g.Count() == 3 })
-	}
-
-	tr, err := en.net.NewTransportAuto()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig("observer")
-	cfg.Transport, cfg.BindAddr, cfg.Observer = tr, tr.Addr(), true
-	obs, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := obs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { obs.stop(false) })
-	if _, err := obs.Join(context.Background(), []string{en.addrs[0]}); err != nil {
-		t.Fatal(err)
-	}
-	if !obs.LocalNode().Observer {
-		t.Fatal("LocalNode of an observer has Observer false")
-	}
-	for i, c := range en.nodes {
-		waitFor(t, testTimeout, fmt.Sprintf("n%d sees the observer", i), func() bool {
-			n, ok := c.GetNode("observer")
-			return ok && n.State == string(StateAlive) && n.Observer
-		})
-		if n, _ := c.GetNode(c.NodeID()); n.Observer {
-			t.Fatalf("n%d reports itself as an observer", i)
-		}
-	}
-	waitFor(t, testTimeout, "the observer's metadata view", func() bool {
-		if !obs.MetadataCurrent() || obs.NumAlive() != 4 {
-			return false
-		}
-		for i := range en.nodes {
-			if n, _ := obs.GetNode(fmt.Sprintf("n%d", i)); n.Metadata["role"] != fmt.Sprintf("r%d", i) {
-				return false
-			}
-		}
-		return true
-	})
-	// Several election checks and group reconciliations with the observer
-	// alive everywhere.
-	holdFor(t, 3*testLease, "observer alive", func() error {
-		for i := range en.nodes {
-			if s := en.els[i].electorateSize(); s != 3 {
-				return fmt.Errorf("n%d: electorate of %d", i, s)
-			}
-			groups[i].Dispatch()
-			if n := groups[i].Count(); n != 3 || groups[i].Contains("observer") {
-				return fmt.Errorf("n%d: group of %d: %v", i, n, groups[i].Nodes())
-			}
-			if id, ok := en.els[i].GetLeaderID(); !ok || id != en.nodes[leader].NodeID() {
-				return fmt.Errorf("n%d: leader %q (known %v), want n%d", i, id, ok, leader)
-			}
-			if got := en.els[i].GetTerm(); got != int(term) {
-				return fmt.Errorf("n%d: term %d, want %d", i, got, term)
-			}
-		}
-		return nil
-	})
-
-	obs.Stop()
-	for i, c := range en.nodes {
-		waitFor(t, testTimeout, fmt.Sprintf("n%d sees the observer leave", i), func() bool {
-			n, ok := c.GetNode("observer")
-			return !ok || n.State == string(StateLeaving)
-		})
 	}
 }

@@ -46,16 +46,23 @@ func decodeAck(p []byte) (ackInfo, bool) {
 
 // scheduleAck makes a the acknowledgement due to node id; the sender
 // goroutine for id sends the latest one due, so a burst of deliveries is
-// acknowledged by few messages.
+// acknowledged by few messages. While one is already due, whoever made it
+// due has woken the goroutine, which has not taken it yet (it takes and
+// clears it under ps.mu, and cannot return while it is set) and will send
+// this newer one instead: no second wake is needed, which spares a
+// delivery in a burst the wake's channel send and lock round.
 func (t *senderTable) scheduleAck(c *Cluster, id string, a ackInfo) {
 	ps := t.get(id)
 	ps.mu.Lock()
-	if ps.ack == nil {
+	due := ps.ack != nil
+	if !due {
 		ps.ack = new(ackInfo)
 	}
 	*ps.ack = a
 	ps.mu.Unlock()
-	t.wake(c, ps)
+	if !due {
+		t.wake(c, ps)
+	}
 }
 
 // sendAck writes an acknowledgement to p. Inline, it is written on the

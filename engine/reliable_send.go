@@ -252,10 +252,9 @@ func (t *senderTable) writeInline(c *Cluster, ps *peerSender) {
 	frames, first, _ := ps.nextWrite(c, p, time.Now(), nil)
 	ps.mu.Unlock()
 	if len(frames) > 0 {
-		errs := make([]error, len(frames))
-		c.writeFrames(p.addr, frames, errs)
+		err := c.writeFrames(p.addr, frames)
 		ps.mu.Lock()
-		ps.afterWrite(first, errs, time.Now())
+		ps.afterWrite(first, err, time.Now())
 		ps.mu.Unlock()
 	}
 	now := time.Now()
@@ -296,7 +295,6 @@ func (ps *peerSender) disarmRetransmit() {
 func (t *senderTable) run(c *Cluster, ps *peerSender) {
 	defer c.wg.Done()
 	var frames [][]byte
-	var errs []error
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -337,10 +335,9 @@ func (t *senderTable) run(c *Cluster, ps *peerSender) {
 			}
 			continue
 		}
-		errs = append(errs[:0], make([]error, len(frames))...)
-		c.writeFrames(p.addr, frames, errs)
+		err := c.writeFrames(p.addr, frames)
 		ps.mu.Lock()
-		ps.afterWrite(first, errs, time.Now())
+		ps.afterWrite(first, err, time.Now())
 		ps.mu.Unlock()
 		clear(frames)
 	}
@@ -416,19 +413,16 @@ func (ps *peerSender) goBack(now time.Time) {
 // first: after an error the window is written again from its first
 // unacknowledged message, after a pause that grows while errors repeat.
 // ps.mu is held.
-func (ps *peerSender) afterWrite(first uint64, errs []error, now time.Time) {
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		ps.retryEvery = min(max(2*ps.retryEvery, retryMin), retryMax)
-		ps.retryAt = now.Add(ps.retryEvery)
-		if first != 0 && ps.sendNext > ps.acked+1 {
-			ps.goBack(now)
-		}
+func (ps *peerSender) afterWrite(first uint64, err error, now time.Time) {
+	if err == nil {
+		ps.retryEvery = 0
 		return
 	}
-	ps.retryEvery = 0
+	ps.retryEvery = min(max(2*ps.retryEvery, retryMin), retryMax)
+	ps.retryAt = now.Add(ps.retryEvery)
+	if first != 0 && ps.sendNext > ps.acked+1 {
+		ps.goBack(now)
+	}
 }
 
 // failLocked fails every unacknowledged message with err and starts a new
@@ -522,24 +516,10 @@ func (t *senderTable) failAll(c *Cluster) {
 	}
 }
 
-// writeFrames writes envs in order on the stream to addr and records each
-// frame's outcome in errs; it returns once every outcome is known. All but
-// the last frame are queued without waiting, and the last one is sent
-// inline, so a lone message costs no goroutine hand-off in the transport.
-func (c *Cluster) writeFrames(addr string, envs [][]byte, errs []error) {
-	var wg sync.WaitGroup
-	last := len(envs) - 1
-	for i, env := range envs[:last] {
-		errs[i] = nil
-		wg.Add(1)
-		if err := c.tr.SendAsyncShared(addr, env, func(err error) {
-			errs[i] = err
-			wg.Done()
-		}); err != nil {
-			errs[i] = err
-			wg.Done()
-		}
-	}
-	errs[last] = c.tr.Send(addr, envs[last])
-	wg.Wait()
+// writeFrames writes envs in order on the stream to addr and returns once
+// all are written, or with the first error. They go to the transport as
+// one batch: a burst costs one queueing step, not one per frame, and the
+// calling goroutine writes them itself when the stream is idle.
+func (c *Cluster) writeFrames(addr string, envs [][]byte) error {
+	return c.tr.SendBatch(addr, envs)
 }

@@ -1,6 +1,10 @@
 package engine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/scriptling-contrib/gossip/internal/streams"
+)
 
 // Stats is a snapshot of the engine's counters since New.
 type Stats struct {
@@ -68,4 +72,14 @@ func (c *Cluster) Stats() Stats {
 // next to the panics the engine recovers.
 func (c *Cluster) RecordHandlerError() {
 	c.stats.handlerErrors.Add(1)
+}
+
+// streamStats are the streams transport's counters (zero before start):
+// Stats reports its handshakes and records that failed to authenticate
+// and the inbound connections it refused.
+func (c *Cluster) streamStats() streams.Stats {
+	if c.state.Load() == stateNew || c.tr == nil {
+		return streams.Stats{}
+	}
+	return c.tr.Stats()
 }

@@ -78,13 +78,21 @@ func (c *Cluster) buildTransport(mc *memberlist.Config) (*streams.Transport, err
 		}
 		inner = nt
 	}
+	var packetFilter streams.PacketFilter
+	var forwardFilter streams.ForwardFilter
+	if mc.Keyring != nil {
+		check := newSealCheck(mc.Keyring, func() { c.stats.decryptFailures.Add(1) }, mc.TCPTimeout)
+		packetFilter, forwardFilter = check.packet, check.stream
+	}
 	return streams.Wrap(inner, streams.Config{
-		Handler:      c.receiveStream,
-		Keyring:      mc.Keyring,
-		Label:        streamLabel,
-		Logger:       c.log.With("component", "streams"),
-		MaxFrameSize: MaxReliablePayload + streamFrameSlack,
-		IdleTimeout:  streamIdleTimeout,
+		PacketFilter:  packetFilter,
+		ForwardFilter: forwardFilter,
+		Handler:       c.receiveStream,
+		Keyring:       mc.Keyring,
+		Label:         streamLabel,
+		Logger:        c.log.With("component", "streams"),
+		MaxFrameSize:  MaxReliablePayload + streamFrameSlack,
+		IdleTimeout:   streamIdleTimeout,
 		// Every peer pair may hold a stream each way (metadata pulls alone
 		// open them), so buffers are per connection and kept modest; frames
 		// larger than the buffer bypass it.

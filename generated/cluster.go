@@ -8,6 +8,8 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine/election"
+	"github.com/scriptling-contrib/gossip/engine/groups"
 	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
@@ -1340,7 +1342,7 @@ func (in *interpreter) clusterCreateNodeGroupMethod(ctx context.Context, _ *obje
 			onNodeRemoved = got
 		}
 	}
-	result, err := self.CreateNodeGroup(criteria, onNodeAdded, onNodeRemoved)
+	result, err := groups.New(self, criteria, onNodeAdded, onNodeRemoved)
 	if err != nil {
 		return raiseError(fn, err)
 	}
@@ -1415,7 +1417,7 @@ func (in *interpreter) clusterCreateLeaderElectionMethod(ctx context.Context, _ 
 			metadataCriteria = got
 		}
 	}
-	result, err := self.CreateLeaderElection(checkInterval, leaderTimeout, minClusterSize, metadataCriteria)
+	result, err := election.New(self, checkInterval, leaderTimeout, minClusterSize, metadataCriteria)
 	if err != nil {
 		return raiseError(fn, err)
 	}

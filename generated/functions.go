@@ -8,6 +8,7 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine/election"
 	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
@@ -260,6 +261,7 @@ func (in *interpreter) callCreate(ctx context.Context, kwargs object.Kwargs, arg
 	if err != nil {
 		return raiseError(fn, err)
 	}
+	election.Enable(result)
 	return in.newClusterInstance(result)
 }
 

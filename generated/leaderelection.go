@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/paularlott/scriptling/object"
-	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine/election"
 	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
@@ -53,7 +53,7 @@ const (
 // for the bound method Scriptling makes from a class method), and
 // f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
 // class entry so that help(obj) does not list it among the methods.
-func (in *interpreter) newLeaderElectionInstance(v *engine.LeaderElection) object.Object {
+func (in *interpreter) newLeaderElectionInstance(v *election.Election) object.Object {
 	inst := &object.Instance{Class: in.leaderElectionClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       leaderElectionDoc,
@@ -73,7 +73,7 @@ func (in *interpreter) newLeaderElectionInstance(v *engine.LeaderElection) objec
 
 // callLeaderElectionStart implements LeaderElection.start() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionStart(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("start()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("start()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -81,7 +81,7 @@ func (in *interpreter) callLeaderElectionStart(ctx context.Context, kwargs objec
 }
 
 // leaderElectionStartMethod implements LeaderElection.start() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionStartMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionStartMethod(ctx context.Context, _ *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "start()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -97,7 +97,7 @@ func (in *interpreter) leaderElectionStartMethod(ctx context.Context, _ *object.
 
 // callLeaderElectionStop implements LeaderElection.stop() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionStop(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("stop()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("stop()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -105,7 +105,7 @@ func (in *interpreter) callLeaderElectionStop(ctx context.Context, kwargs object
 }
 
 // leaderElectionStopMethod implements LeaderElection.stop() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionStopMethod(ctx context.Context, inst *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionStopMethod(ctx context.Context, inst *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "stop()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -120,7 +120,7 @@ func (in *interpreter) leaderElectionStopMethod(ctx context.Context, inst *objec
 
 // callLeaderElectionIsLeader implements LeaderElection.is_leader() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionIsLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("is_leader()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("is_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -128,7 +128,7 @@ func (in *interpreter) callLeaderElectionIsLeader(ctx context.Context, kwargs ob
 }
 
 // leaderElectionIsLeaderMethod implements LeaderElection.is_leader() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionIsLeaderMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionIsLeaderMethod(ctx context.Context, _ *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "is_leader()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -141,7 +141,7 @@ func (in *interpreter) leaderElectionIsLeaderMethod(ctx context.Context, _ *obje
 
 // callLeaderElectionHasLeader implements LeaderElection.has_leader() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionHasLeader(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("has_leader()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("has_leader()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -149,7 +149,7 @@ func (in *interpreter) callLeaderElectionHasLeader(ctx context.Context, kwargs o
 }
 
 // leaderElectionHasLeaderMethod implements LeaderElection.has_leader() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionHasLeaderMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionHasLeaderMethod(ctx context.Context, _ *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "has_leader()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -162,7 +162,7 @@ func (in *interpreter) leaderElectionHasLeaderMethod(ctx context.Context, _ *obj
 
 // callLeaderElectionGetLeaderId implements LeaderElection.get_leader_id() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionGetLeaderId(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("get_leader_id()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("get_leader_id()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -170,7 +170,7 @@ func (in *interpreter) callLeaderElectionGetLeaderId(ctx context.Context, kwargs
 }
 
 // leaderElectionGetLeaderIdMethod implements LeaderElection.get_leader_id() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionGetLeaderIdMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionGetLeaderIdMethod(ctx context.Context, _ *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_leader_id()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -186,7 +186,7 @@ func (in *interpreter) leaderElectionGetLeaderIdMethod(ctx context.Context, _ *o
 
 // callLeaderElectionGetTerm implements LeaderElection.get_term() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionGetTerm(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("get_term()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("get_term()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -194,7 +194,7 @@ func (in *interpreter) callLeaderElectionGetTerm(ctx context.Context, kwargs obj
 }
 
 // leaderElectionGetTermMethod implements LeaderElection.get_term() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionGetTermMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionGetTermMethod(ctx context.Context, _ *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "get_term()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -210,7 +210,7 @@ var leaderElectionSendToPeersParams = []string{"message_type", "data", "reliable
 
 // callLeaderElectionSendToPeers implements LeaderElection.send_to_peers() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("send_to_peers()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("send_to_peers()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -218,7 +218,7 @@ func (in *interpreter) callLeaderElectionSendToPeers(ctx context.Context, kwargs
 }
 
 // leaderElectionSendToPeersMethod implements LeaderElection.send_to_peers() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_to_peers()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -287,7 +287,7 @@ var leaderElectionOnEventParams = []string{"event_type", "handler"}
 
 // callLeaderElectionOnEvent implements LeaderElection.on_event() called through the class, with the instance first.
 func (in *interpreter) callLeaderElectionOnEvent(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.LeaderElection]("on_event()", "LeaderElection", args)
+	inst, self, exc := bindrt.NativeSelf[*election.Election]("on_event()", "LeaderElection", args)
 	if exc != nil {
 		return exc
 	}
@@ -295,7 +295,7 @@ func (in *interpreter) callLeaderElectionOnEvent(ctx context.Context, kwargs obj
 }
 
 // leaderElectionOnEventMethod implements LeaderElection.on_event() on inst, whose Go value is self.
-func (in *interpreter) leaderElectionOnEventMethod(ctx context.Context, _ *object.Instance, self *engine.LeaderElection, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) leaderElectionOnEventMethod(ctx context.Context, _ *object.Instance, self *election.Election, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "on_event()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()

@@ -7,6 +7,8 @@ import (
 
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine/election"
+	"github.com/scriptling-contrib/gossip/engine/groups"
 	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
@@ -31,9 +33,9 @@ type interpreter struct {
 	// liveCluster holds the Cluster objects not yet cleaned up, for the runtime reset.
 	liveCluster bindrt.LiveSet[*engine.Cluster]
 	// liveNodeGroup holds the NodeGroup objects not yet cleaned up, for the runtime reset.
-	liveNodeGroup bindrt.LiveSet[*engine.NodeGroup]
+	liveNodeGroup bindrt.LiveSet[*groups.Group]
 	// liveLeaderElection holds the LeaderElection objects not yet cleaned up, for the runtime reset.
-	liveLeaderElection bindrt.LiveSet[*engine.LeaderElection]
+	liveLeaderElection bindrt.LiveSet[*election.Election]
 }
 
 // resets lists the interpreters holding objects the next runtime reset must

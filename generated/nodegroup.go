@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/paularlott/scriptling/object"
-	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine/groups"
 	"github.com/scriptling-contrib/gossip/gen/bindrt"
 )
 
@@ -47,7 +47,7 @@ const (
 // for the bound method Scriptling makes from a class method), and
 // f = obj.method; f(...) calls it on obj. __doc__ is a field rather than a
 // class entry so that help(obj) does not list it among the methods.
-func (in *interpreter) newNodeGroupInstance(v *engine.NodeGroup) object.Object {
+func (in *interpreter) newNodeGroupInstance(v *groups.Group) object.Object {
 	inst := &object.Instance{Class: in.nodeGroupClass, NativeData: v}
 	inst.Fields = map[string]object.Object{
 		"__doc__":       nodeGroupDoc,
@@ -64,7 +64,7 @@ func (in *interpreter) newNodeGroupInstance(v *engine.NodeGroup) object.Object {
 
 // callNodeGroupNodes implements NodeGroup.nodes() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupNodes(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("nodes()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*groups.Group]("nodes()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -72,7 +72,7 @@ func (in *interpreter) callNodeGroupNodes(ctx context.Context, kwargs object.Kwa
 }
 
 // nodeGroupNodesMethod implements NodeGroup.nodes() on inst, whose Go value is self.
-func (in *interpreter) nodeGroupNodesMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupNodesMethod(ctx context.Context, _ *object.Instance, self *groups.Group, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "nodes()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -88,7 +88,7 @@ var nodeGroupContainsParams = []string{"node_id"}
 
 // callNodeGroupContains implements NodeGroup.contains() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupContains(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("contains()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*groups.Group]("contains()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -96,7 +96,7 @@ func (in *interpreter) callNodeGroupContains(ctx context.Context, kwargs object.
 }
 
 // nodeGroupContainsMethod implements NodeGroup.contains() on inst, whose Go value is self.
-func (in *interpreter) nodeGroupContainsMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupContainsMethod(ctx context.Context, _ *object.Instance, self *groups.Group, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "contains()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -117,7 +117,7 @@ func (in *interpreter) nodeGroupContainsMethod(ctx context.Context, _ *object.In
 
 // callNodeGroupCount implements NodeGroup.count() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupCount(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("count()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*groups.Group]("count()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -125,7 +125,7 @@ func (in *interpreter) callNodeGroupCount(ctx context.Context, kwargs object.Kwa
 }
 
 // nodeGroupCountMethod implements NodeGroup.count() on inst, whose Go value is self.
-func (in *interpreter) nodeGroupCountMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupCountMethod(ctx context.Context, _ *object.Instance, self *groups.Group, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "count()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -141,7 +141,7 @@ var nodeGroupSendToPeersParams = []string{"message_type", "data", "reliable", "t
 
 // callNodeGroupSendToPeers implements NodeGroup.send_to_peers() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupSendToPeers(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("send_to_peers()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*groups.Group]("send_to_peers()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -149,7 +149,7 @@ func (in *interpreter) callNodeGroupSendToPeers(ctx context.Context, kwargs obje
 }
 
 // nodeGroupSendToPeersMethod implements NodeGroup.send_to_peers() on inst, whose Go value is self.
-func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object.Instance, self *groups.Group, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "send_to_peers()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()
@@ -215,7 +215,7 @@ func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object
 
 // callNodeGroupClose implements NodeGroup.close() called through the class, with the instance first.
 func (in *interpreter) callNodeGroupClose(ctx context.Context, kwargs object.Kwargs, args ...object.Object) object.Object {
-	inst, self, exc := bindrt.NativeSelf[*engine.NodeGroup]("close()", "NodeGroup", args)
+	inst, self, exc := bindrt.NativeSelf[*groups.Group]("close()", "NodeGroup", args)
 	if exc != nil {
 		return exc
 	}
@@ -223,7 +223,7 @@ func (in *interpreter) callNodeGroupClose(ctx context.Context, kwargs object.Kwa
 }
 
 // nodeGroupCloseMethod implements NodeGroup.close() on inst, whose Go value is self.
-func (in *interpreter) nodeGroupCloseMethod(ctx context.Context, inst *object.Instance, self *engine.NodeGroup, kwargs object.Kwargs, args []object.Object) object.Object {
+func (in *interpreter) nodeGroupCloseMethod(ctx context.Context, inst *object.Instance, self *groups.Group, kwargs object.Kwargs, args []object.Object) object.Object {
 	const fn = "close()"
 	// Run the interpreter's queued event handlers on the script's goroutine first.
 	in.shared.Dispatch()

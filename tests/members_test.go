@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/scriptling-contrib/gossip/engine"
+	electionpkg "github.com/scriptling-contrib/gossip/engine/election"
+	"github.com/scriptling-contrib/gossip/engine/groups"
 )
 
 // Tests of `scriptling-gossip members`, run as a separate process against
@@ -144,12 +146,12 @@ func requireRefusal(t *testing.T, r membersRun, want string) {
 // records it as having left.
 func TestMembersObserverIsNotCounted(t *testing.T) {
 	mc := startMembersCluster(t, nil)
-	var els []*engine.LeaderElection
-	var groups []*engine.NodeGroup
+	var els []*electionpkg.Election
+	var gs []*groups.Group
 	var addedMu sync.Mutex
 	var added []string
 	for _, c := range mc.nodes {
-		e, err := c.CreateLeaderElection(50*time.Millisecond, 400*time.Millisecond, 1, nil)
+		e, err := electionpkg.New(c, 50*time.Millisecond, 400*time.Millisecond, 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +162,7 @@ func TestMembersObserverIsNotCounted(t *testing.T) {
 		els = append(els, e)
 		// No criteria: every node matches, so only the observer flag keeps
 		// the observer out.
-		g, err := c.CreateNodeGroup(nil, func(n engine.Node) {
+		g, err := groups.New(c, nil, func(n engine.Node) {
 			addedMu.Lock()
 			added = append(added, n.ID)
 			addedMu.Unlock()
@@ -169,16 +171,16 @@ func TestMembersObserverIsNotCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(g.Close)
-		groups = append(groups, g)
+		gs = append(gs, g)
 	}
 	var leader string
 	var term int
 	waitFor(t, 30*time.Second, "one leader known to all, groups of three", func() bool {
 		ids := map[string]bool{}
 		for i, e := range els {
-			groups[i].Dispatch()
+			gs[i].Dispatch()
 			id, ok := e.GetLeaderID()
-			if !ok || groups[i].Count() != 3 {
+			if !ok || gs[i].Count() != 3 {
 				return false
 			}
 			ids[id] = true
@@ -206,9 +208,9 @@ func TestMembersObserverIsNotCounted(t *testing.T) {
 					seen[i] = n.ID
 				}
 			}
-			groups[i].Dispatch()
-			if n := groups[i].Count(); n != 3 {
-				return fmt.Errorf("m%d: group of %d: %v", i, n, groups[i].Nodes())
+			gs[i].Dispatch()
+			if n := gs[i].Count(); n != 3 {
+				return fmt.Errorf("m%d: group of %d: %v", i, n, gs[i].Nodes())
 			}
 			if id, ok := els[i].GetLeaderID(); !ok || id != leader || els[i].GetTerm() != term {
 				return fmt.Errorf("m%d: leader %q (known %v) in term %d, want %s in term %d", i, id, ok, els[i].GetTerm(), leader, term)

@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	gossip-bench [-quick] [-json] [-rounds n] [-chart file.png] [-only words] [-sizes 8,32,128] [-burn]
+//	gossip-bench [-quick] [-json] [-rounds n] [-chart file.png] [-only words] [-sizes 8,32,128] [-burn] [-cpuprofile file]
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -56,6 +57,12 @@ type point struct{ n, v float64 }
 var convSizes []int
 
 func main() {
+	exit := 0
+	defer func() {
+		if exit != 0 {
+			os.Exit(exit)
+		}
+	}()
 	if len(os.Args) == 2 && os.Args[1] == burnChildFlag {
 		burn()
 		return
@@ -67,7 +74,16 @@ func main() {
 	only := flag.String("only", "", "run only scenarios whose name contains one of these comma-separated words")
 	sizes := flag.String("sizes", "8,32,128", "cluster sizes for the convergence scenario")
 	burner := flag.Bool("burn", false, "also run the convergence rounds with a CPU burner keeping every core busy")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gossip-bench: -cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer stop()
+	}
 	for _, f := range strings.Split(*sizes, ",") {
 		var n int
 		if _, err := fmt.Sscan(f, &n); err != nil || n < 2 {
@@ -114,7 +130,7 @@ func main() {
 		printTable(b.figures)
 	}
 	if failed {
-		os.Exit(1)
+		exit = 1
 	}
 }
 
@@ -255,4 +271,21 @@ func printTable(fs []figure) {
 		fmt.Fprintf(w, "%s\t%.4g\t%s\t%s\t%s\t\n", f.Figure, f.Ours, base, f.Unit, ratio)
 	}
 	_ = w.Flush()
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function runs.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }

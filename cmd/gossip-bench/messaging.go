@@ -128,9 +128,10 @@ func pairWith(s side, p profile, in *inbox, stop <-chan struct{}) ([]node, error
 
 // Figure 3: reliable one-to-one throughput. The sender sends as fast as
 // the API lets it for d (the engine: Send, reliable, to the one other
-// node; memberlist: SendReliable in a loop, which is what ordered delivery
-// needs there), and the time runs until the receiver got everything. The
-// engine must deliver in order and exactly once.
+// node, from one goroutine; memberlist: SendReliable in a loop, which is
+// what ordered delivery needs there), and the time runs until the receiver
+// got everything. The engine must deliver in order and exactly once. Each
+// size is then also set against the loopback TCP limit (wirelimit.go).
 func runReliableThroughput(b *bench) error {
 	d := 2 * time.Second
 	if b.quick {
@@ -152,6 +153,15 @@ func runReliableThroughput(b *bench) error {
 			name += ", encrypted"
 		}
 		b.add(name, "msg/s", rate, ours[0], base[0])
+		// The same figure against what the wire allows (wirelimit.go),
+		// measured right after it: plain streams against the plain limit,
+		// encrypted ones against the sealed limit.
+		sealed := c.p.key != ""
+		limit, err := wireLimit(b, c.size, sealed, d)
+		if err != nil {
+			return fmt.Errorf("%d B: %w", c.size, err)
+		}
+		b.add(fmt.Sprintf("reliable %s throughput (baseline: loopback TCP limit, %s)", sizeName(c.size), map[bool]string{false: "plain", true: "sealed"}[sealed]), "msg/s", rate, ours[0], limit)
 	}
 	return nil
 }

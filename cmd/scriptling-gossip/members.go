@@ -91,7 +91,7 @@ func parseMembers(args []string, stdout, stderr io.Writer) (*membersOptions, int
 	fs.StringVar(&o.keyFile, "key-file", "", "read the cluster's encryption key (16, 24 or 32 bytes) from `FILE`; one trailing newline is ignored")
 	fs.StringVar(&o.tokenFile, "token-file", "", "read the cluster's bearer token from `FILE`; one trailing newline is ignored")
 	fs.StringVar(&o.appVersion, "app-version", "", "application `VERSION` to announce; it must be compatible with the cluster's")
-	fs.BoolVar(&o.json, "json", false, "print a JSON array of node objects instead of a table")
+	fs.BoolVar(&o.json, "json", false, "print a JSON array of node objects instead of a table (metadata floats that JSON cannot hold, NaN and infinities, as the strings \"NaN\", \"+Inf\", \"-Inf\")")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "longest `DURATION` (e.g. 5s) to join and wait for the view to settle; the membership known then is printed")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), membersUsage, commandName())

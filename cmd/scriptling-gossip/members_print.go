@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,9 +99,37 @@ func writeJSON(w io.Writer, nodes []engine.Node) error {
 		}
 		if out[i].Metadata == nil {
 			out[i].Metadata = map[string]any{}
+		} else {
+			out[i].Metadata = jsonSafe(n.Metadata).(map[string]any)
 		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// jsonSafe returns v with every NaN or infinite float (which JSON cannot
+// hold and a peer may well publish) replaced by its text as the table
+// writes it ("NaN", "+Inf", "-Inf"). Maps and lists are copied; the node's
+// own metadata is left untouched.
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return valueText(x)
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonSafe(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonSafe(e)
+		}
+		return out
+	}
+	return v
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +84,27 @@ func TestWriteJSONHasEveryKey(t *testing.T) {
 		if !strings.Contains(b.String(), key) {
 			t.Errorf("JSON lacks %s:\n%s", key, b.String())
 		}
+	}
+}
+
+// A peer may publish floats JSON cannot hold; -json still prints every
+// node, with those values as the table's text, nested ones included.
+func TestWriteJSONNonFiniteFloats(t *testing.T) {
+	meta := map[string]any{"load": math.NaN(), "up": math.Inf(1), "deep": map[string]any{"l": []any{math.Inf(-1), 1.5}}}
+	var b strings.Builder
+	if err := writeJSON(&b, []engine.Node{{ID: "a", Metadata: meta}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, b.String())
+	}
+	m := got[0]["metadata"].(map[string]any)
+	if m["load"] != "NaN" || m["up"] != "+Inf" || fmt.Sprint(m["deep"]) != "map[l:[-Inf 1.5]]" {
+		t.Fatalf("metadata %v", m)
+	}
+	if !math.IsNaN(meta["load"].(float64)) {
+		t.Fatal("the node's own metadata was changed")
 	}
 }
 

@@ -279,6 +279,8 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 	var b strings.Builder
 	callee := f.Go
 	switch {
+	case f.GoFunc():
+		args = append([]string{"self"}, args...)
 	case f.Class != nil:
 		callee = "self." + f.Go
 	case f.OnInterpreter:
@@ -316,6 +318,9 @@ func (e *emitter) call(f *spec.Function, args []string) string {
 	}
 	if rt.Optional {
 		b.WriteString("\tif !ok {\n\t\treturn bindrt.None\n\t}\n")
+	}
+	for _, a := range f.Attach {
+		fmt.Fprintf(&b, "\t%s(result)\n", a)
 	}
 	if rt.Kind == spec.None {
 		b.WriteString("\treturn bindrt.None\n")

@@ -191,6 +191,7 @@ func (c *checker) run() {
 			continue
 		}
 		c.function(f.Pos, f.Owner(), f.Go, params, results)
+		c.attach(f, f.Owner())
 	}
 	for _, cl := range c.s.Classes {
 		t := c.typeName(cl.Pos, "class "+cl.Name, cl.Go)
@@ -199,13 +200,32 @@ func (c *checker) run() {
 		}
 		for _, m := range cl.Methods {
 			params, results := c.slots(m)
+			if m.GoFunc() {
+				self := slot{typ: cl.Go, what: "the instance (a function standing for a method takes it first)"}
+				at := 0
+				if m.Context {
+					at = 1
+				}
+				params = append(params[:at], append([]slot{self}, params[at:]...)...)
+				c.function(m.Pos, cl.Name+"."+m.Owner(), m.Go, params, results)
+				c.attach(m, cl.Name+"."+m.Owner())
+				continue
+			}
 			c.method(m.Pos, cl.Name+"."+m.Owner(), t, m.Go, params, results)
+			c.attach(m, cl.Name+"."+m.Owner())
 		}
 		for _, extra := range []struct{ key, name string }{{"dispatch", cl.Dispatch}, {"callback_errors", cl.CallbackErrors}, {"cleanup", cl.Cleanup}} {
 			if extra.name != "" && (extra.key != "cleanup" || methodByGo(cl, cl.Cleanup) == nil) {
 				c.method(cl.Pos, "class "+cl.Name+": "+extra.key, t, extra.name, nil, nil)
 			}
 		}
+	}
+}
+
+// attach checks the functions a callable's result is passed to.
+func (c *checker) attach(f *spec.Function, what string) {
+	for _, a := range f.Attach {
+		c.function(f.Pos, what+": attach", a, []slot{{typ: c.e.goType(f.Returns.Type), what: "the result (" + f.Returns.Type.Expr + ")"}}, nil)
 	}
 }
 

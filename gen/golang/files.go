@@ -377,6 +377,11 @@ func (e *emitter) guards() string {
 		}
 		fmt.Fprintf(&b, "\t_ %s = %s\n", e.goSig(f, ""), f.Go)
 	}
+	for _, f := range e.allCallables() {
+		for _, a := range f.Attach {
+			fmt.Fprintf(&b, "\t_ func(%s) = %s\n", e.goType(f.Returns.Type), a)
+		}
+	}
 	if in := e.s.Library.Interpreter; in != nil {
 		fmt.Fprintf(&b, "\t_ func() %s = %s\n", in.Go, in.New)
 		if in.Dispatch != "" {
@@ -386,6 +391,10 @@ func (e *emitter) guards() string {
 	for _, c := range e.s.Classes {
 		recv := parenthesized(c.Go)
 		for _, m := range c.Methods {
+			if m.GoFunc() {
+				fmt.Fprintf(&b, "\t_ %s = %s\n", e.goSig(m, c.Go), m.Go)
+				continue
+			}
 			fmt.Fprintf(&b, "\t_ %s = %s.%s\n", e.goSig(m, c.Go), recv, m.Go)
 		}
 		if c.Dispatch != "" {
@@ -416,7 +425,13 @@ func (e *emitter) goSig(f *spec.Function, recv string) string {
 		ps = append(ps, recv)
 	}
 	if f.Context {
-		ps = append(ps, "context.Context")
+		// A method expression takes the receiver first; a function
+		// standing for a method (GoFunc) takes the context first.
+		if f.GoFunc() {
+			ps = append([]string{"context.Context"}, ps...)
+		} else {
+			ps = append(ps, "context.Context")
+		}
 	}
 	if f.Config != "" {
 		ps = append(ps, f.Config)

@@ -326,7 +326,7 @@ func (r *reader) class(n *yaml.Node, what string) *Class {
 }
 
 func (r *reader) function(n *yaml.Node, what string) *Function {
-	f, _, ok := r.fields(n, what, "name", "go", "context", "on_interpreter", "config", "config_logger", "config_interpreter", "summary", "doc", "params", "returns", "errors", "examples")
+	f, _, ok := r.fields(n, what, "name", "go", "context", "on_interpreter", "config", "config_logger", "config_interpreter", "attach", "summary", "doc", "params", "returns", "errors", "examples")
 	if !ok {
 		return nil
 	}
@@ -343,6 +343,9 @@ func (r *reader) function(n *yaml.Node, what string) *Function {
 		fn.OnInterpreter = r.boolean(v, what+".on_interpreter")
 	}
 	fn.ConfigInterpreter = r.optional(f, what, "config_interpreter")
+	if an, ok := f["attach"]; ok {
+		fn.Attach = r.strList(an, what+".attach")
+	}
 	fn.Doc = r.optional(f, what, "doc")
 	if pn, ok := f["params"]; ok {
 		items, _ := r.seq(pn, what+".params")

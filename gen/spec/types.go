@@ -165,13 +165,18 @@ type Function struct {
 	ConfigInterpreter string
 	// OnInterpreter makes Go a method of the interpreter's value.
 	OnInterpreter bool
-	Summary       string
-	Doc           string
-	Params        []*Param
-	Returns       Returns
-	Raises        []Raise
-	Examples      []string
-	Class         *Class // nil for module functions
+	// Attach lists Go functions (qualified names) the result is passed to
+	// before the script sees it: what every value the callable makes must
+	// have set up, such as a feature built on the Go package that every
+	// node must run. Each takes the result's Go type and returns nothing.
+	Attach   []string
+	Summary  string
+	Doc      string
+	Params   []*Param
+	Returns  Returns
+	Raises   []Raise
+	Examples []string
+	Class    *Class // nil for module functions
 	// Differences are the spec's differences that name this callable in
 	// their affects list, in spec order (set by validation).
 	Differences []*Difference
@@ -367,4 +372,12 @@ func (f *Function) RequiredCount() int {
 		}
 	}
 	return n
+}
+
+// GoFunc reports whether a class method is implemented by a package-level
+// Go function ("pkg.Func") that takes the instance as its first parameter
+// (after the context, with context: true) rather than by a method: the
+// way a feature package built on the Go type adds a method to it.
+func (f *Function) GoFunc() bool {
+	return f.Class != nil && strings.Contains(f.Go, ".")
 }

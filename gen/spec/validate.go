@@ -116,8 +116,10 @@ func (v *validator) run() {
 			if m.OnInterpreter {
 				v.errf(m.Pos, "method %s: on_interpreter is only supported on module functions", m.Name)
 			}
-			if m.Go != "" && !isIdent(m.Go) {
-				v.errf(m.Pos, "method %s: go %q must be a Go method name", m.Name, m.Go)
+			if m.GoFunc() {
+				v.goName(m.Pos, m.Go, c.Name+"."+m.Owner()+": go")
+			} else if m.Go != "" && !isIdent(m.Go) {
+				v.errf(m.Pos, "method %s: go %q must be a Go method name or a qualified Go function such as pkg.Name", m.Name, m.Go)
 			}
 			v.function(m)
 		}
@@ -247,6 +249,12 @@ func (v *validator) function(f *Function) {
 	}
 	if (f.ConfigInterpreter != "" || f.OnInterpreter) && v.s.Library.Interpreter == nil {
 		v.errf(f.Pos, "%s: config_interpreter and on_interpreter need library.interpreter", f.Owner())
+	}
+	for _, a := range f.Attach {
+		v.goName(f.Pos, a, f.Owner()+": attach")
+	}
+	if len(f.Attach) > 0 && f.Returns.Type != nil && (f.Returns.Type.Kind == None || f.Returns.Type.Optional) {
+		v.errf(f.Pos, "%s: attach needs a result that is always there, got %s", f.Owner(), f.Returns.Type.Expr)
 	}
 	seenDefault, seenKeywordOnly := false, false
 	for _, p := range f.Params {

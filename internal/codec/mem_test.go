@@ -18,3 +18,14 @@ func (m *testingMem) allocated() uint64 {
 	runtime.ReadMemStats(&s)
 	return s.TotalAlloc - m.before
 }
+
+// bytesPerRun is the average number of bytes allocated by one call of fn
+// over runs calls.
+func bytesPerRun(runs int, fn func()) uint64 {
+	var m testingMem
+	m.start()
+	for range runs {
+		fn()
+	}
+	return m.allocated() / uint64(runs)
+}

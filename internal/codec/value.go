@@ -264,10 +264,14 @@ func (d *decoder) uvarint(what string) (uint64, error) {
 // reserving memory for them.
 func (d *decoder) length(what string, minBytes int) (int, error) {
 	at := d.off
-	n, err := d.uvarint(what + " length")
-	if err != nil {
+	n, k := binary.Uvarint(d.b[d.off:])
+	if k <= 0 {
+		// Only now name the field: building the name on every call would
+		// cost an allocation per string, list and map decoded.
+		_, err := d.uvarint(what + " length")
 		return 0, err
 	}
+	d.off += k
 	if rem := uint64(d.remaining()); n > rem/uint64(minBytes) {
 		return 0, d.corrupt("%s at offset %d claims %d items but only %d bytes remain", what, at, n, rem)
 	}

@@ -109,6 +109,16 @@ type Config struct {
 	WriteBufferSize int
 	ReadBufferSize  int
 
+	// PacketFilter, when set, sees every inbound packet before memberlist
+	// does; packets it refuses are dropped and counted in
+	// Stats.PacketsFiltered.
+	PacketFilter PacketFilter
+
+	// ForwardFilter, when set, vets every connection meant for memberlist
+	// before it is handed on; connections it refuses are closed and counted
+	// in Stats.ConnsFiltered.
+	ForwardFilter ForwardFilter
+
 	// Logger receives diagnostics. Nil discards them.
 	Logger *slog.Logger
 }
@@ -151,6 +161,8 @@ type Stats struct {
 	ConnsRefused       uint64 // inbound connections refused at a cap (total or per source)
 	ConnsRefusedSource uint64 // the part of ConnsRefused refused at the per-source cap
 	Rekeys             uint64 // session rekeys, sending and receiving
+	PacketsFiltered    uint64 // inbound packets dropped by Config.PacketFilter
+	ConnsFiltered      uint64 // connections for memberlist closed by Config.ForwardFilter
 	InboundOpen        int    // inbound connections held now (streams and memberlist's)
 	InboundPeak        int    // the most inbound connections held at once
 }

@@ -114,11 +114,23 @@ func (t *Transport) route(c net.Conn) {
 	t.serve(c, &hello)
 }
 
-// forward hands a connection to memberlist with the peeked bytes replayed.
+// forward hands a connection to memberlist with the peeked bytes replayed,
+// once Config.ForwardFilter (if any) has passed it.
 func (t *Transport) forward(c net.Conn, peeked []byte) {
+	replay := append([]byte(nil), peeked...)
+	if t.cfg.ForwardFilter != nil {
+		var err error
+		if replay, err = t.cfg.ForwardFilter(c, replay); err != nil {
+			t.untrack(c)
+			_ = c.Close()
+			t.stats.connsFiltered.Add(1)
+			t.plog.Debug("inbound connection refused before memberlist", "remote", c.RemoteAddr(), "err", err)
+			return
+		}
+	}
 	t.untrack(c)
 	_ = c.SetReadDeadline(time.Time{})
-	pc := &peekedConn{peeked: append([]byte(nil), peeked...), Conn: c}
+	pc := &peekedConn{peeked: replay, Conn: c}
 	select {
 	case t.streamCh <- pc:
 		t.stats.connsForwarded.Add(1)
@@ -201,6 +213,14 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 	}
 	maxFrame := uint64(t.cfg.MaxFrameSize)
 	for {
+		if f, ok, err := nextInPlace(src, check, maxFrame); err != nil {
+			t.readEnd(from, err)
+			return
+		} else if ok {
+			// The handler owns its frame: copy it out of the buffer.
+			t.deliverFrame(from, append(make([]byte, 0, len(f)), f...))
+			continue
+		}
 		n, err := binary.ReadUvarint(src)
 		if err != nil {
 			t.readEnd(from, err)
@@ -219,11 +239,16 @@ func (t *Transport) serve(c net.Conn, hello *[helloLen]byte) {
 			t.readEnd(from, err)
 			return
 		}
-		t.stats.framesReceived.Add(1)
-		t.stats.bytesReceived.Add(uint64(len(frame)))
-		if h := t.cfg.Handler; h != nil {
-			h(from, frame)
-		}
+		t.deliverFrame(from, frame)
+	}
+}
+
+// deliverFrame counts an inbound frame and hands it to the handler.
+func (t *Transport) deliverFrame(from net.Addr, frame []byte) {
+	t.stats.framesReceived.Add(1)
+	t.stats.bytesReceived.Add(uint64(len(frame)))
+	if h := t.cfg.Handler; h != nil {
+		h(from, frame)
 	}
 }
 

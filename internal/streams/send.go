@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,7 @@ type outConn struct {
 	bw        *bufio.Writer // without a keyring
 	plain     *plainWriter  // without a keyring
 	seal      *sealer       // with a keyring; writes records to conn
+	gone      chan struct{} // closed when watch sees the connection end
 	dead      atomic.Bool
 	closeOnce sync.Once
 }
@@ -173,6 +175,106 @@ func (t *Transport) Send(addr string, frame []byte) error {
 	}
 	<-b.done
 	return b.err
+}
+
+// SendBatch writes frames to addr in order, as that many Send calls from
+// one goroutine would, and returns once all of them have been handed to the
+// kernel, or with the first error met (frames before or after the failed
+// one may still have been delivered, as with Send). Queued in one step, the
+// frames cost one lock round and one batch entry each, with no per-frame
+// completion. frames are not retained after SendBatch returns.
+func (t *Transport) SendBatch(addr string, frames [][]byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	size := 0
+	for _, f := range frames {
+		if len(f) > t.cfg.MaxFrameSize {
+			t.stats.sendErrors.Add(uint64(len(frames)))
+			return ErrFrameTooLarge
+		}
+		size += len(f)
+	}
+	if t.isShutdown() {
+		t.stats.sendErrors.Add(uint64(len(frames)))
+		return ErrShutdown
+	}
+	for {
+		p := t.peer(addr)
+		b, lead, ok, err := p.enqueueAll(frames, size)
+		if err == errPeerRemoved {
+			continue
+		}
+		if err != nil {
+			t.stats.sendErrors.Add(uint64(len(frames)))
+			return err
+		}
+		if !ok {
+			break // no room for all at once: frame by frame below
+		}
+		if lead {
+			p.run(b)
+		}
+		<-b.done
+		return b.err
+	}
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	last := len(frames) - 1
+	for _, f := range frames[:last] {
+		wg.Add(1)
+		if err := t.sendAsync(addr, f, func(err error) {
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			wg.Done()
+		}); err != nil {
+			wg.Done()
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	err := t.Send(addr, frames[last])
+	wg.Wait()
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return err
+}
+
+// enqueueAll adds every frame to the current batch when the queue has room
+// for all of them at once; ok is false (nothing queued) when it has not.
+func (p *peer) enqueueAll(frames [][]byte, size int) (b *batch, lead, ok bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return nil, false, false, ErrShutdown
+	case p.removed:
+		return nil, false, false, errPeerRemoved
+	case p.queuedFrames > 0 && (p.queuedFrames+len(frames) > p.t.cfg.QueueFrames || p.queuedBytes+size > p.t.cfg.QueueBytes):
+		return nil, false, false, nil
+	}
+	if p.cur == nil {
+		p.cur = &batch{done: make(chan struct{})}
+	}
+	b = p.cur
+	b.entries = slices.Grow(b.entries, len(frames))
+	for _, f := range frames {
+		b.entries = append(b.entries, entry{frame: f})
+	}
+	b.bytes += size
+	p.queuedFrames += len(frames)
+	p.queuedBytes += size
+	if !p.flushing {
+		p.flushing = true
+		lead = true
+	}
+	return b, lead, true, nil
 }
 
 // SendAsync queues a copy of frame for addr like Send but returns without
@@ -297,9 +399,10 @@ func (p *peer) run(own *batch) {
 func (p *peer) write(cs *outConn, b *batch) {
 	var err error
 	if cs != nil && cs.seal != nil && cs.seal.records+cs.seal.recordsFor(b.bytes+10*len(b.entries)) > cs.seal.lim.maxRecords {
-		// The session's record budget is spent: start a new one.
-		cs.close()
-		p.dropConn(cs)
+		// The session's record budget is spent: start a new one once the
+		// peer has read this one to its end, so that its last frames reach
+		// the handler before the new session's first.
+		p.retire(cs)
 	}
 	if cs == nil || cs.dead.Load() {
 		cs, err = p.connect()
@@ -319,6 +422,27 @@ func (p *peer) write(cs *outConn, b *batch) {
 		p.t.stats.bytesSent.Add(uint64(b.bytes))
 	}
 	b.finish(err)
+}
+
+// retire ends a healthy connection in order: it half-closes it, so the
+// peer reads every frame written and then sees the end of the stream, and
+// waits (up to WriteTimeout) until the peer has closed it in turn, which it
+// does only after handing the last frame to its handler. The peer reads
+// each connection on its own goroutine, so a new connection dialled before
+// that could have frames delivered ahead of the old one's last.
+func (p *peer) retire(cs *outConn) {
+	p.dropConn(cs)
+	if hc, ok := cs.conn.(interface{ CloseWrite() error }); ok && !cs.dead.Load() && hc.CloseWrite() == nil {
+		timer := time.NewTimer(p.t.cfg.WriteTimeout)
+		select {
+		case <-cs.gone:
+		case <-timer.C:
+			p.t.plog.Warn("stream not closed by peer after its session ended", "peer", p.addr)
+		case <-p.t.shutdownCh:
+		}
+		timer.Stop()
+	}
+	cs.close()
 }
 
 func (p *peer) dropConn(cs *outConn) {
@@ -384,7 +508,7 @@ func (t *Transport) handshake(conn net.Conn) (*outConn, error) {
 	if err := readReply(conn); err != nil {
 		return nil, err
 	}
-	cs := &outConn{conn: conn}
+	cs := &outConn{conn: conn, gone: make(chan struct{})}
 	if encrypted {
 		_ = conn.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 		send, err := finishHandshake(conn, hs)
@@ -404,6 +528,7 @@ func (t *Transport) handshake(conn net.Conn) (*outConn, error) {
 // watch reads the (otherwise write-only) connection so that a peer closing
 // or resetting it is noticed before the next write.
 func (p *peer) watch(cs *outConn) {
+	defer close(cs.gone)
 	var buf [1]byte
 	n, err := cs.conn.Read(buf[:])
 	if !cs.dead.Load() {

@@ -39,9 +39,10 @@ type Transport struct {
 	plog    *ratelog.Limiter // peer-triggered events
 	limiter *inboundLimiter
 
-	streamCh   chan net.Conn // connections for memberlist
-	shutdownCh chan struct{} // closed when Shutdown starts
-	demuxStop  chan struct{} // closed once inner has shut down
+	streamCh   chan net.Conn           // connections for memberlist
+	filtered   chan *memberlist.Packet // packets that passed PacketFilter
+	shutdownCh chan struct{}           // closed when Shutdown starts
+	demuxStop  chan struct{}           // closed once inner has shut down
 
 	mu       sync.Mutex // guards peers
 	peers    map[string]*peer
@@ -65,6 +66,7 @@ type counters struct {
 	corruptFrames, inboundIdleClosed           atomic.Uint64
 	connsRefused, connsRefusedSource           atomic.Uint64
 	rekeys                                     atomic.Uint64
+	packetsFiltered, connsFiltered             atomic.Uint64
 }
 
 var _ memberlist.NodeAwareTransport = (*Transport)(nil)
@@ -86,6 +88,10 @@ func Wrap(inner memberlist.NodeAwareTransport, cfg Config) *Transport {
 		demuxStop:  make(chan struct{}),
 		peers:      make(map[string]*peer),
 		inbound:    make(map[net.Conn]struct{}),
+	}
+	if cfg.PacketFilter != nil {
+		t.filtered = make(chan *memberlist.Packet)
+		t.spawn(t.filterPackets)
 	}
 	t.spawn(t.demux)
 	t.spawn(t.janitor)
@@ -132,8 +138,12 @@ func (t *Transport) WriteToAddress(b []byte, addr memberlist.Address) (time.Time
 	return t.inner.WriteToAddress(b, addr)
 }
 
-// PacketCh forwards to the inner transport.
+// PacketCh delivers the inner transport's packets that pass
+// Config.PacketFilter (all of them without one).
 func (t *Transport) PacketCh() <-chan *memberlist.Packet {
+	if t.filtered != nil {
+		return t.filtered
+	}
 	return t.inner.PacketCh()
 }
 
@@ -214,6 +224,8 @@ func (t *Transport) Stats() Stats {
 		ConnsRefused:       s.connsRefused.Load(),
 		ConnsRefusedSource: s.connsRefusedSource.Load(),
 		Rekeys:             s.rekeys.Load(),
+		PacketsFiltered:    s.packetsFiltered.Load(),
+		ConnsFiltered:      s.connsFiltered.Load(),
 		InboundOpen:        t.limiter.open(),
 		InboundPeak:        t.limiter.peak(),
 	}

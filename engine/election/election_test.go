@@ -1,12 +1,15 @@
-package engine
+package election
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/scriptling-contrib/gossip/engine"
 	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
 
@@ -24,8 +27,8 @@ const (
 type electionNet struct {
 	net   *faultnet.Network
 	addrs []string
-	nodes []*Cluster
-	els   []*LeaderElection
+	nodes []*engine.Cluster
+	els   []*Election
 	w     *watcher
 }
 
@@ -33,7 +36,7 @@ func startElectionNet(t *testing.T, n int) *electionNet {
 	t.Helper()
 	en := &electionNet{net: faultnet.NewNetwork()}
 	t.Cleanup(func() { _ = en.net.Close() })
-	en.nodes = startCluster(t, n, func(i int, cfg *Config) {
+	en.nodes = startCluster(t, n, func(i int, cfg *engine.Config) {
 		tr, err := en.net.NewTransportAuto()
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +46,7 @@ func startElectionNet(t *testing.T, n int) *electionNet {
 		en.addrs = append(en.addrs, tr.Addr())
 	})
 	for _, c := range en.nodes {
-		e, err := c.CreateLeaderElection(testCheck, testLease, 1, nil)
+		e, err := New(c, testCheck, testLease, 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +85,7 @@ func (en *electionNet) waitLeader(t *testing.T, what string, among []int) (int, 
 		}
 		leader, term = idx[0], terms[slices.Index(terms, terms[0])]
 		for _, i := range among {
-			if _, id, tm := en.els[i].view(); id != en.nodes[leader].id || tm != term {
+			if _, id, tm := en.els[i].view(); id != en.nodes[leader].NodeID() || tm != term {
 				return false
 			}
 		}
@@ -95,7 +98,7 @@ func (en *electionNet) waitLeader(t *testing.T, what string, among []int) (int, 
 // the test when two nodes lead at once, two nodes lead in one term, or a
 // node learns of a leader in an older term than a leader it knew before.
 type watcher struct {
-	els  []*LeaderElection
+	els  []*Election
 	stop chan struct{}
 	done chan struct{}
 
@@ -106,7 +109,7 @@ type watcher struct {
 	samples  int
 }
 
-func watch(t *testing.T, els []*LeaderElection) *watcher {
+func watch(t *testing.T, els []*Election) *watcher {
 	w := &watcher{els: els, stop: make(chan struct{}), done: make(chan struct{}),
 		byTerm: map[uint64]int{}, last: make([]uint64, len(els))}
 	go w.run()
@@ -345,7 +348,7 @@ func TestElectionIsolatedLeaderLosesLease(t *testing.T) {
 	en.nodes[old].Dispatch()
 	select {
 	case got := <-events:
-		if want := fmt.Sprintf("stepped_down %s %d", en.nodes[old].id, term); got != want {
+		if want := fmt.Sprintf("stepped_down %s %d", en.nodes[old].NodeID(), term); got != want {
 			t.Errorf("event %q, want %q", got, want)
 		}
 	default:
@@ -355,7 +358,7 @@ func TestElectionIsolatedLeaderLosesLease(t *testing.T) {
 	en.net.Heal()
 	waitFor(t, testTimeout, "the old leader to learn the newer term", func() bool {
 		lead, id, tm := en.els[old].view()
-		return !lead && id == en.nodes[newLeader].id && tm >= newTerm
+		return !lead && id == en.nodes[newLeader].NodeID() && tm >= newTerm
 	})
 	if idx, _ := en.leaders(); len(idx) != 1 || idx[0] != newLeader {
 		t.Fatalf("leaders n%v after the heal, want the incumbent n%d", idx, newLeader)
@@ -397,9 +400,9 @@ func TestElectionEventsCarryTerms(t *testing.T) {
 	if t2 <= t1 {
 		t.Fatalf("term %d after the handover, want above %d", t2, t1)
 	}
-	want := []ev{{EventElected, en.nodes[first].id, int(t1)}, {EventLost, en.nodes[first].id, int(t1)}, {EventElected, en.nodes[second].id, int(t2)}}
+	want := []ev{{EventElected, en.nodes[first].NodeID(), int(t1)}, {EventLost, en.nodes[first].NodeID(), int(t1)}, {EventElected, en.nodes[second].NodeID(), int(t2)}}
 	if second == 2 {
-		want = append(want, ev{EventBecameLeader, en.nodes[2].id, int(t2)})
+		want = append(want, ev{EventBecameLeader, en.nodes[2].NodeID(), int(t2)})
 	}
 	waitFor(t, testTimeout, "events on n2", func() bool {
 		en.nodes[2].Dispatch()
@@ -420,7 +423,7 @@ func TestElectionEventsCarryTerms(t *testing.T) {
 // The vote: one holder per term, never a lower term, a lease that holds
 // off other claimants, and no vote in the first lease after start.
 func TestElectionVoteRules(t *testing.T) {
-	c := &Cluster{}
+	c := &voter{grants: map[string]*grant{}}
 	const key, d = "", time.Second
 	t0 := time.Now()
 	check := func(what string, who string, term uint64, at time.Duration, want byte) {
@@ -442,5 +445,60 @@ func TestElectionVoteRules(t *testing.T) {
 	check("after a resign, a newer term", "a", 3, 5*d, voteGranted)
 	if got := c.ballotTerm(key); got != 3 {
 		t.Fatalf("ballot term %d, want 3", got)
+	}
+}
+
+// Every enabled node votes, whether or not it runs an election: the only
+// node running one, among three eligible nodes and with a minimum of two
+// votes, leads with the vote of a node that runs none.
+func TestEnabledNodeVotesWithoutElection(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	e, err := New(nodes[0], testCheck, testLease, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	waitFor(t, testTimeout, "the only candidate leads", e.IsLeader)
+	if id, ok := e.GetLeaderID(); !ok || id != "n0" {
+		t.Fatalf("leader %q (known %v), want n0", id, ok)
+	}
+}
+
+// New checks its arguments, naming the parameter at fault.
+func TestNewBadArguments(t *testing.T) {
+	c, err := engine.New(testConfig("args"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	for _, tc := range []struct {
+		check, lease time.Duration
+		min          int
+		criteria     map[string]string
+		want         string
+	}{
+		{0, time.Second, 1, nil, "check_interval"},
+		{time.Second, time.Second, 1, nil, "leader_timeout"},
+		{time.Second, 2 * time.Hour, 1, nil, "leader_timeout"},
+		{time.Second, 3 * time.Second, 0, nil, "min_cluster_size"},
+		{time.Second, 3 * time.Second, 1, map[string]string{"": "x"}, "metadata_criteria"},
+	} {
+		_, err := New(c, tc.check, tc.lease, tc.min, tc.criteria)
+		if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%v, %v, %d, %v): %v, want an ErrInvalidArgument naming %s", tc.check, tc.lease, tc.min, tc.criteria, err, tc.want)
+		}
+	}
+	e, err := New(c, time.Second, 3*time.Second, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); !errors.Is(err, engine.ErrNotRunning) {
+		t.Fatalf("Start on a node not started: %v, want ErrNotRunning", err)
+	}
+	if err := e.OnEvent("nope", func(string, string, int) {}); !errors.Is(err, engine.ErrInvalidArgument) {
+		t.Fatalf("OnEvent with a bad type: %v", err)
 	}
 }

@@ -1,14 +1,16 @@
-package engine
+package election
 
 import (
 	"encoding/binary"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // tick refreshes the electorate, claims or resigns, and reports changes.
-func (e *LeaderElection) tick() {
+func (e *Election) tick() {
 	c := e.c
 	now := time.Now()
 	nodes := c.Nodes()
@@ -19,7 +21,7 @@ func (e *LeaderElection) tick() {
 	// counts. Any other node claims when it sees a majority and does not
 	// defer.
 	majority := len(alive)*2 > e.sizeLocked() && len(alive) >= e.minSize
-	want := slices.Contains(alive, c.id) && c.running() && !c.left.Load() &&
+	want := slices.Contains(alive, e.id) && c.CanSend() &&
 		(e.leaderLocked(now) || majority && !e.deferLocked(alive, now))
 	send := func() {}
 	if want {
@@ -39,13 +41,13 @@ func (e *LeaderElection) tick() {
 // at a leader timeout), so that the lowest id taking part claims first and
 // the others hear it before they would claim: failover goes to the lowest
 // id too, rather than to whichever claim reached the voters first.
-func (e *LeaderElection) deferLocked(alive []string, now time.Time) bool {
-	if id, _ := e.currentLocked(now); id != "" && id != e.c.id {
+func (e *Election) deferLocked(alive []string, now time.Time) bool {
+	if id, _ := e.currentLocked(now); id != "" && id != e.id {
 		return true
 	}
 	lower := 0
 	for _, id := range alive {
-		if id >= e.c.id {
+		if id >= e.id {
 			continue
 		}
 		if t, ok := e.heard[id]; ok && now.Sub(t) < e.timeout || now.Sub(e.started) < e.timeout {
@@ -59,9 +61,9 @@ func (e *LeaderElection) deferLocked(alive []string, now time.Time) bool {
 // claimLocked sends a claim round, starting a new term when this node was
 // not claiming or learnt of a newer term, and returns the function that
 // sends it.
-func (e *LeaderElection) claimLocked(now time.Time) func() {
+func (e *Election) claimLocked(now time.Time) func() {
 	if !e.claiming || e.stale || e.behind && !e.leaderLocked(now) {
-		e.term = max(e.highest, e.c.ballotTerm(e.key)) + 1
+		e.term = max(e.highest, e.v.ballotTerm(e.key)) + 1
 		e.highest = e.term
 		e.claiming, e.stale, e.behind = true, false, false
 		clear(e.sentAt)
@@ -75,22 +77,22 @@ func (e *LeaderElection) claimLocked(now time.Time) func() {
 			delete(e.sentAt, s)
 		}
 	}
-	status, voterTerm := e.c.vote(e.key, e.c.id, e.term, e.timeout, now)
-	e.voteResultLocked(e.c.id, now, now, status, voterTerm)
+	status, voterTerm := e.v.vote(e.key, e.id, e.term, e.timeout, now)
+	e.voteResultLocked(e.id, now, now, status, voterTerm)
 	body := appendString(nil, e.key)
 	body = binary.AppendUvarint(body, e.seq)
 	body = binary.AppendUvarint(body, uint64(e.timeout/time.Millisecond))
 	body = binary.AppendUvarint(body, e.term)
 	body = binary.AppendUvarint(body, uint64(e.leftLocked(now)/time.Millisecond))
-	return func() { e.c.sendControlAll(msgElectClaim, body) }
+	return func() { e.v.claims.SendToAll(body) }
 }
 
 // voteResultLocked records one voter's answer to a claim of the current
 // term sent at sentAt.
-func (e *LeaderElection) voteResultLocked(from string, sentAt, now time.Time, status byte, voterTerm uint64) {
+func (e *Election) voteResultLocked(from string, sentAt, now time.Time, status byte, voterTerm uint64) {
 	e.learnLocked(voterTerm, now)
 	switch {
-	case status == voteGranted && from == e.c.id:
+	case status == voteGranted && from == e.id:
 		e.selfVote = sentAt
 	case status == voteGranted:
 		if sentAt.After(e.acks[from]) {
@@ -112,7 +114,7 @@ func (e *LeaderElection) voteResultLocked(from string, sentAt, now time.Time, st
 // learnLocked notes a term seen in a claim or an answer. A claimant that
 // is not leader gives up a term below it, as in Raft, so it never wins a
 // term lower than one it has reported.
-func (e *LeaderElection) learnLocked(term uint64, now time.Time) {
+func (e *Election) learnLocked(term uint64, now time.Time) {
 	if term <= e.highest {
 		return
 	}
@@ -124,30 +126,30 @@ func (e *LeaderElection) learnLocked(term uint64, now time.Time) {
 
 // stopClaimingLocked gives up a claim and returns the function that
 // tells the voters.
-func (e *LeaderElection) stopClaimingLocked() func() {
+func (e *Election) stopClaimingLocked() func() {
 	if !e.claiming {
 		return func() {}
 	}
 	e.claiming = false
 	clear(e.acks)
 	e.selfVote = time.Time{}
-	e.c.releaseVote(e.key, e.c.id)
+	e.v.releaseVote(e.key, e.id)
 	e.seq++
 	body := appendString(nil, e.key)
 	body = binary.AppendUvarint(body, e.seq)
 	body = binary.AppendUvarint(body, e.term)
-	return func() { e.c.sendControlAll(msgElectResign, body) }
+	return func() { e.v.resigns.SendToAll(body) }
 }
 
 // leaderLocked reports whether this node holds a majority of votes for
 // its term now.
-func (e *LeaderElection) leaderLocked(now time.Time) bool {
+func (e *Election) leaderLocked(now time.Time) bool {
 	return now.Before(e.leaseEndLocked())
 }
 
 // leaseEndLocked is when the majority of votes for this node's term runs
 // out, zero when it has none.
-func (e *LeaderElection) leaseEndLocked() time.Time {
+func (e *Election) leaseEndLocked() time.Time {
 	if !e.claiming || !e.running || e.stale {
 		return time.Time{}
 	}
@@ -156,7 +158,7 @@ func (e *LeaderElection) leaseEndLocked() time.Time {
 		times = append(times, e.selfVote)
 	}
 	for id, t := range e.acks {
-		if _, ok := e.known[id]; ok && id != e.c.id {
+		if _, ok := e.known[id]; ok && id != e.id {
 			times = append(times, t)
 		}
 	}
@@ -170,7 +172,7 @@ func (e *LeaderElection) leaseEndLocked() time.Time {
 
 // leftLocked is how long this node stays leader if no further vote
 // arrives; 0 when it is not leader.
-func (e *LeaderElection) leftLocked(now time.Time) time.Duration {
+func (e *Election) leftLocked(now time.Time) time.Duration {
 	end := e.leaseEndLocked()
 	if !now.Before(end) {
 		return 0
@@ -179,23 +181,23 @@ func (e *LeaderElection) leftLocked(now time.Time) time.Duration {
 }
 
 // currentLocked is the leader as known here now and its term; "" for none.
-func (e *LeaderElection) currentLocked(now time.Time) (string, uint64) {
+func (e *Election) currentLocked(now time.Time) (string, uint64) {
 	if e.leaderLocked(now) {
-		return e.c.id, e.term
+		return e.id, e.term
 	}
-	if !e.running || e.obsLeader == "" || e.obsLeader == e.c.id || !now.Before(e.obsUntil) {
+	if !e.running || e.obsLeader == "" || e.obsLeader == e.id || !now.Before(e.obsUntil) {
 		return "", 0
 	}
 	// The leader's own count bounds obsUntil, so a leader that failed is
 	// gone within a lease; a suspect leader that still sends claims stays.
-	if p := e.c.peers.get(e.obsLeader); p == nil || p.state == StateLeaving {
+	if n, ok := e.c.GetNode(e.obsLeader); !ok || n.State == string(engine.StateLeaving) {
 		return "", 0
 	}
 	return e.obsLeader, e.obsTerm
 }
 
 // onAck records a voter's answer to one of our claims.
-func (e *LeaderElection) onAck(from string, seq uint64, status byte, voterTerm uint64, size int) {
+func (e *Election) onAck(from string, seq uint64, status byte, voterTerm uint64, size int) {
 	e.mu.Lock()
 	if !e.running {
 		e.mu.Unlock()
@@ -212,25 +214,24 @@ func (e *LeaderElection) onAck(from string, seq uint64, status byte, voterTerm u
 		e.mu.Unlock()
 		return
 	}
-	was := e.lastLeader == e.c.id
+	was := e.lastLeader == e.id
 	e.voteResultLocked(from, sentAt, now, status, voterTerm)
 	e.updateLocked(now)
 	send := func() {}
-	if !was && e.lastLeader == e.c.id {
+	if !was && e.lastLeader == e.id {
 		send = e.claimLocked(now) // announce at once rather than next tick
 	}
 	e.mu.Unlock()
 	send()
 }
 
-// observeClaim notes a claim from another node.
 // observeClaim notes claim seq of term from another node. left is how
 // long the sender stays leader by its own count, 0 if it is not leader:
 // its leadership is taken as known here until that runs out. Claims can
 // arrive out of order (two goroutines send them), so one older than the
 // sender's latest claim or resignation seen here does not change the
 // known leader.
-func (e *LeaderElection) observeClaim(from string, seq, term uint64, left time.Duration) {
+func (e *Election) observeClaim(from string, seq, term uint64, left time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.running {
@@ -263,7 +264,7 @@ type claimOrder struct{ term, seq uint64 }
 
 // newerLocked records o as from's latest message if it is newer than
 // the latest seen, and reports whether it was.
-func (e *LeaderElection) newerLocked(from string, o claimOrder) bool {
+func (e *Election) newerLocked(from string, o claimOrder) bool {
 	last, ok := e.latest[from]
 	if ok && (o.term < last.term || o.term == last.term && o.seq <= last.seq) {
 		return false
@@ -274,7 +275,7 @@ func (e *LeaderElection) newerLocked(from string, o claimOrder) bool {
 
 // observeResign notes that a node gave up its claim after its claim seq
 // of term.
-func (e *LeaderElection) observeResign(from string, seq, term uint64) {
+func (e *Election) observeResign(from string, seq, term uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.running {

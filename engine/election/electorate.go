@@ -1,6 +1,11 @@
-package engine
+package election
 
-import "time"
+import (
+	"time"
+
+	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/engine/groups"
+)
 
 // sizeSeen is the electorate size a voter reported, and when.
 type sizeSeen struct {
@@ -18,18 +23,18 @@ type sizeSeen struct {
 // other side that way). Members not seen alive for the forget window are
 // dropped only while this node sees a strict majority of its electorate
 // alive: a minority can never shrink its electorate into a majority.
-func (e *LeaderElection) refreshElectorateLocked(nodes []Node, now time.Time) []string {
+func (e *Election) refreshElectorateLocked(nodes []engine.Node, now time.Time) []string {
 	var alive []string
 	listed := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		listed[n.ID] = true
-		eligible := !n.Observer && matchCriteria(e.criteria, n.Metadata)
+		eligible := groups.Counted(e.criteria, n)
 		switch {
-		case n.State == string(StateAlive) && eligible:
+		case n.State == string(engine.StateAlive) && eligible:
 			e.known[n.ID] = now
 			delete(e.forgotten, n.ID)
 			alive = append(alive, n.ID)
-		case n.State == string(StateLeaving) || n.State == string(StateAlive):
+		case n.State == string(engine.StateLeaving) || n.State == string(engine.StateAlive):
 			delete(e.known, n.ID) // left, or no longer eligible
 			delete(e.forgotten, n.ID)
 		case eligible && !e.forgotten[n.ID]:
@@ -64,7 +69,7 @@ func (e *LeaderElection) refreshElectorateLocked(nodes []Node, now time.Time) []
 // lease. A node whose view is smaller (it joined during a partition, or
 // forgot a member before the others) so needs the votes a majority of the
 // larger electorate would.
-func (e *LeaderElection) sizeLocked() int {
+func (e *Election) sizeLocked() int {
 	n := len(e.known)
 	for _, s := range e.peerSize {
 		n = max(n, s.size)
@@ -73,7 +78,7 @@ func (e *LeaderElection) sizeLocked() int {
 }
 
 // electorateSize is the size of this node's own electorate.
-func (e *LeaderElection) electorateSize() int {
+func (e *Election) electorateSize() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.known)

@@ -1,10 +1,12 @@
-package engine
+package election
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/scriptling-contrib/gossip/engine"
 )
 
 // Election event types passed to OnEvent handlers.
@@ -21,12 +23,12 @@ var electionEvents = []string{EventElected, EventLost, EventBecameLeader, EventS
 // or "stepped_down"); fn gets the event type, the leader's node id and the
 // term of that leadership. A leadership is a leader and a term: a leader
 // that is elected again in a newer term is lost and elected again.
-func (e *LeaderElection) OnEvent(eventType string, fn func(eventType string, nodeID string, term int)) error {
+func (e *Election) OnEvent(eventType string, fn func(eventType string, nodeID string, term int)) error {
 	if !slices.Contains(electionEvents, eventType) {
-		return fmt.Errorf("%w: event_type must be one of %s, got %q", ErrInvalidArgument, strings.Join(electionEvents, ", "), eventType)
+		return fmt.Errorf("%w: event_type must be one of %s, got %q", engine.ErrInvalidArgument, strings.Join(electionEvents, ", "), eventType)
 	}
 	if fn == nil {
-		return errNilHandler("handler")
+		return fmt.Errorf("%w: handler must not be None", engine.ErrInvalidArgument)
 	}
 	e.mu.Lock()
 	e.handlers[eventType] = append(e.handlers[eventType], fn)
@@ -35,14 +37,14 @@ func (e *LeaderElection) OnEvent(eventType string, fn func(eventType string, nod
 }
 
 // updateLocked queues events when the known leadership changed.
-func (e *LeaderElection) updateLocked(now time.Time) {
+func (e *Election) updateLocked(now time.Time) {
 	cur, term := e.currentLocked(now)
 	old, oldTerm := e.lastLeader, e.lastTerm
 	if cur == old && term == oldTerm {
 		return
 	}
 	e.lastLeader, e.lastTerm = cur, term
-	self := e.c.id
+	self := e.id
 	if cur == "" && old != self {
 		e.vacantSince = now
 	}
@@ -61,13 +63,13 @@ func (e *LeaderElection) updateLocked(now time.Time) {
 }
 
 // emit queues the handlers of one event for Dispatch.
-func (e *LeaderElection) emit(kind, nodeID string, term uint64) {
-	e.c.queue.push(event{kind: evCall, fn: func() {
+func (e *Election) emit(kind, nodeID string, term uint64) {
+	e.c.Post(func() {
 		e.mu.Lock()
 		fns := slices.Clone(e.handlers[kind])
 		e.mu.Unlock()
 		for _, fn := range fns {
-			e.c.safeCall(func() { fn(kind, nodeID, int(term)) })
+			e.c.RunHandler(func() { fn(kind, nodeID, int(term)) })
 		}
-	}}, pushForce)
+	})
 }

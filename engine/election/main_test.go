@@ -1,0 +1,96 @@
+package election
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/scriptling-contrib/gossip/engine"
+	"go.uber.org/goleak"
+)
+
+// memberlist's goroutines notice Shutdown on their next tick; goleak
+// retries until they are gone, so no goroutine is ignored wholesale.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testConfig is a fast-timing config on loopback with a free port.
+func testConfig(id string) engine.Config {
+	return engine.Config{
+		BindAddr:         "127.0.0.1:0",
+		NodeID:           id,
+		ProbeInterval:    100 * time.Millisecond,
+		ProbeTimeout:     50 * time.Millisecond,
+		GossipInterval:   20 * time.Millisecond,
+		PushPullInterval: time.Second,
+		SuspicionMult:    3,
+		LeaveTimeout:     time.Second,
+	}
+}
+
+// waitFor polls cond every 10 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startNode creates, enables as a voter and starts a node, as the binding
+// does; it is stopped at test end.
+func startNode(t *testing.T, cfg engine.Config) *engine.Cluster {
+	t.Helper()
+	c, err := engine.New(cfg)
+	if err != nil {
+		t.Fatalf("New(%s): %v", cfg.NodeID, err)
+	}
+	Enable(c)
+	if err := c.Start(); err != nil {
+		t.Fatalf("Start(%s): %v", cfg.NodeID, err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// startCluster starts n nodes (ids n0, n1, ...) joined to the first and
+// waits until every node sees all of them alive.
+func startCluster(t *testing.T, n int, tweak func(i int, cfg *engine.Config)) []*engine.Cluster {
+	t.Helper()
+	nodes := make([]*engine.Cluster, n)
+	for i := range nodes {
+		cfg := testConfig(fmt.Sprintf("n%d", i))
+		if tweak != nil {
+			tweak(i, &cfg)
+		}
+		nodes[i] = startNode(t, cfg)
+		if i > 0 {
+			if _, err := nodes[i].Join(context.Background(), []string{nodes[0].LocalNode().Addr}); err != nil {
+				t.Fatalf("join n%d: %v", i, err)
+			}
+		}
+	}
+	waitFor(t, 10*time.Second, "all nodes alive everywhere", func() bool {
+		for _, c := range nodes {
+			if c.NumAlive() != n {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
+// pump dispatches c until cond holds.
+func pump(t *testing.T, c *engine.Cluster, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	waitFor(t, timeout, what, func() bool {
+		c.Dispatch()
+		return cond()
+	})
+}
