@@ -70,7 +70,6 @@ func (c *Cluster) fromMember(e *envelope) bool {
 		return false // never sent over the network by this node
 	}
 	known := func() bool {
-		c.refreshIfStale()
 		return c.peers.get(e.sender) != nil
 	}
 	if known() {

@@ -76,7 +76,6 @@ func (ch *Channel) SendTo(nodeID string, body []byte) error {
 	if !c.CanSend() {
 		return errNotRunning()
 	}
-	c.refreshIfStale()
 	p := c.peers.get(nodeID)
 	if p == nil || nodeID == c.id {
 		return fmt.Errorf("%w: unknown node %q", ErrNotFound, nodeID)

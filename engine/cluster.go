@@ -48,6 +48,11 @@ type Cluster struct {
 	// with an error, except Leave, which lifeMu and running() keep away.
 	ml  *memberlist.Memberlist
 	mlr *mlReader
+	// forgetAfter is memberlist's GossipToTheDeadTime: how long it keeps a
+	// dead node before forgetting it. watchTimer is the peer loop's
+	// fallback tick (peerwatch.go), pushed back by every completed probe.
+	forgetAfter, watchEvery time.Duration
+	watchTimer              *time.Timer
 	// The effective gossip and push/pull periods (profile plus overrides),
 	// taken from the memberlist config at Start.
 	gossipEvery, pushPullEvery time.Duration
@@ -77,6 +82,7 @@ type Cluster struct {
 	keyOps keyOps // key rotation requests in flight and recently seen (keys.go)
 
 	form formation // push/pull repair after joins (formation.go)
+	lost lostPeers // peers last seen dead, rejoined after a partition (rejoin.go)
 
 	features featureState // extensions and channels of feature packages (features.go)
 }
@@ -106,7 +112,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.proof = joinProof(c.tokenKey, c.id)
 	}
 	c.meta.init()
-	c.peers.init()
+	c.peers.init(s.NodeID)
 	c.senders.init()
 	c.receiver.init()
 	return c, nil
@@ -138,6 +144,15 @@ func (c *Cluster) Start() error {
 		return err
 	}
 	c.gossipEvery, c.pushPullEvery = mc.GossipInterval, mc.PushPullInterval
+	c.forgetAfter = mc.GossipToTheDeadTime
+	c.watchEvery = max(2*mc.ProbeInterval, 10*time.Millisecond)
+	// The event callbacks read node states through the layout, from inside
+	// Create on: check it first.
+	layout, err := checkMLLayout()
+	if err != nil {
+		return err
+	}
+	c.peers.layout = layout
 	c.bcast = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return max(1, int(c.peers.alive.Load())) },
 		RetransmitMult: mc.RetransmitMult,
@@ -163,17 +178,11 @@ func (c *Cluster) Start() error {
 		_ = tr.Shutdown()
 		return fmt.Errorf("%w: cannot listen on %s: %v", ErrStartFailed, c.cfg.BindAddr, err)
 	}
-	mlr, err := newMLReader(ml)
-	if err != nil {
-		_ = ml.Shutdown()
-		c.state.Store(stateNew)
-		return err
-	}
-	c.ml, c.mlr = ml, mlr
-	c.peers.update(c, mlr.snapshot())
+	c.ml, c.mlr = ml, newMLReader(layout, ml)
+	c.watchTimer = time.NewTimer(c.watchEvery)
 	c.state.Store(stateRunning)
 	c.wg.Add(3)
-	go c.scanLoop()
+	go c.peerLoop()
 	go c.headerLoop()
 	// rejoin.go: heals partitions that memberlist has already forgotten.
 	go c.rejoinLoop()
@@ -214,7 +223,7 @@ func (c *Cluster) Join(ctx context.Context, peers []string) (int, error) {
 	}
 	n, err := r.n, r.err
 	if n > 0 {
-		c.peers.refresh(c)
+		c.drainChanges()  // state handlers hear of the joined nodes first
 		c.requestRepair() // formation.go: a lost alive broadcast must not stall formation
 		c.fetchWanted()   // metadata_digest.go: fetch what the joined nodes' digests named
 		return n, nil
@@ -304,6 +313,7 @@ func (c *Cluster) stop(graceful bool) {
 	c.senders.mu.Unlock()
 	close(c.stopCh)
 	c.queue.close()
+	c.peers.close()
 	c.senders.wakeAll()
 	err := c.ml.Shutdown()
 	c.wg.Wait()

@@ -48,10 +48,9 @@ type settings struct {
 	advertisePort int
 	// bind and advertiseIP are the resolved addresses (bindaddr.go); with
 	// an injected Transport they stay unset and the hosts pass through.
-	bind         bindPlan
-	advertiseIP  net.IP
-	key          []byte // encryption key, nil when off
-	scanInterval time.Duration
+	bind        bindPlan
+	advertiseIP net.IP
+	key         []byte // encryption key, nil when off
 
 	// keyring holds the encryption keys, nil when off. It is built once here
 	// and shared by memberlist and the streams transport, so key rotation
@@ -155,10 +154,6 @@ func validate(cfg Config) (*settings, error) {
 	if n := len(h.encode(nil)); n > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("%w: tags and app_version need %d bytes of node metadata, over the %d byte limit", ErrInvalidArgument, n, memberlist.MetaMaxSize)
 	}
-	s.scanInterval = 100 * time.Millisecond
-	if s.ProbeInterval > 0 && s.ProbeInterval/2 < s.scanInterval {
-		s.scanInterval = max(s.ProbeInterval/2, 10*time.Millisecond)
-	}
 	return s, nil
 }
 
@@ -217,6 +212,7 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 	mc.Merge = d
 	mc.Conflict = d
 	mc.Events = membershipEvents{c: c}
+	mc.Ping = pingEvents{c: c} // paces the suspect watch (peerwatch.go)
 	// The engine compresses payloads itself (Snappy, per message, with a
 	// flag bit) so that nodes with and without compression interoperate.
 	mc.EnableCompression = false

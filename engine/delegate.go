@@ -74,12 +74,22 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 }
 
 // NotifyAlive vets every alive message: peers with a bad token proof or an
-// incompatible app version are ignored and so never become members.
+// incompatible app version are ignored and so never become members. An
+// alive message about a node held as suspect may clear the suspicion,
+// which memberlist announces with no event: the peer loop checks it once
+// memberlist has applied the message (peerwatch.go).
 func (d *delegate) NotifyAlive(peer *memberlist.Node) error {
 	if peer.Name == d.c.id {
 		return nil
 	}
-	return d.c.checkPeer(peer)
+	if err := d.c.checkPeer(peer); err != nil {
+		return err
+	}
+	if p := d.c.peers.get(peer.Name); p != nil && p.state == StateSuspect {
+		d.c.peers.recheck.Store(true)
+		d.c.peers.wake()
+	}
+	return nil
 }
 
 // NotifyMerge vets the nodes learnt in a push/pull. On the joining side the
@@ -112,23 +122,25 @@ var errRefused = errors.New("peer refused")
 // rules are symmetric (both sides apply them), so the joining side refuses
 // the same peers that would refuse it and can explain why.
 func (c *Cluster) checkPeer(p *memberlist.Node) error {
-	where := fmt.Sprintf("node %q at %s", p.Name, joinHostPort(p.Addr.String(), p.Port))
+	// Built only for a refusal: every alive message, and every node of
+	// every push/pull, is checked here.
+	where := func() string { return fmt.Sprintf("node %q at %s", p.Name, joinHostPort(p.Addr.String(), p.Port)) }
 	h, err := decodeHeader(p.Meta)
 	if err != nil {
-		return fmt.Errorf("%w: %s is not a compatible cluster node (no valid node header)", errRefused, where)
+		return fmt.Errorf("%w: %s is not a compatible cluster node (no valid node header)", errRefused, where())
 	}
 	switch {
 	case c.tokenKey != nil && h.proof == nil:
 		c.stats.authFailures.Add(1)
-		return fmt.Errorf("%w: %s has no bearer token, this node requires one", errRefused, where)
+		return fmt.Errorf("%w: %s has no bearer token, this node requires one", errRefused, where())
 	case c.tokenKey == nil && h.proof != nil:
-		return fmt.Errorf("%w: %s requires a bearer token, this node has none", errRefused, where)
+		return fmt.Errorf("%w: %s requires a bearer token, this node has none", errRefused, where())
 	case c.tokenKey != nil && !hmac.Equal(h.proof, joinProof(c.tokenKey, p.Name)):
 		c.stats.authFailures.Add(1)
-		return fmt.Errorf("%w: %s has a different bearer token", errRefused, where)
+		return fmt.Errorf("%w: %s has a different bearer token", errRefused, where())
 	}
 	if !compatibleVersions(h.appVersion, c.cfg.AppVersion) {
-		return fmt.Errorf("%w: %s has incompatible app version %q (local %q)", errRefused, where, h.appVersion, c.cfg.AppVersion)
+		return fmt.Errorf("%w: %s has incompatible app version %q (local %q)", errRefused, where(), h.appVersion, c.cfg.AppVersion)
 	}
 	return nil
 }

@@ -2,26 +2,24 @@ package engine
 
 import "github.com/hashicorp/memberlist"
 
-// membershipEvents marks the peer table stale whenever memberlist's
-// membership changes. The scanner would pick the change up within one scan
-// interval; marking it lets the next send or query refresh the table at once,
-// so a node that has just been joined can be messaged straight away. The
-// callbacks run under memberlist's node lock, so they only flip a flag.
+// membershipEvents applies memberlist's join, update and leave events to
+// the peer table. memberlist calls them while holding its node lock, so
+// they only record the change (peertable.go) and wake the peer loop, which
+// runs what the change sets off; they never call back into memberlist.
+//
+// The Node memberlist passes is its own table entry: its state (which tells
+// a graceful leave from a failure, and a join from an update) is read from
+// it during the call (mlstate.go), and its fields are copied before the
+// call returns.
 type membershipEvents struct{ c *Cluster }
 
 var _ memberlist.EventDelegate = membershipEvents{}
 
-func (e membershipEvents) NotifyJoin(*memberlist.Node)   { e.c.peers.markStale() }
-func (e membershipEvents) NotifyLeave(*memberlist.Node)  { e.c.peers.markStale() }
-func (e membershipEvents) NotifyUpdate(*memberlist.Node) { e.c.peers.markStale() }
+func (e membershipEvents) NotifyJoin(n *memberlist.Node)   { e.apply(n) }
+func (e membershipEvents) NotifyLeave(n *memberlist.Node)  { e.apply(n) }
+func (e membershipEvents) NotifyUpdate(n *memberlist.Node) { e.apply(n) }
 
-// refreshIfStale brings the peer table up to date when membership changed
-// since the last refresh. It takes memberlist's node lock, so it must never
-// be called from inside a memberlist delegate. Before Start has published
-// the memberlist reader (and after Stop) it does nothing and leaves the flag
-// set: a change seen while starting is not lost.
-func (c *Cluster) refreshIfStale() {
-	if c.running() && c.peers.stale.Swap(false) {
-		c.peers.refresh(c)
-	}
+func (e membershipEvents) apply(n *memberlist.Node) {
+	t := &e.c.peers
+	t.applyNode(n, t.layout.stateOfEventNode(n))
 }

@@ -173,8 +173,8 @@ func (c *Cluster) repairLoop() {
 		}
 		c.repairOnce()
 		// Apply what the push/pull taught: a new node requests the next
-		// repair through noticeJoins (and resets quiet).
-		c.peers.refresh(c)
+		// repair through noticeJoin (and resets quiet).
+		c.drainChanges()
 		f.mu.Lock()
 		if f.first.IsZero() {
 			if f.quiet++; f.quiet < repairQuiet {
@@ -224,19 +224,14 @@ func (c *Cluster) repairOnce() {
 	}
 }
 
-// noticeJoins requests a repair when the peer table has just learnt of a
+// noticeJoin requests a repair when the peer table has just learnt of a
 // node that joined: a new id, one back from dead or left, or a restart.
 // The same news may have missed other members.
-func (c *Cluster) noticeJoins(prev map[string]*peerInfo, changed []*peerInfo) {
-	for _, p := range changed {
-		if p.state != StateAlive {
-			continue
-		}
-		old := prev[p.id]
-		if old == nil || old.state == StateDead || old.state == StateLeaving ||
-			(old.header != nil && p.header != nil && old.header.instance != p.header.instance) {
-			c.requestRepair()
-			return
-		}
+func (c *Cluster) noticeJoin(old, p *peerInfo) {
+	if p.state != StateAlive {
+		return
+	}
+	if old == nil || old.state == StateDead || old.state == StateLeaving || restarted(old, p) {
+		c.requestRepair()
 	}
 }

@@ -91,9 +91,9 @@ func TestFormationIdleWhenStable(t *testing.T) {
 	for i, c := range nodes {
 		repairs[i] = c.form.repairs.Load()
 	}
-	// Refreshing the peer table of a stable cluster must not ask for one.
+	// Draining the peer table of a stable cluster must not ask for one.
 	for _, c := range nodes {
-		c.peers.refresh(c)
+		c.drainChanges()
 		c.form.mu.Lock()
 		pending := c.form.active || !c.form.first.IsZero()
 		c.form.mu.Unlock()

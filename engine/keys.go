@@ -341,7 +341,6 @@ func removeKey(kr *memberlist.Keyring, key []byte, self string) error {
 func (c *Cluster) keyRound(op byte, key []byte) (map[string]keyReply, map[string]string) {
 	replies := map[string]keyReply{c.id: c.localKeyReply("")}
 	failed := map[string]string{}
-	c.refreshIfStale()
 	c.peers.mu.RLock()
 	var targets []*peerInfo
 	for id, p := range c.peers.nodes {

@@ -83,7 +83,6 @@ func (c *Cluster) sendTo(ctx context.Context, nodeID string, msgType int, payloa
 		c.queue.push(ev, pushForce)
 		return nil
 	}
-	c.refreshIfStale()
 	p := c.peers.get(nodeID)
 	if p == nil {
 		return fmt.Errorf("%w: unknown node %q", ErrNotFound, nodeID)

@@ -406,7 +406,7 @@ func (c *Cluster) pullStaleMetadata() {
 		c.meta.mu.Unlock()
 		if due {
 			c.stats.metaPulls.Add(1)
-			// Best effort: the next scan asks again while the header still
+			// Best effort: the peer loop asks again while the header still
 			// announces a newer version.
 			_ = c.sendUnreliable(p, msgMetaPull, "", nil, 0)
 		}

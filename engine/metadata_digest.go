@@ -132,7 +132,7 @@ func (c *Cluster) mergeRemoteState(buf []byte) {
 
 // mergeDigest records what the sender holds newer than we do, and fetches
 // it at once when the sender is already in the peer table (on a join it is
-// not yet: Join fetches once it has refreshed the table, and the scan
+// not yet: Join fetches once the join is applied, and the peer loop
 // retries). It runs inside memberlist's push/pull, so it never waits.
 func (c *Cluster) mergeDigest(e *envelope) {
 	if e.sender == c.id || e.sender == "" {
@@ -179,7 +179,7 @@ func (c *Cluster) mergeDigest(e *envelope) {
 }
 
 // fetchWanted sends a fetch to every source of wanted entries that has
-// none outstanding. It never waits: it runs from the scan, from a
+// none outstanding. It never waits: it runs from the peer loop, from a
 // push/pull and on the receive path.
 func (c *Cluster) fetchWanted() {
 	now := time.Now()
@@ -245,7 +245,7 @@ func (c *Cluster) fetchWanted() {
 	for _, f := range out {
 		if !c.sendInternal(f.to, msgMetaFetch, f.body) {
 			s.mu.Lock()
-			delete(s.fetching, f.to) // the window is full: the next scan asks again
+			delete(s.fetching, f.to) // the window is full: the peer loop asks again
 			s.mu.Unlock()
 		}
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"net"
 	"reflect"
 	"sync"
 	"unsafe"
@@ -10,46 +9,53 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// memberlist v0.7.0 exposes no race-free way to read node states:
-// Members() returns pointers into its node table (whose fields it keeps
-// writing under its lock), omits dead and left nodes, and the exported
-// Node.State field is never set (the real state lives in the unexported
-// nodeState wrapper). There is also no suspect event. The engine therefore
-// reads the table itself, under memberlist's own read lock, and copies what
-// it needs. The layout is checked once at Start so a memberlist upgrade that
-// changes it fails loudly instead of reading garbage.
+// memberlist v0.7.0 tells its event delegate of joins, updates and
+// departures, but not of a node becoming suspect or being cleared of
+// suspicion (a refuted suspicion with unchanged metadata fires nothing), and
+// the *Node it hands the delegate does not say whether a departed node left
+// or failed (the exported Node.State is never set; the real state lives in
+// the unexported nodeState that embeds the Node). The engine therefore reads
+// exactly that, a node's state, from memberlist's private nodeState:
+//
+//   - inside an event callback, from the Node memberlist passes (which is
+//     the first field of its nodeState), under the lock memberlist holds
+//     for the call;
+//   - for the suspect watch (peerwatch.go), the names in memberlist's
+//     suspicion-timer map (one entry per suspect node, so usually none) and
+//     the states of the few nodes asked about, under memberlist's read lock.
+//
+// Nothing else is read, and never the whole table. The layout is checked
+// once at Start (before memberlist.Create, so callbacks fired inside Create
+// can use it) and a memberlist upgrade that changes it fails Start loudly
+// instead of reading garbage.
 
-// mlNode is a copy of one memberlist node table entry.
-type mlNode struct {
-	Name  string
-	Addr  net.IP
-	Port  uint16
-	Meta  []byte
-	State memberlist.NodeStateType
-}
-
-// mlReader reads memberlist's node table.
-type mlReader struct {
-	lock     *sync.RWMutex
-	list     reflect.Value // *Memberlist, dereferenced
-	nodesIdx int           // index of the nodes []*nodeState field
-	stateIdx int           // index of nodeState.State
+// mlLayout is where a node's state lives in memberlist's types.
+type mlLayout struct {
+	lockIdx   []int   // Memberlist.nodeLock
+	mapIdx    []int   // Memberlist.nodeMap: map[string]*nodeState
+	timersIdx []int   // Memberlist.nodeTimers: map[string]*suspicion
+	stateOff  uintptr // offset of nodeState.State
 }
 
 var errLayout = errors.New("unsupported memberlist version: node table layout not recognised")
 
-// newMLReader checks memberlist's layout and returns a reader for ml.
-func newMLReader(ml *memberlist.Memberlist) (*mlReader, error) {
-	v := reflect.ValueOf(ml).Elem()
-	lf, ok := v.Type().FieldByName("nodeLock")
+// checkMLLayout verifies memberlist's layout from its types alone.
+func checkMLLayout() (*mlLayout, error) {
+	t := reflect.TypeFor[memberlist.Memberlist]()
+	lf, ok := t.FieldByName("nodeLock")
 	if !ok || lf.Type != reflect.TypeFor[sync.RWMutex]() {
 		return nil, errLayout
 	}
-	nf, ok := v.Type().FieldByName("nodes")
-	if !ok || nf.Type.Kind() != reflect.Slice || nf.Type.Elem().Kind() != reflect.Pointer {
+	mf, ok := t.FieldByName("nodeMap")
+	if !ok || mf.Type.Kind() != reflect.Map || mf.Type.Key().Kind() != reflect.String ||
+		mf.Type.Elem().Kind() != reflect.Pointer {
 		return nil, errLayout
 	}
-	st := nf.Type.Elem().Elem()
+	tf, ok := t.FieldByName("nodeTimers")
+	if !ok || tf.Type.Kind() != reflect.Map || tf.Type.Key().Kind() != reflect.String {
+		return nil, errLayout
+	}
+	st := mf.Type.Elem().Elem()
 	if st.Kind() != reflect.Struct || st.NumField() < 1 || !st.Field(0).Anonymous ||
 		st.Field(0).Type != reflect.TypeFor[memberlist.Node]() || st.Field(0).Offset != 0 {
 		return nil, errLayout
@@ -58,30 +64,60 @@ func newMLReader(ml *memberlist.Memberlist) (*mlReader, error) {
 	if !ok || len(sf.Index) != 1 || sf.Type != reflect.TypeFor[memberlist.NodeStateType]() {
 		return nil, errLayout
 	}
-	return &mlReader{
-		lock:     (*sync.RWMutex)(unsafe.Pointer(v.FieldByIndex(lf.Index).UnsafeAddr())),
-		list:     v,
-		nodesIdx: nf.Index[0],
-		stateIdx: sf.Index[0],
-	}, nil
+	return &mlLayout{lockIdx: lf.Index, mapIdx: mf.Index, timersIdx: tf.Index, stateOff: sf.Offset}, nil
 }
 
-// snapshot copies the node table under memberlist's read lock.
-func (r *mlReader) snapshot() []mlNode {
+// stateOfEventNode is the state of the node memberlist passed to an event
+// callback. n must be the *Node memberlist gives NotifyJoin, NotifyUpdate
+// or NotifyLeave (the embedded Node of its nodeState), read during the call.
+func (l *mlLayout) stateOfEventNode(n *memberlist.Node) memberlist.NodeStateType {
+	return *(*memberlist.NodeStateType)(unsafe.Add(unsafe.Pointer(n), l.stateOff))
+}
+
+// mlReader reads node states from one memberlist.
+type mlReader struct {
+	layout *mlLayout
+	lock   *sync.RWMutex
+	nodes  reflect.Value // nodeMap
+	timers reflect.Value // nodeTimers
+}
+
+// newMLReader binds the checked layout to ml.
+func newMLReader(l *mlLayout, ml *memberlist.Memberlist) *mlReader {
+	v := reflect.ValueOf(ml).Elem()
+	return &mlReader{
+		layout: l,
+		lock:   (*sync.RWMutex)(unsafe.Pointer(v.FieldByIndex(l.lockIdx).UnsafeAddr())),
+		nodes:  v.FieldByIndex(l.mapIdx),
+		timers: v.FieldByIndex(l.timersIdx),
+	}
+}
+
+// mlStateMissing marks a node memberlist no longer holds.
+const mlStateMissing memberlist.NodeStateType = -1
+
+// watch calls fn under memberlist's read lock with the names of the nodes
+// under suspicion now (usually none: the check is then a map length) and a
+// lookup of any node's state. While fn runs memberlist changes no state, so
+// what fn applies cannot interleave with the event callbacks.
+func (r *mlReader) watch(fn func(suspects []string, stateOf func(string) memberlist.NodeStateType)) {
 	r.lock.RLock()
 	defer r.lock.RUnlock()
-	nodes := r.list.Field(r.nodesIdx)
-	out := make([]mlNode, 0, nodes.Len())
-	for i := 0; i < nodes.Len(); i++ {
-		ns := nodes.Index(i).Elem()
-		n := (*memberlist.Node)(unsafe.Pointer(ns.Field(0).UnsafeAddr()))
-		out = append(out, mlNode{
-			Name:  n.Name,
-			Addr:  append(net.IP(nil), n.Addr...),
-			Port:  n.Port,
-			Meta:  append([]byte(nil), n.Meta...),
-			State: memberlist.NodeStateType(ns.Field(r.stateIdx).Int()),
-		})
+	var suspects []string
+	if r.timers.Len() > 0 {
+		it := r.timers.MapRange()
+		for it.Next() {
+			suspects = append(suspects, it.Key().String())
+		}
 	}
-	return out
+	fn(suspects, r.stateLocked)
+}
+
+// stateLocked is name's state, or mlStateMissing; the read lock is held.
+func (r *mlReader) stateLocked(name string) memberlist.NodeStateType {
+	v := r.nodes.MapIndex(reflect.ValueOf(name))
+	if !v.IsValid() || v.IsNil() {
+		return mlStateMissing
+	}
+	return *(*memberlist.NodeStateType)(unsafe.Add(v.UnsafePointer(), r.layout.stateOff))
 }

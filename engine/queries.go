@@ -29,7 +29,6 @@ func (c *Cluster) GetNode(id string) (Node, bool) {
 	if !c.running() {
 		return Node{}, false
 	}
-	c.refreshIfStale()
 	p := c.peers.get(id)
 	if p == nil {
 		return Node{}, false

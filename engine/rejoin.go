@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -38,67 +39,81 @@ type lostPeer struct {
 	since    time.Time
 }
 
-// rejoinLoop watches the peer table for dead peers and periodically joins
-// their addresses again. The table is watched at the scanner's pace so that
-// a peer dead for less than GossipToTheDeadTime is still noticed before
-// memberlist forgets it; the joins themselves run once per push/pull interval.
+// lostPeers is the set of peers last seen dead, kept by noteLost as the
+// peer table changes.
+type lostPeers struct {
+	mu sync.Mutex
+	m  map[string]lostPeer
+}
+
+// noteLost records a peer's new state (p nil: memberlist forgot it, which
+// is when the address matters most, so it stays listed).
+func (c *Cluster) noteLost(id string, p *peerInfo) {
+	if p == nil {
+		return
+	}
+	l := &c.lost
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch p.state {
+	case StateDead:
+		if _, ok := l.m[id]; !ok {
+			if l.m == nil {
+				l.m = make(map[string]lostPeer)
+			}
+			l.m[id] = lostPeer{id: id, addr: p.addr, since: time.Now()}
+		}
+	case StateAlive, StateLeaving:
+		delete(l.m, id)
+	}
+}
+
+// rejoinLoop joins the addresses of lost peers again, at the pace
+// memberlist itself reconciles state: once per push/pull interval.
 func (c *Cluster) rejoinLoop() {
 	defer c.wg.Done()
-	tick := time.NewTicker(c.cfg.scanInterval)
+	tick := time.NewTicker(c.pushPullEvery)
 	defer tick.Stop()
-	// Rejoin at the pace memberlist itself reconciles state: push/pull.
-	interval := c.pushPullEvery
-	lost := make(map[string]lostPeer)
-	last := time.Now()
 	for {
 		select {
 		case <-c.stopCh:
 			return
 		case <-tick.C:
 		}
-		now := time.Now()
-		c.trackLost(lost, now)
-		if len(lost) == 0 || now.Sub(last) < interval || c.left.Load() || c.leaving.Load() {
+		lost := c.pruneLost(time.Now())
+		if len(lost) == 0 || c.left.Load() || c.leaving.Load() {
 			continue
 		}
-		last = now
 		c.rejoinLost(lost)
 	}
 }
 
-// trackLost adds newly dead peers to lost and removes those that are alive
-// again, left gracefully, or have been away longer than rejoinWindow.
-func (c *Cluster) trackLost(lost map[string]lostPeer, now time.Time) {
-	c.peers.mu.RLock()
-	for id, p := range c.peers.nodes {
-		if id == c.id {
-			continue
-		}
-		switch p.state {
-		case StateDead:
-			if _, ok := lost[id]; !ok {
-				lost[id] = lostPeer{id: id, addr: p.addr, since: now}
-			}
-		case StateAlive, StateLeaving:
-			delete(lost, id)
-		}
-	}
-	c.peers.mu.RUnlock()
-	for id, lp := range lost {
+// pruneLost drops peers away longer than rejoinWindow, keeps at most
+// maxLostPeers (the most recent), and returns a copy of the set.
+func (c *Cluster) pruneLost(now time.Time) map[string]lostPeer {
+	l := &c.lost
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, lp := range l.m {
 		if now.Sub(lp.since) > rejoinWindow {
-			delete(lost, id)
+			delete(l.m, id)
 		}
 	}
-	if len(lost) > maxLostPeers {
-		all := make([]lostPeer, 0, len(lost))
-		for _, lp := range lost {
+	if len(l.m) > maxLostPeers {
+		all := make([]lostPeer, 0, len(l.m))
+		for _, lp := range l.m {
 			all = append(all, lp)
 		}
 		slices.SortFunc(all, func(a, b lostPeer) int { return a.since.Compare(b.since) })
 		for _, lp := range all[:len(all)-maxLostPeers] {
-			delete(lost, lp.id)
+			delete(l.m, lp.id)
 		}
 	}
+	out := make(map[string]lostPeer, len(l.m))
+	for id, lp := range l.m {
+		out[id] = lp
+	}
+	return out
 }
 
 // rejoinLost joins each lost peer's address once, one at a time so that
@@ -126,7 +141,6 @@ func (c *Cluster) rejoinLost(lost map[string]lostPeer) {
 		n, err := c.ml.Join([]string{lp.addr})
 		if n > 0 {
 			c.log.Info("rejoined a peer lost as dead", "peer", id, "addr", lp.addr)
-			c.peers.stale.Store(true)
 			taken[lp.addr] = true
 			continue
 		}

@@ -105,7 +105,6 @@ func (c *Cluster) SendRequest(ctx context.Context, nodeID string, msgType int, p
 	if nodeID == c.id {
 		return c.localRequest(msgType, body, flags)
 	}
-	c.refreshIfStale()
 	p := c.peers.get(nodeID)
 	if p == nil {
 		return nil, fmt.Errorf("%w: unknown node %q", ErrNotFound, nodeID)
@@ -216,7 +215,6 @@ func (c *Cluster) callReplyHandler(fn func(Message) (any, error), m Message) (re
 // receiveRequest queues the handling of a request for Dispatch. It runs
 // on a network goroutine and never blocks on the script.
 func (c *Cluster) receiveRequest(e *envelope) {
-	c.refreshIfStale()
 	if e.sender == c.id || c.peers.get(e.sender) == nil {
 		return // not a member: there is no one to reply to
 	}

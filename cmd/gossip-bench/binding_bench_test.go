@@ -1,22 +1,10 @@
-//go:build unix
-
 package main
 
-import (
-	"syscall"
-	"testing"
-	"time"
-)
+import "testing"
 
 // The end-to-end figure as Go benchmarks, with the process's CPU time per
-// message: on a shared machine the rate says as much about the neighbours
+// message (cpuTime, idle.go): on a shared machine the rate says as much about the neighbours
 // as about the code, the CPU time much less. Run with -benchtime 200000x.
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func benchEndToEnd(b *testing.B, run func(total int) (float64, error)) {
 	b.ReportAllocs()

@@ -72,7 +72,7 @@ func main() {
 	rounds := flag.Int("rounds", 0, "rounds per scenario (default 3, 1 with -quick)")
 	chart := flag.String("chart", "", "write a PNG chart of convergence and failure detection to this file")
 	only := flag.String("only", "", "run only scenarios whose name contains one of these comma-separated words")
-	sizes := flag.String("sizes", "8,32,128", "cluster sizes for the convergence scenario")
+	sizes := flag.String("sizes", "8,32,128", "cluster sizes for the convergence scenario (and, when given, the idle-cpu one: 16,64,128 otherwise)")
 	burner := flag.Bool("burn", false, "also run the convergence rounds with a CPU burner keeping every core busy")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
@@ -157,6 +157,7 @@ func scenarios() []scenario {
 	return []scenario{
 		{"convergence", runConvergence},
 		{"failure-detection", runFailureDetection},
+		{"idle-cpu", runIdleCPU},
 		{"fast-profile-loss", runFastLoss},
 		{"reliable-throughput", runReliableThroughput},
 		{"reliable-latency", runReliableLatency},
