@@ -43,7 +43,7 @@ const (
 
 // eventQueue is a FIFO bounded in the number of message events. State
 // events and self-sends are forced in past the bound: state events come
-// from the engine's own scanner at most once per node transition, so they
+// from the peer table at most once per node transition, so they
 // are bounded by cluster churn, and refusing them would lose transitions;
 // self-sends usually come from a handler running inside Dispatch, which
 // would deadlock if it had to wait for Dispatch to make room.
