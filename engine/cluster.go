@@ -257,7 +257,9 @@ func (c *Cluster) leaveLocked() error {
 	deadline := time.Now().Add(c.cfg.LeaveTimeout)
 	c.leaving.Store(true)
 	if c.peers.alive.Load() > 1 {
-		if err := c.ml.UpdateNode(time.Until(deadline)); err != nil {
+		// memberlist waits without a bound when given no time left (a
+		// loaded host can spend LeaveTimeout before getting here).
+		if err := c.ml.UpdateNode(max(time.Until(deadline), time.Millisecond)); err != nil {
 			c.log.Debug("leave flag not confirmed", "err", err)
 		}
 	}

@@ -43,7 +43,7 @@ const (
 
 // eventQueue is a FIFO bounded in the number of message events. State
 // events and self-sends are forced in past the bound: state events come
-// from the engine's own scanner at most once per node transition, so they
+// from the peer table at most once per node transition, so they
 // are bounded by cluster churn, and refusing them would lose transitions;
 // self-sends usually come from a handler running inside Dispatch, which
 // would deadlock if it had to wait for Dispatch to make room.
@@ -138,27 +138,49 @@ func (q *eventQueue) messages() int {
 	return q.msgs
 }
 
-// pop removes the oldest event.
-func (q *eventQueue) pop() (event, bool) {
+// popInto moves the oldest events into dst, as many as fit, and returns
+// how many it moved: Dispatch takes a run of events per lock instead of
+// one, which matters when a fast sender keeps the queue full.
+func (q *eventQueue) popInto(dst []event) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.head >= len(q.items) {
-		return event{}, false
+	n := copy(dst, q.items[q.head:])
+	msgs := 0
+	for i := range n {
+		if dst[i].kind == evMessage {
+			msgs++
+		}
 	}
-	ev := q.items[q.head]
-	q.items[q.head] = event{}
-	q.head++
+	clear(q.items[q.head : q.head+n])
+	q.head += n
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 	} else if q.head > 1024 && q.head*2 > len(q.items) {
 		q.items = append(q.items[:0], q.items[q.head:]...)
 		q.head = 0
 	}
-	if ev.kind == evMessage {
-		q.msgs--
+	if msgs > 0 {
+		q.msgs -= msgs
 		q.space.Broadcast() // waiters may have given up (pushWithin): wake them all
 	}
-	return ev, true
+	return n
+}
+
+// keepEvents is the room an empty queue keeps. A burst grows the queue to
+// what it needs (a node joining a cluster of N queues N state events at
+// once); an idle node should not hold that burst's array, so trimIdle
+// gives it back.
+const keepEvents = 16
+
+// trimIdle releases the array of an empty queue grown past keepEvents. It
+// runs with the stall check, not on every pop, so that a busy queue, which
+// empties after each dispatch, keeps its array between bursts.
+func (q *eventQueue) trimIdle() {
+	q.mu.Lock()
+	if q.head == len(q.items) && cap(q.items) > keepEvents {
+		q.items, q.head = nil, 0
+	}
+	q.mu.Unlock()
 }
 
 // depth is the number of queued events.
@@ -228,17 +250,25 @@ func (c *Cluster) dispatchOwn() int {
 	}
 	defer c.dispatching.Store(false)
 	c.queue.dispatched()
-	n := c.queue.depth()
 	ran := 0
-	for i := 0; i < n; i++ {
-		ev, ok := c.queue.pop()
-		if !ok {
+	var run [dispatchRun]event
+	for left := c.queue.depth(); left > 0; {
+		n := c.queue.popInto(run[:min(left, len(run))])
+		if n == 0 {
 			break
 		}
-		ran += c.runEvent(ev)
+		left -= n
+		for i := range n {
+			ran += c.runEvent(run[i])
+			run[i] = event{} // let the payload go once handled
+		}
 	}
 	return ran
 }
+
+// dispatchRun is how many events Dispatch takes from the queue at a time.
+// Events taken are out of the queue's bound, so the run stays short.
+const dispatchRun = 32
 
 // runEvent runs the handlers for one event and returns how many ran.
 func (c *Cluster) runEvent(ev event) int {

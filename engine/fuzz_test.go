@@ -203,7 +203,7 @@ func FuzzMergeState(f *testing.F) {
 		c.meta.mu.RLock()
 		defer c.meta.mu.RUnlock()
 		for owner, e := range c.meta.remote {
-			if owner == "" || owner == c.id || e.values == nil {
+			if owner == "" || owner == c.id || e.enc == nil {
 				t.Fatalf("bad entry stored for %q: %+v", owner, e)
 			}
 		}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -127,7 +126,7 @@ func (c *Cluster) runMetaListeners(owner string, values map[string]any, remote b
 			continue
 		}
 		n := c.senderSnapshot(owner)
-		n.Metadata = maps.Clone(values)
+		n.Metadata = cloneValues(values)
 		c.safeCall(func() { l.fn(n) })
 	}
 }

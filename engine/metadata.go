@@ -48,8 +48,8 @@ const (
 // metaEntry is one owner's metadata at one version.
 type metaEntry struct {
 	version uint64
-	values  map[string]any
-	enc     []byte // codec encoding of values
+	values  map[string]any // nil when empty: most peers of a cluster have no metadata
+	enc     []byte         // codec encoding of values
 }
 
 // metaStore holds the local map and the latest known remote maps.
@@ -93,9 +93,18 @@ func (s *metaStore) valuesOf(owner string) map[string]any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if e := s.remote[owner]; e != nil {
-		return maps.Clone(e.values)
+		return cloneValues(e.values)
 	}
 	return map[string]any{}
+}
+
+// cloneValues copies a metadata map held by the store; the copy is never
+// nil, even where the store holds an empty map as nil.
+func cloneValues(m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return map[string]any{}
+	}
+	return maps.Clone(m)
 }
 
 // forget drops the entry of a node memberlist no longer knows.
@@ -249,6 +258,9 @@ func readEntry(r *reader) (string, *metaEntry, error) {
 	if !ok {
 		return "", nil, errBadEnvelope
 	}
+	if len(m) == 0 {
+		return owner, &metaEntry{version: version, enc: emptyMapEnc}, nil
+	}
 	return owner, &metaEntry{version: version, values: m, enc: append([]byte(nil), enc...)}, nil
 }
 
@@ -319,6 +331,9 @@ func (c *Cluster) storeEntry(owner string, entry *metaEntry) bool {
 	}
 	s.total += len(entry.enc)
 	s.remote[owner] = entry
+	// Pulls are paced per owner until its map arrives; an idle node need
+	// not keep a pull time for every peer.
+	delete(s.lastPull, owner)
 	c.stats.metaUpdates.Add(1)
 	c.metaChanged(owner, entry.values, true)
 	over := s.overBudget()
@@ -373,7 +388,7 @@ func (c *Cluster) pullStaleMetadata() {
 		if p.header.metaVersion > have && p.header.emptyMeta {
 			// The header says the map is empty: nothing to pull.
 			c.meta.mu.Unlock()
-			c.storeEntry(p.id, &metaEntry{version: p.header.metaVersion, values: map[string]any{}, enc: emptyMapEnc})
+			c.storeEntry(p.id, &metaEntry{version: p.header.metaVersion, enc: emptyMapEnc})
 			continue
 		}
 		if due && !asked && have == 0 {

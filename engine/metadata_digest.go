@@ -168,7 +168,7 @@ func (c *Cluster) mergeDigest(e *envelope) {
 	}
 	s.mu.Unlock()
 	for i, owner := range empty {
-		c.storeEntry(owner, &metaEntry{version: emptyVersions[i], values: map[string]any{}, enc: emptyMapEnc})
+		c.storeEntry(owner, &metaEntry{version: emptyVersions[i], enc: emptyMapEnc})
 	}
 	if r.err != nil {
 		c.stats.decodeErrors.Add(1)

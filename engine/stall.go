@@ -41,8 +41,10 @@ func (q *eventQueue) stalled(now time.Time) (waiting int, since time.Duration, r
 	return waiting, since, true
 }
 
-// checkStall logs a warning when handlers have stopped running.
+// checkStall logs a warning when handlers have stopped running, and
+// trims an idle queue (trimIdle).
 func (c *Cluster) checkStall() {
+	c.queue.trimIdle()
 	if n, since, report := c.queue.stalled(time.Now()); report {
 		c.log.Warn("events are waiting for their handlers: handlers run inside wait() or calls into the library, not during time.sleep()",
 			"waiting", n, "for", since.Round(100*time.Millisecond))

@@ -19,17 +19,27 @@ var (
 	nodeKeyObserver   = bindrt.NewDictKey("observer")
 )
 
+// nodeObjects is what nodeToObject allocates in one piece: the dict and the objects of its fields.
+type nodeObjects struct {
+	dict  object.Dict
+	strs  [4]object.String
+	dicts [1]object.Dict
+	lists [1]object.List
+}
+
 // nodeToObject converts a engine.Node to the dict scripts see.
 func nodeToObject(v engine.Node) object.Object {
+	o := new(nodeObjects)
 	pairs := make(map[string]object.DictPair, 7)
-	nodeKeyId.Put(pairs, object.NewString(string(v.ID)))
-	nodeKeyAddr.Put(pairs, object.NewString(string(v.Addr)))
-	nodeKeyState.Put(pairs, object.NewString(string(v.State)))
-	nodeKeyMetadata.Put(pairs, bindrt.FromAnyMap(v.Metadata))
-	nodeKeyTags.Put(pairs, bindrt.FromStrList(v.Tags))
-	nodeKeyAppVersion.Put(pairs, object.NewString(string(v.AppVersion)))
+	nodeKeyId.Put(pairs, bindrt.FillString(&o.strs[0], string(v.ID)))
+	nodeKeyAddr.Put(pairs, bindrt.FillString(&o.strs[1], string(v.Addr)))
+	nodeKeyState.Put(pairs, bindrt.FillString(&o.strs[2], string(v.State)))
+	nodeKeyMetadata.Put(pairs, bindrt.FillAnyMap(&o.dicts[0], v.Metadata))
+	nodeKeyTags.Put(pairs, bindrt.FillStrList(&o.lists[0], v.Tags))
+	nodeKeyAppVersion.Put(pairs, bindrt.FillString(&o.strs[3], string(v.AppVersion)))
 	nodeKeyObserver.Put(pairs, object.NewBoolean(v.Observer))
-	return &object.Dict{Pairs: pairs}
+	o.dict.Pairs = pairs
+	return &o.dict
 }
 
 func nodeListToObject(vs []engine.Node) object.Object {
@@ -113,13 +123,23 @@ var (
 	keyResultKeyFailed = bindrt.NewDictKey("failed")
 )
 
+// keyResultObjects is what keyResultToObject allocates in one piece: the dict and the objects of its fields.
+type keyResultObjects struct {
+	dict  object.Dict
+	strs  [1]object.String
+	dicts [1]object.Dict
+	lists [1]object.List
+}
+
 // keyResultToObject converts a engine.KeyResult to the dict scripts see.
 func keyResultToObject(v engine.KeyResult) object.Object {
+	o := new(keyResultObjects)
 	pairs := make(map[string]object.DictPair, 3)
-	keyResultKeyKey.Put(pairs, object.NewString(string(v.Key)))
-	keyResultKeyOk.Put(pairs, bindrt.FromStrList(v.OK))
-	keyResultKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
-	return &object.Dict{Pairs: pairs}
+	keyResultKeyKey.Put(pairs, bindrt.FillString(&o.strs[0], string(v.Key)))
+	keyResultKeyOk.Put(pairs, bindrt.FillStrList(&o.lists[0], v.OK))
+	keyResultKeyFailed.Put(pairs, bindrt.FillStrMap(&o.dicts[0], v.Failed))
+	o.dict.Pairs = pairs
+	return &o.dict
 }
 
 // Keys of the dicts keyListToObject builds.
@@ -131,13 +151,22 @@ var (
 	keyListKeyFailed    = bindrt.NewDictKey("failed")
 )
 
+// keyListObjects is what keyListToObject allocates in one piece: the dict and the objects of its fields.
+type keyListObjects struct {
+	dict  object.Dict
+	strs  [1]object.String
+	dicts [3]object.Dict
+}
+
 // keyListToObject converts a engine.KeyList to the dict scripts see.
 func keyListToObject(v engine.KeyList) object.Object {
+	o := new(keyListObjects)
 	pairs := make(map[string]object.DictPair, 5)
-	keyListKeyPrimary.Put(pairs, object.NewString(string(v.Primary)))
-	keyListKeyKeys.Put(pairs, bindrt.FromAnyMap(v.Keys))
-	keyListKeyPrimaries.Put(pairs, bindrt.FromAnyMap(v.Primaries))
+	keyListKeyPrimary.Put(pairs, bindrt.FillString(&o.strs[0], string(v.Primary)))
+	keyListKeyKeys.Put(pairs, bindrt.FillAnyMap(&o.dicts[0], v.Keys))
+	keyListKeyPrimaries.Put(pairs, bindrt.FillAnyMap(&o.dicts[1], v.Primaries))
 	keyListKeyNodes.Put(pairs, object.NewInteger(int64(v.Nodes)))
-	keyListKeyFailed.Put(pairs, bindrt.FromStrMap(v.Failed))
-	return &object.Dict{Pairs: pairs}
+	keyListKeyFailed.Put(pairs, bindrt.FillStrMap(&o.dicts[2], v.Failed))
+	o.dict.Pairs = pairs
+	return &o.dict
 }

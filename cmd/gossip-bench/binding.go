@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -72,8 +75,10 @@ func runBindingOverhead(b *bench) error {
 // handler (the receiver created and run by a script, dispatching in
 // c.wait) against a Go handler on an engine node dispatching in Wait.
 // "memberlist" in this figure's columns is the Go handler.
+// Each round carries 200,000 messages (a second or two) so that a burst of
+// other work on the machine does not decide a round.
 func runEndToEnd(b *bench) error {
-	total := 50_000
+	total := 200_000
 	if b.quick {
 		total = 1_000
 	}
@@ -104,6 +109,32 @@ func blast(tx *engine.Cluster, total int) error {
 	return nil
 }
 
+// e2eProfile names a file for CPU profiles of the end-to-end figure's
+// script-handler side, taken while the messages flow: round r writes
+// FILE.r (go tool pprof takes them all at once).
+var e2eProfile = flag.String("e2e-cpuprofile", "", "write CPU profiles of the end-to-end figure's script-handler side to FILE.1, FILE.2, ...")
+
+// e2eRounds counts the profiled rounds.
+var e2eRounds int
+
+// startE2EProfile starts the next round's profile when -e2e-cpuprofile
+// asks for one; the returned function stops it.
+func startE2EProfile() (func(), error) {
+	if *e2eProfile == "" {
+		return func() {}, nil
+	}
+	e2eRounds++
+	f, err := os.Create(fmt.Sprintf("%s.%d", *e2eProfile, e2eRounds))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func e2eScript(total int) (float64, error) {
 	tx, err := startOurs(fmt.Sprintf("e2e-tx-%d", time.Now().UnixNano()), lan, nil)
 	if err != nil {
@@ -114,12 +145,19 @@ func e2eScript(total int) (float64, error) {
 	defer host.Shutdown()
 	var t0, t1 time.Time
 	var sendErr atomic.Pointer[error]
+	stopProfile := func() {}
+	defer func() { stopProfile() }()
 	setVar(p, "SENDER", object.NewString(tx.Addr()))
 	setVar(p, "TOTAL", object.NewInteger(int64(total)))
 	setVar(p, "bench_ready", &object.Builtin{Fn: func(context.Context, object.Kwargs, ...object.Object) object.Object {
 		if err := waitUntil(30*time.Second, 5*time.Millisecond, "the script node", func() bool { return tx.c.NumAlive() == 2 }); err != nil {
 			return object.NewString(err.Error())
 		}
+		stop, err := startE2EProfile()
+		if err != nil {
+			return object.NewString(err.Error())
+		}
+		stopProfile = stop
 		t0 = time.Now()
 		go func() {
 			if err := blast(tx.c, total); err != nil {
@@ -130,6 +168,8 @@ func e2eScript(total int) (float64, error) {
 	}})
 	setVar(p, "bench_done", &object.Builtin{Fn: func(context.Context, object.Kwargs, ...object.Object) object.Object {
 		t1 = time.Now()
+		stopProfile()
+		stopProfile = func() {}
 		return object.NewString("")
 	}})
 	src := `import scriptling.net.gossip as gossip

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 )
@@ -14,19 +17,30 @@ import (
 // until a push/pull repairs it, which only the worst round shows. With
 // -burn the rounds run again under the CPU burner (burner.go), where such
 // losses happen. The heap is measured at the largest N after an idle
-// period, with a GC before and after, divided by N (unloaded only).
+// period, with a GC before and after, divided by N (unloaded only), over at
+// least minHeapRounds rounds: the median and the worst round.
 func runConvergence(b *bench) error {
 	sizes := convSizes
 	idle := 20 * time.Second // longer than the engine's stream idle timeout
 	if b.quick {
 		sizes, idle = []int{4}, 200*time.Millisecond
 	}
+	if *heapProfile != "" {
+		runtime.MemProfileRate = 4096 // fine enough to see per-node structures
+	}
+	baseGoroutines = runtime.NumGoroutine() + 2 // slack for the runtime's own
+	baseHeap = settledHeap(false)
 	for _, n := range sizes {
 		last := n == sizes[len(sizes)-1]
+		rounds := b.rounds
+		if last && !b.quick {
+			b.rounds = max(b.rounds, minHeapRounds)
+		}
 		ours, base, err := b.compare(func(s side) ([]float64, error) {
 			secs, heap, err := convergeOnce(s, n, last, idle)
 			return []float64{secs, heap}, err
 		})
+		b.rounds = rounds
 		if err != nil {
 			return fmt.Errorf("cluster size %d: %w", n, err)
 		}
@@ -35,6 +49,7 @@ func runConvergence(b *bench) error {
 		b.series["convergence memberlist"] = append(b.series["convergence memberlist"], point{float64(n), median(base[0])})
 		if last {
 			b.add(fmt.Sprintf("heap per idle node, N=%d", n), "KiB", cost, ours[1], base[1])
+			b.add(fmt.Sprintf("worst heap per idle node, N=%d", n), "KiB", cost, []float64{slices.Max(ours[1])}, []float64{slices.Max(base[1])})
 		}
 	}
 	if !b.burn {
@@ -59,6 +74,11 @@ func runConvergence(b *bench) error {
 	return nil
 }
 
+// minHeapRounds is the fewest rounds the heap figure is the median of
+// (outside -quick), whatever -rounds says: one round's heap varies with
+// what the cluster did just before it went idle.
+const minHeapRounds = 3
+
 // addConvergence records the median and the worst round of convergence.
 func (b *bench) addConvergence(what string, ours, base []float64) {
 	b.add("convergence after joins, "+what, "s", cost, ours, base)
@@ -71,10 +91,9 @@ func (b *bench) addConvergence(what string, ours, base []float64) {
 var convTimeout = 150 * time.Second
 
 func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float64, error) {
-	var m0, m1 runtime.MemStats
+	var before uint64
 	if heap {
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
+		before = settledHeap(true)
 	}
 	nodes, err := startNodes(s, n, lan)
 	if err != nil {
@@ -96,11 +115,71 @@ func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float6
 			allAlive(nodes, n) // runs queued handlers, as an application would
 			time.Sleep(50 * time.Millisecond)
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&m1)
-		kib = (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / float64(n) / 1024
+		kib = (float64(settledHeap(false)) - float64(before)) / float64(n) / 1024
+		if err := writeHeapProfile(s); err != nil {
+			return 0, 0, err
+		}
 	}
 	return secs, kib, nil
+}
+
+// settledHeap is the live heap once it has settled: two readings after
+// a GC agree within 1%. With noNodes (before a round's nodes start) it also
+// waits, for at most a minute, until what earlier rounds stopped is gone:
+// the goroutines back to what the scenario started with and the heap back
+// within 4 MiB of it (baseGoroutines, baseHeap). memberlist's suspicion
+// timers (up to about 50 s at N = 128) keep a stopped node, and with it
+// the engine's, alive until they fire; counting that memory as the next
+// round's, or its release against it, swung single rounds from negative
+// to double.
+func settledHeap(noNodes bool) uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	last := m.HeapAlloc
+	for range 600 {
+		time.Sleep(100 * time.Millisecond)
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		diff := int64(m.HeapAlloc) - int64(last)
+		last = m.HeapAlloc
+		if diff < 0 {
+			diff = -diff
+		}
+		gone := !noNodes || (runtime.NumGoroutine() <= baseGoroutines && last <= baseHeap+4<<20)
+		if uint64(diff)*100 <= last && gone {
+			break
+		}
+	}
+	return last
+}
+
+// baseGoroutines and baseHeap are the goroutines and the live heap with no
+// node up, when the scenario starts.
+var (
+	baseGoroutines int
+	baseHeap       uint64
+)
+
+// heapProfile names a file for heap profiles of the idle nodes, taken
+// where the heap figure is measured: FILE.ours.R and FILE.memberlist.R for
+// round R (-heap-profile; read with go tool pprof -sample_index=inuse_space).
+var heapProfile = flag.String("heap-profile", "", "write heap profiles of the idle nodes to FILE.ours.R and FILE.memberlist.R")
+
+// heapRounds counts the heap profiles written per side.
+var heapRounds = map[string]int{}
+
+func writeHeapProfile(s side) error {
+	if *heapProfile == "" {
+		return nil
+	}
+	heapRounds[s.name]++
+	f, err := os.Create(fmt.Sprintf("%s.%s.%d", *heapProfile, s.name, heapRounds[s.name]))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
 }
 
 // Figure 2: failure detection. A converged cluster's last node is killed

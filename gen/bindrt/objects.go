@@ -28,6 +28,16 @@ func (k DictKey) Put(pairs map[string]object.DictPair, value object.Object) {
 	pairs[k.hash] = object.DictPair{Key: k.key, Value: value}
 }
 
+// FillString makes dst the str object of s and returns it. The Fill
+// functions convert into an object the caller allocated, so that a
+// converter can allocate a dict and the objects of its fields in one piece
+// (str objects are immutable, and dicts and lists are reached only through
+// the pointers a converter hands out: sharing the piece is safe).
+func FillString(dst *object.String, s string) *object.String {
+	*dst = *object.NewString(s)
+	return dst
+}
+
 // putString files value under the string key k.
 func putString(pairs map[string]object.DictPair, k string, value object.Object) {
 	key := object.NewString(k)
@@ -68,28 +78,37 @@ func FromAny(v any) object.Object {
 }
 
 // FromAnyMap converts a map of value-model values to a dict.
-func FromAnyMap(m map[string]any) object.Object {
-	pairs := make(map[string]object.DictPair, len(m))
+func FromAnyMap(m map[string]any) object.Object { return FillAnyMap(new(object.Dict), m) }
+
+// FillAnyMap converts m into dst (see FillString) and returns it.
+func FillAnyMap(dst *object.Dict, m map[string]any) *object.Dict {
+	dst.Pairs = make(map[string]object.DictPair, len(m))
 	for k, v := range m {
-		putString(pairs, k, FromAny(v))
+		putString(dst.Pairs, k, FromAny(v))
 	}
-	return &object.Dict{Pairs: pairs}
+	return dst
 }
 
 // FromStrList converts a list of strings.
-func FromStrList(l []string) object.Object {
-	out := make([]object.Object, len(l))
+func FromStrList(l []string) object.Object { return FillStrList(new(object.List), l) }
+
+// FillStrList converts l into dst (see FillString) and returns it.
+func FillStrList(dst *object.List, l []string) *object.List {
+	dst.Elements = make([]object.Object, len(l))
 	for i, s := range l {
-		out[i] = object.NewString(s)
+		dst.Elements[i] = object.NewString(s)
 	}
-	return &object.List{Elements: out}
+	return dst
 }
 
 // FromStrMap converts a map of strings to a dict.
-func FromStrMap(m map[string]string) object.Object {
-	pairs := make(map[string]object.DictPair, len(m))
+func FromStrMap(m map[string]string) object.Object { return FillStrMap(new(object.Dict), m) }
+
+// FillStrMap converts m into dst (see FillString) and returns it.
+func FillStrMap(dst *object.Dict, m map[string]string) *object.Dict {
+	dst.Pairs = make(map[string]object.DictPair, len(m))
 	for k, v := range m {
-		putString(pairs, k, object.NewString(v))
+		putString(dst.Pairs, k, object.NewString(v))
 	}
-	return &object.Dict{Pairs: pairs}
+	return dst
 }

@@ -87,3 +87,28 @@ func equalValue(a, b any) bool {
 	}
 	return a == b
 }
+
+// TestFillIntoOnePiece checks that the Fill functions convert into objects
+// the caller allocated together, as the record converters do.
+func TestFillIntoOnePiece(t *testing.T) {
+	var piece struct {
+		strs  [2]object.String
+		dicts [2]object.Dict
+		list  object.List
+	}
+	if s := FillString(&piece.strs[0], "a"); s != &piece.strs[0] || s.StringValue() != "a" {
+		t.Errorf("FillString: %p %q", s, s.StringValue())
+	}
+	d := FillAnyMap(&piece.dicts[0], map[string]any{"k": int64(1)})
+	if got, ok := d.GetByString("k"); d != &piece.dicts[0] || !ok || got.Value.(*object.Integer).IntValue() != 1 {
+		t.Errorf("FillAnyMap: %v", d.Inspect())
+	}
+	d = FillStrMap(&piece.dicts[1], nil)
+	if d.Pairs == nil || len(d.Pairs) != 0 {
+		t.Errorf("FillStrMap of nil: %v (a script may add to it, so it needs a map)", d.Pairs)
+	}
+	l := FillStrList(&piece.list, []string{"x", "y"})
+	if l != &piece.list || len(l.Elements) != 2 || l.Elements[1].(*object.String).StringValue() != "y" {
+		t.Errorf("FillStrList: %v", l.Inspect())
+	}
+}

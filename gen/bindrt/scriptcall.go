@@ -22,8 +22,7 @@ type ScriptCall struct {
 // needs from the builtin's context; name is the parameter v was given as.
 func NewScriptCall(ctx context.Context, fn, name string, v object.Object) (*ScriptCall, *object.Exception) {
 	c := &ScriptCall{
-		// The call outlives the builtin's context; keep its values, drop its cancellation.
-		ctx:  context.WithoutCancel(ctx),
+		ctx:  detach(ctx),
 		eval: evaliface.FromContext(ctx),
 		env:  evaluator.GetEnvFromContext(ctx),
 		fn:   v,
@@ -87,4 +86,17 @@ func positionalParams(params, keywordOnlyStart int, variadic bool, given int) in
 		return keywordOnlyStart - 1
 	}
 	return params
+}
+
+// detachedKey marks the context of a ScriptCall.
+type detachedKey struct{}
+
+// detach keeps ctx's values and drops its cancellation: the call outlives
+// the builtin that captured it. The result is wrapped in one more value
+// context because the interpreter looks values up on every call (call
+// depth, source file), and a lookup made directly on WithoutCancel's
+// context allocates; one made through a value context walks the chain
+// without allocating.
+func detach(ctx context.Context) context.Context {
+	return context.WithValue(context.WithoutCancel(ctx), detachedKey{}, true)
 }

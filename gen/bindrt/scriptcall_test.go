@@ -102,3 +102,23 @@ func TestNewScriptCallRefusesNonCallables(t *testing.T) {
 	_, exc = NewScriptCall(context.Background(), "on()", "handler", &object.Builtin{})
 	wantExc(t, exc, object.ExceptionTypeRuntimeError, "on(): no evaluator available to call handler")
 }
+
+// TestDetachKeepsValuesDropsCancellation checks the context a ScriptCall
+// runs with: the builtin's values stay, its cancellation does not reach
+// the call, and looking a value up allocates nothing (the interpreter
+// looks values up on every call).
+func TestDetachKeepsValuesDropsCancellation(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx := detach(parent)
+	cancel()
+	if ctx.Err() != nil || ctx.Done() != nil {
+		t.Errorf("the detached context ended with its parent: err %v", ctx.Err())
+	}
+	if got := ctx.Value(key{}); got != "v" {
+		t.Errorf("value: got %v, want v", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = ctx.Value(key{}) }); n != 0 {
+		t.Errorf("a value lookup allocated %v times", n)
+	}
+}

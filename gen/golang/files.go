@@ -259,18 +259,90 @@ func (e *emitter) recordsFile() string {
 			fmt.Fprintf(&out, "\t%s = bindrt.NewDictKey(%s)\n", recordKey(r, f), quote(f.Name))
 		}
 		out.WriteString(")\n")
-		fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
-		fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
-		for _, f := range r.Fields {
-			k := recordKey(r, f)
-			fmt.Fprintf(&out, "\t%s.Put(pairs, %s)\n", k, e.toObject(f.Type, "v."+f.Go))
-		}
-		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
+		out.WriteString(e.recordToObject(r))
 		if e.lists[r.Name] {
 			fmt.Fprintf(&out, "\nfunc %[1]sListToObject(vs []%[2]s) object.Object {\n\tout := make([]object.Object, len(vs))\n\tfor i, v := range vs {\n\t\tout[i] = %[1]sToObject(v)\n\t}\n\treturn &object.List{Elements: out}\n}\n", lc, r.Go)
 		}
 	}
 	return out.String()
+}
+
+// recordToObject is the converter of one record to a dict. A message
+// handler converts a record per message, so the dict and the objects of
+// the record's str, dict and list[str] fields are allocated together, in
+// one piece (blockField says which field goes where).
+func (e *emitter) recordToObject(r *spec.Record) string {
+	lc := camel(r.Name, false)
+	counts := map[string]int{}
+	slot := make([]string, len(r.Fields)) // the field's object in the piece, "" when apart
+	for i, f := range r.Fields {
+		if group := blockField(f.Type); group != "" {
+			slot[i] = fmt.Sprintf("&o.%s[%d]", group, counts[group])
+			counts[group]++
+		}
+	}
+	var out strings.Builder
+	inBlock := len(counts) > 0
+	if inBlock {
+		fmt.Fprintf(&out, "\n// %sObjects is what %sToObject allocates in one piece: the dict and the objects of its fields.\n", lc, lc)
+		fmt.Fprintf(&out, "type %sObjects struct {\n\tdict object.Dict\n", lc)
+		for _, g := range blockGroups {
+			if n := counts[g.name]; n > 0 {
+				fmt.Fprintf(&out, "\t%s [%d]object.%s\n", g.name, n, g.object)
+			}
+		}
+		out.WriteString("}\n")
+	}
+	fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
+	if inBlock {
+		fmt.Fprintf(&out, "\to := new(%sObjects)\n", lc)
+	}
+	fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
+	for i, f := range r.Fields {
+		value := e.toObject(f.Type, "v."+f.Go)
+		if slot[i] != "" {
+			value = fillObject(f.Type, slot[i], "v."+f.Go)
+		}
+		fmt.Fprintf(&out, "\t%s.Put(pairs, %s)\n", recordKey(r, f), value)
+	}
+	if inBlock {
+		out.WriteString("\to.dict.Pairs = pairs\n\treturn &o.dict\n}\n")
+	} else {
+		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
+	}
+	return out.String()
+}
+
+// blockGroups are the arrays of a record's one-piece allocation, in the
+// order they are declared.
+var blockGroups = []struct{ name, object string }{{"strs", "String"}, {"dicts", "Dict"}, {"lists", "List"}}
+
+// blockField names the array of the one-piece allocation that holds the
+// object of a field of type t, or "" when that object is allocated apart.
+func blockField(t *spec.Type) string {
+	switch {
+	case t.Kind == spec.Str:
+		return "strs"
+	case t.Kind == spec.Dict:
+		return "dicts"
+	case t.Kind == spec.List && t.Elem.Kind == spec.Str:
+		return "lists"
+	}
+	return ""
+}
+
+// fillObject is a Go expression converting expr of type t into the object
+// at slot (see blockField) and yielding slot.
+func fillObject(t *spec.Type, slot, expr string) string {
+	switch {
+	case t.Kind == spec.Str:
+		return fmt.Sprintf("bindrt.FillString(%s, string(%s))", slot, expr)
+	case t.Kind == spec.Dict && t.Elem.Kind == spec.Str:
+		return fmt.Sprintf("bindrt.FillStrMap(%s, %s)", slot, expr)
+	case t.Kind == spec.Dict:
+		return fmt.Sprintf("bindrt.FillAnyMap(%s, %s)", slot, expr)
+	}
+	return fmt.Sprintf("bindrt.FillStrList(%s, %s)", slot, expr)
 }
 
 // recordKey names the prepared dict key of a record field.
