@@ -178,17 +178,39 @@ func (c *Cluster) NumAlive() int {
 	return n
 }
 
-// alivePeers returns the alive peers (not self) accepted by keep.
+// alivePeers returns the alive peers (not self) accepted by keep, sorted
+// by id. The slice is shared when keep is nil: callers must not modify it.
 func (c *Cluster) alivePeers(keep func(*peerInfo) bool) []*peerInfo {
-	c.peers.mu.RLock()
-	defer c.peers.mu.RUnlock()
+	all := c.peers.sortedAlive()
+	if keep == nil {
+		return all
+	}
 	var out []*peerInfo
-	for id, p := range c.peers.nodes {
-		if id != c.id && p.state == StateAlive && (keep == nil || keep(p)) {
+	for _, p := range all {
+		if keep(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sortedAlive returns the cached alive list, rebuilding it after a change.
+// The list is built and published under the read lock, which every change
+// excludes, so a list published is never older than the table.
+func (t *peerTable) sortedAlive() []*peerInfo {
+	if l := t.aliveList.Load(); l != nil {
+		return *l
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*peerInfo, 0, len(t.nodes))
+	for id, p := range t.nodes {
+		if id != t.self && p.state == StateAlive {
 			out = append(out, p)
 		}
 	}
 	slices.SortFunc(out, func(a, b *peerInfo) int { return cmpString(a.id, b.id) })
+	t.aliveList.Store(&out)
 	return out
 }
 

@@ -51,7 +51,11 @@ type peerTable struct {
 	suspects int          // entries in StateSuspect
 	gone     int          // entries memberlist holds as dead or left
 	pending  []peerChange // applied but not yet drained, in order
-	closed   bool         // the node stopped: changes are no longer drained
+	// aliveList caches the alive peers (self excluded) sorted by id; every
+	// change of the table drops it and the next reader rebuilds it, so a
+	// send does not walk and sort the table per message.
+	aliveList atomic.Pointer[[]*peerInfo]
+	closed    bool // the node stopped: changes are no longer drained
 
 	layout *mlLayout // set at Start before memberlist.Create
 	self   string
@@ -144,6 +148,7 @@ func (t *peerTable) putLocked(p *peerInfo) {
 	t.count(old, -1)
 	t.count(p, +1)
 	t.nodes[p.id] = p
+	t.aliveList.Store(nil)
 	if p.header != nil && (old == nil || old.header == nil || old.header.metaVersion != p.header.metaVersion) {
 		t.metaDirt.Store(true)
 		t.wake()
@@ -168,6 +173,7 @@ func (t *peerTable) removeLocked(id string) {
 	}
 	t.count(old, -1)
 	delete(t.nodes, id)
+	t.aliveList.Store(nil)
 	if !t.closed && id != t.self {
 		t.pending = append(t.pending, peerChange{old: old})
 		t.wake()

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // NodesByTag returns the alive nodes carrying tag, this one included when
@@ -66,7 +67,7 @@ func (c *Cluster) Candidates(n int) ([]Node, error) {
 	if !c.running() {
 		return []Node{}, nil
 	}
-	peers := c.alivePeers(nil)
+	peers := slices.Clone(c.alivePeers(nil))
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	out := make([]Node, 0, min(n, len(peers)))
 	for _, p := range peers[:min(n, len(peers))] {
