@@ -193,7 +193,8 @@ probe.capture(C().m)
 // context, found at the top of the detached one.
 func TestDetachCopiesInterpreterValues(t *testing.T) {
 	parent := evaluator.ContextWithSourceFile(evaluator.ContextWithCallDepth(context.Background(), 7), "main.py")
-	parent = context.WithValue(parent, struct{}{}, 1) // more values between
+	type other struct{}
+	parent = context.WithValue(parent, other{}, 1) // more values between
 	ctx := detach(parent)
 	if got, want := evaluator.GetCallDepthFromContext(ctx), evaluator.GetCallDepthFromContext(parent); got != want {
 		t.Errorf("call depth %p, want the builtin's %p", got, want)
