@@ -10,12 +10,19 @@ import (
 // has passed. The timeout catches a stall, not a speed.
 func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
+	PollFor(tb, 10*time.Millisecond, timeout, what, cond)
+}
+
+// PollFor is WaitFor polling every interval, for tests that wait on events
+// much shorter (or longer) than 10 ms.
+func PollFor(tb testing.TB, every, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 

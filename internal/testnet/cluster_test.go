@@ -160,3 +160,17 @@ func TestStartClusterFailsOnJoinError(t *testing.T) {
 		t.Fatalf("failure %q, want %q", msg, "join n2: refused")
 	}
 }
+
+func TestPollForPollsAtTheInterval(t *testing.T) {
+	var calls int
+	start := time.Now()
+	msg := run(func(tb testing.TB) {
+		PollFor(tb, 20*time.Millisecond, 10*time.Second, "three calls", func() bool { calls++; return calls == 3 })
+	})
+	if msg != "" || calls != 3 {
+		t.Fatalf("failed %q after %d calls, want success after 3", msg, calls)
+	}
+	if el := time.Since(start); el < 40*time.Millisecond {
+		t.Fatalf("three calls took %v, want two sleeps of 20 ms at least", el)
+	}
+}
