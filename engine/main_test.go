@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/scriptling-contrib/gossip/internal/testnet"
-	"go.uber.org/goleak"
 )
 
-// memberlist's goroutines notice Shutdown on their next tick; goleak
-// retries until they are gone, so no goroutine is ignored wholesale.
+// memberlist's goroutines notice Shutdown when their current probe or
+// push/pull returns; VerifyNoLeaks gives them a grace period, so no
+// goroutine is ignored wholesale.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testnet.VerifyNoLeaks(m)
 }
 
 // testConfig is a fast-timing config on loopback with a free port.

@@ -13,11 +13,10 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/scriptling-contrib/gossip/internal/testnet"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testnet.VerifyNoLeaks(m)
 }
 
 // newNet returns a real memberlist TCP/UDP transport on 127.0.0.1. port 0
