@@ -77,11 +77,14 @@ func (c *Cluster) sendTo(ctx context.Context, nodeID string, msgType int, payloa
 		return err
 	}
 	if nodeID == c.id {
-		ev := event{kind: evMessage, msgType: msgType, sender: c.id, payload: payload}
-		if v, err := decodePayload(&envelope{flags: flags, payload: body}); err == nil {
-			ev.payload = v // deliver a copy, as a peer would get
+		// The handler gets a decoded copy, as a peer would, never the
+		// caller's value: payload then never escapes the call, which saves
+		// every caller of the send functions an allocation per value.
+		v, err := decodePayload(&envelope{flags: flags, payload: body})
+		if err != nil {
+			return wrapCodecError(err)
 		}
-		c.queue.push(ev, pushForce)
+		c.queue.push(event{kind: evMessage, msgType: msgType, sender: c.id, payload: v}, pushForce)
 		return nil
 	}
 	p := c.peers.get(nodeID)

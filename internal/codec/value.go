@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,7 +175,10 @@ func appendValue(dst []byte, v any, depth int) ([]byte, *encodeError) {
 		}
 		return dst, nil
 	default:
-		return dst, &encodeError{err: ErrUnsupportedType, msg: fmt.Sprintf(" %T", v)}
+		// The type's name as %T prints it, through reflect: handing v to fmt
+		// would make every payload escape to the heap, costing callers an
+		// allocation per value they send.
+		return dst, &encodeError{err: ErrUnsupportedType, msg: " " + reflect.TypeOf(v).String()}
 	}
 }
 

@@ -347,3 +347,23 @@ func TestDecodeDoesNotRetainInput(t *testing.T) {
 		t.Fatalf("decoded value changed with the input buffer: %#v", v)
 	}
 }
+
+func TestAppendValueDoesNotRetainValue(t *testing.T) {
+	// A caller building a payload for one send (a list literal with a
+	// number and a string, as a message usually is) and encoding it into a
+	// buffer it owns allocates nothing: AppendValue must not let the value
+	// escape, so the literal and its boxed elements stay on the stack.
+	buf := make([]byte, 0, 256)
+	pad := strings.Repeat("x", 88)
+	seq := int64(1000)
+	allocs := testing.AllocsPerRun(100, func() {
+		seq++
+		out, err := AppendValue(buf[:0], []any{seq, pad})
+		if err != nil || len(out) == 0 {
+			t.Fatalf("AppendValue: %v", err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per encoding of a non-escaping payload, want 0", allocs)
+	}
+}
