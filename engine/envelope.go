@@ -187,6 +187,19 @@ func decodePayload(e *envelope) (any, error) {
 	return codec.DecodeValue(p)
 }
 
+// decodeOwnedPayload is decodePayload for payload bytes of the caller's
+// own (flags from their envelope), which the result's strings may share:
+// they are never modified afterwards.
+func decodeOwnedPayload(p []byte, flags byte) (any, error) {
+	if flags&envCompressed != 0 {
+		var err error
+		if p, err = codec.Decompress(p, MaxReliablePayload+1024); err != nil {
+			return nil, err
+		}
+	}
+	return codec.DecodeValueShared(p, codec.DefaultMaxSize)
+}
+
 // wrapCodecError maps codec errors onto the engine's sentinels so callers
 // only need to know the engine's errors.
 func wrapCodecError(err error) error {
