@@ -234,7 +234,7 @@ func (c *Cluster) sendUnreliable(p *peerInfo, msgType int, tag string, body []by
 func (c *Cluster) receive(buf []byte, viaStream bool) {
 	var env envelope
 	e := &env
-	if err := e.decode(buf, c.tokenKey); err != nil {
+	if err := e.decodeNamed(buf, c.tokenKey, &c.receiver); err != nil {
 		if errors.Is(err, errAuth) {
 			c.stats.authFailures.Add(1)
 		} else {
