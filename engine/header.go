@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/scriptling-contrib/gossip/internal/wirefmt"
 )
 
 // The node header is what the engine stores in memberlist's per-node
@@ -120,48 +121,17 @@ func hasTag(tags []string, tag string) bool {
 
 // appendString appends a uvarint length and the bytes of s.
 func appendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
+	return wirefmt.AppendString(dst, s)
 }
 
-// reader decodes the engine's small binary formats; the first error sticks
-// and later reads return zero values, so callers check err once at the end.
+// reader decodes the engine's small binary formats with wirefmt's reads,
+// failing with errBadHeader; the first error sticks and later reads return
+// zero values, so callers check err once at the end.
 type reader struct {
 	b   []byte
 	err error
 }
 
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errBadHeader
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(r.b) {
-		r.err = errBadHeader
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.err = errBadHeader
-		return ""
-	}
-	return string(r.bytes(int(n)))
-}
+func (r *reader) uvarint() uint64    { return wirefmt.Uvarint(&r.b, &r.err, errBadHeader) }
+func (r *reader) bytes(n int) []byte { return wirefmt.Bytes(&r.b, &r.err, errBadHeader, n) }
+func (r *reader) string() string     { return wirefmt.Str(&r.b, &r.err, errBadHeader) }

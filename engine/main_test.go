@@ -1,20 +1,20 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/scriptling-contrib/gossip/internal/testnet"
 )
 
-// memberlist's goroutines notice Shutdown on their next tick; goleak
-// retries until they are gone, so no goroutine is ignored wholesale.
+// memberlist's goroutines notice Shutdown when their current probe or
+// push/pull returns; VerifyNoLeaks gives them a grace period, so no
+// goroutine is ignored wholesale.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testnet.VerifyNoLeaks(m)
 }
 
 // testConfig is a fast-timing config on loopback with a free port.
@@ -32,16 +32,7 @@ func testConfig(id string) Config {
 }
 
 // waitFor polls cond every 10 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitFor = testnet.WaitFor
 
 // startNode creates and starts a node; it is stopped at test end.
 func startNode(t *testing.T, cfg Config) *Cluster {
@@ -61,28 +52,13 @@ func startNode(t *testing.T, cfg Config) *Cluster {
 // waits until every node sees all of them alive.
 func startCluster(t *testing.T, n int, tweak func(i int, cfg *Config)) []*Cluster {
 	t.Helper()
-	nodes := make([]*Cluster, n)
-	for i := range nodes {
+	return testnet.StartCluster(t, n, func(i int) *Cluster {
 		cfg := testConfig(fmt.Sprintf("n%d", i))
 		if tweak != nil {
 			tweak(i, &cfg)
 		}
-		nodes[i] = startNode(t, cfg)
-		if i > 0 {
-			if _, err := nodes[i].Join(context.Background(), []string{nodes[0].LocalNode().Addr}); err != nil {
-				t.Fatalf("join n%d: %v", i, err)
-			}
-		}
-	}
-	waitFor(t, 10*time.Second, "all nodes alive everywhere", func() bool {
-		for _, c := range nodes {
-			if c.NumAlive() != n {
-				return false
-			}
-		}
-		return true
-	})
-	return nodes
+		return startNode(t, cfg)
+	}, func(c *Cluster) string { return c.LocalNode().Addr })
 }
 
 // recorder collects handler calls safely.
@@ -106,10 +82,4 @@ func (r *recorder) all() []Message {
 }
 
 // pump dispatches c until cond holds.
-func pump(t *testing.T, c *Cluster, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	waitFor(t, timeout, what, func() bool {
-		c.Dispatch()
-		return cond()
-	})
-}
+var pump = testnet.Pump

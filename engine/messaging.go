@@ -47,7 +47,8 @@ import (
 // Every reliable send blocks for at most timeout (negative:
 // Config.SendTimeout) and never past ctx; unreliable sends never block.
 
-// Send sends payload to every alive node but this one.
+// Send sends payload to every alive or suspect node but this one (see
+// sendTargets); a dead or leaving node is skipped.
 func (c *Cluster) Send(ctx context.Context, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	return c.sendMany(ctx, msgType, payload, reliable, timeout, "", nil)
 }
@@ -64,7 +65,8 @@ func (c *Cluster) SendTagged(ctx context.Context, tag string, msgType int, paylo
 	})
 }
 
-// SendTo sends payload to one node; an unknown id is ErrNotFound. A reliable
+// SendTo sends payload to one alive or suspect node; an unknown id, or a
+// node that is dead or leaving, is ErrNotFound. A reliable
 // SendTo waits until the destination acknowledges the message (see above).
 func (c *Cluster) SendTo(ctx context.Context, nodeID string, msgType int, payload any, reliable bool, timeout time.Duration) error {
 	return c.sendTo(ctx, nodeID, msgType, payload, reliable, timeout)
@@ -92,7 +94,7 @@ func (c *Cluster) sendTo(ctx context.Context, nodeID string, msgType int, payloa
 	if p == nil {
 		return fmt.Errorf("%w: unknown node %q", ErrNotFound, nodeID)
 	}
-	if p.state != StateAlive {
+	if !sendable(p.state) {
 		return fmt.Errorf("%w: node %q is %s", ErrNotFound, nodeID, p.state)
 	}
 	if !reliable {
@@ -135,7 +137,7 @@ func (c *Cluster) sendMany(ctx context.Context, msgType int, payload any, reliab
 		return c.sendManyReliable(ctx, msgType, tag, body, flags, keep, c.sendTimeout(timeout))
 	}
 	var errs []error
-	for _, p := range c.alivePeers(keep) {
+	for _, p := range c.sendTargets(keep) {
 		if err := c.sendUnreliable(p, msgType, tag, body, flags); err != nil {
 			errs = append(errs, err)
 		}
@@ -155,7 +157,7 @@ func (c *Cluster) sendManyReliable(ctx context.Context, msgType int, tag string,
 	m := outMsg{msgType: msgType, tag: tag, flags: flags, payload: body}
 	var missed []string
 	var last error
-	for _, p := range c.alivePeers(keep) {
+	for _, p := range c.sendTargets(keep) {
 		_, err := c.senders.enqueueBy(ctx, c, p, p.id, &m, &deadline, false)
 		if errors.Is(err, ErrNotRunning) {
 			return err

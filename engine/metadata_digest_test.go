@@ -235,10 +235,10 @@ func startHeaderOwner(t *testing.T, id string, version uint64, join string) {
 	mc.BindAddr = "127.0.0.1"
 	mc.BindPort = 0
 	mc.AdvertisePort = 0
-	mc.ProbeInterval = 500 * time.Millisecond
-	mc.ProbeTimeout = 250 * time.Millisecond
+	mc.ProbeInterval = time.Second // as lax as TestLateJoinPastPushPullLimit's nodes
+	mc.ProbeTimeout = 900 * time.Millisecond
 	mc.GossipInterval = 20 * time.Millisecond
-	mc.SuspicionMult = 4
+	mc.SuspicionMult = 8
 	mc.PushPullInterval = 0
 	mc.Logger = log.New(io.Discard, "", 0)
 	mc.Delegate = &headerOwner{meta: (&nodeHeader{instance: version, metaVersion: version}).encode(nil)}
@@ -277,11 +277,14 @@ func holdsAll(c *Cluster, want map[string]*metaEntry) bool {
 // (see headerOwner).
 func TestLateJoinPastPushPullLimit(t *testing.T) {
 	const owners, size = 24, 950_000
-	// Gentler timing than testConfig: 22 MB moved twice under -race on two
-	// cores must not get a node suspected.
+	// Lax failure detection: 22 MB moved twice under -race on two loaded
+	// cores must not get a node declared dead, which is not what this test
+	// is about. The periodic push/pull is slow but on: a fetch whose answer
+	// was dropped (a full window) is asked again after the next digest, as
+	// in a real cluster.
 	gentle := func(cfg *Config) {
-		cfg.ProbeInterval, cfg.ProbeTimeout, cfg.SuspicionMult = 500*time.Millisecond, 250*time.Millisecond, 4
-		cfg.PushPullInterval = time.Hour // the push/pulls are the test's own
+		cfg.ProbeInterval, cfg.ProbeTimeout, cfg.SuspicionMult = time.Second, 900*time.Millisecond, 8
+		cfg.PushPullInterval = 10 * time.Second
 	}
 	nodes := startCluster(t, 2, func(_ int, cfg *Config) { gentle(cfg) })
 	seed := nodes[0]
@@ -316,7 +319,7 @@ func TestLateJoinPastPushPullLimit(t *testing.T) {
 	if total <= 20<<20 || seed.MetadataHeld() != total {
 		t.Fatalf("test setup: %d bytes of metadata (seed holds %d), want more than memberlist's 20 MiB", total, seed.MetadataHeld())
 	}
-	waitFor(t, 20*time.Second, "every member alive on the seed", func() bool { return seed.NumAlive() == owners })
+	waitFor(t, 60*time.Second, "every member alive on the seed", func() bool { return seed.NumAlive() == owners })
 
 	// A push/pull between two members (what Join does with a known node).
 	t0 := time.Now()
@@ -327,9 +330,9 @@ func TestLateJoinPastPushPullLimit(t *testing.T) {
 	if _, err := late.Join(context.Background(), []string{seed.LocalNode().Addr}); err != nil {
 		t.Fatalf("a late node cannot join a cluster holding %d bytes of metadata: %v", total, err)
 	}
-	waitFor(t, 20*time.Second, "the late node to see every member", func() bool { return late.NumAlive() == owners+1 })
+	waitFor(t, 60*time.Second, "the late node to see every member", func() bool { return late.NumAlive() == owners+1 })
 	for _, c := range []*Cluster{nodes[1], late} {
-		waitFor(t, 40*time.Second, c.id+" to get every map", func() bool { return holdsAll(c, want) })
+		waitFor(t, 90*time.Second, c.id+" to get every map", func() bool { return holdsAll(c, want) })
 		c.meta.mu.RLock()
 		for owner, w := range want {
 			if e := c.meta.remote[owner]; owner != c.id && !bytes.Equal(e.enc, w.enc) {

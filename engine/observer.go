@@ -27,13 +27,7 @@ func (c *Cluster) MetadataCurrent() bool {
 		return false
 	}
 	for _, p := range c.alivePeers(nil) {
-		if p.header == nil {
-			return false
-		}
-		c.meta.mu.RLock()
-		e := c.meta.remote[p.id]
-		c.meta.mu.RUnlock()
-		if e == nil || e.version < p.header.metaVersion {
+		if p.header == nil || c.meta.behind(p) {
 			return false
 		}
 	}

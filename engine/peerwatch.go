@@ -142,17 +142,20 @@ func (c *Cluster) pullIfStale() {
 // version than the one held for it.
 func (c *Cluster) metaBehind() bool {
 	for _, p := range c.alivePeers(nil) {
-		if p.header == nil {
-			continue
-		}
-		c.meta.mu.RLock()
-		e := c.meta.remote[p.id]
-		c.meta.mu.RUnlock()
-		if e == nil || e.version < p.header.metaVersion {
+		if p.header != nil && c.meta.behind(p) {
 			return true
 		}
 	}
 	return false
+}
+
+// behind reports whether the metadata held for p is older than the version
+// p's header (which must be set) announces.
+func (s *metaStore) behind(p *peerInfo) bool {
+	s.mu.RLock()
+	e := s.remote[p.id]
+	s.mu.RUnlock()
+	return e == nil || e.version < p.header.metaVersion
 }
 
 // pending reports whether metadata entries are waiting to be fetched by

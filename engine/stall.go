@@ -46,7 +46,7 @@ func (q *eventQueue) stalled(now time.Time) (waiting int, since time.Duration, r
 func (c *Cluster) checkStall() {
 	c.queue.trimIdle()
 	if n, since, report := c.queue.stalled(time.Now()); report {
-		c.log.Warn("events are waiting for their handlers: handlers run inside wait() or calls into the library, not during time.sleep()",
+		c.log.Warn("events are waiting for their handlers: handlers run while the script is inside wait() or a call into the library, not while it sleeps or blocks elsewhere",
 			"waiting", n, "for", since.Round(100*time.Millisecond))
 	}
 }

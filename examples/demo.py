@@ -80,7 +80,9 @@ print("worker-1 metadata as seen by web-1:",
 runner = os.getenv("SCRIPTLING_GOSSIP_RUNNER")
 member = os.path.join(os.path.dirname(__file__), "demo_member.py")
 if runner:
-    print("starting db-1 in another process; it is killed after 3 s")
+    # The script blocks in subprocess.run for 3 s, so the nodes' handlers
+    # wait meanwhile; the engine logs a warning about the waiting events.
+    print("starting db-1 in another process; it is killed after 3 s (handlers wait meanwhile)")
     subprocess.run(["timeout", "-s", "KILL", "3", runner, member, seed])
     wait_for("db-1 declared dead", lambda: [n["state"] for n in web.nodes() if n["id"] == "db-1"] == ["dead"],
              nodes, 30.0)

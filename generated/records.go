@@ -3,6 +3,10 @@
 package generated
 
 import (
+	"maps"
+	"slices"
+	"sync/atomic"
+
 	"github.com/paularlott/scriptling/object"
 	"github.com/scriptling-contrib/gossip/engine"
 	"github.com/scriptling-contrib/gossip/gen/bindrt"
@@ -27,9 +31,8 @@ type nodeObjects struct {
 	lists [1]object.List
 }
 
-// nodeToObject converts a engine.Node to the dict scripts see.
-func nodeToObject(v engine.Node) object.Object {
-	o := new(nodeObjects)
+// nodeFill converts v into o.
+func nodeFill(o *nodeObjects, v engine.Node) {
 	pairs := make(map[string]object.DictPair, 7)
 	nodeKeyId.Put(pairs, bindrt.FillString(&o.strs[0], string(v.ID)))
 	nodeKeyAddr.Put(pairs, bindrt.FillString(&o.strs[1], string(v.Addr)))
@@ -39,7 +42,56 @@ func nodeToObject(v engine.Node) object.Object {
 	nodeKeyAppVersion.Put(pairs, bindrt.FillString(&o.strs[3], string(v.AppVersion)))
 	nodeKeyObserver.Put(pairs, object.NewBoolean(v.Observer))
 	o.dict.Pairs = pairs
+}
+
+// nodeCached is a kept dict of nodeToObject and a private copy of the value it was built from.
+type nodeCached struct {
+	v engine.Node
+	o nodeObjects
+}
+
+// nodeCache holds the dicts nodeToObject built last, one per slot.
+var nodeCache [bindrt.CacheSlots]atomic.Pointer[nodeCached]
+
+// nodeCopies is what copying a kept dict allocates in one piece: the dict and its dicts and lists.
+type nodeCopies struct {
+	dict  object.Dict
+	dicts [1]object.Dict
+	lists [1]object.List
+}
+
+// nodeToObject converts a engine.Node to the dict scripts see: a copy of the kept dict of an equal value, else a new one.
+func nodeToObject(v engine.Node) object.Object {
+	slot := &nodeCache[bindrt.CacheSlot(string(v.ID))]
+	c := slot.Load()
+	if c == nil || !sameNode(&c.v, &v) {
+		c = &nodeCached{v: v}
+		if !sameNode(&c.v, &v) {
+			// v holds what cannot be compared (a list in a dict[str, any]): build it and keep nothing.
+			nodeFill(&c.o, v)
+			return &c.o.dict
+		}
+		c.v.Metadata = maps.Clone(v.Metadata)
+		c.v.Tags = slices.Clone(v.Tags)
+		nodeFill(&c.o, c.v)
+		slot.Store(c)
+	}
+	o := new(nodeCopies)
+	o.dict.Pairs = maps.Clone(c.o.dict.Pairs)
+	nodeKeyMetadata.Put(o.dict.Pairs, bindrt.CopyDict(&o.dicts[0], &c.o.dicts[0]))
+	nodeKeyTags.Put(o.dict.Pairs, bindrt.CopyList(&o.lists[0], &c.o.lists[0]))
 	return &o.dict
+}
+
+// sameNode reports whether a and b convert to equal dicts that can be copied.
+func sameNode(a, b *engine.Node) bool {
+	return a.ID == b.ID &&
+		a.Addr == b.Addr &&
+		a.State == b.State &&
+		bindrt.SameAnyMap(a.Metadata, b.Metadata) &&
+		bindrt.SameStrList(a.Tags, b.Tags) &&
+		a.AppVersion == b.AppVersion &&
+		a.Observer == b.Observer
 }
 
 func nodeListToObject(vs []engine.Node) object.Object {

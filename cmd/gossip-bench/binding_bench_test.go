@@ -15,6 +15,7 @@ func benchEndToEnd(b *testing.B, run func(total int) (float64, error)) {
 	}
 	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/float64(b.N), "cpu-us/msg")
 	b.ReportMetric(rate, "msg/s")
+	b.ReportMetric(float64(e2eRetransmits), "retransmits")
 }
 
 func BenchmarkEndToEndScript(b *testing.B) { benchEndToEnd(b, e2eScript) }

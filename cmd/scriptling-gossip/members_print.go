@@ -2,14 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/internal/codec"
 )
 
 // The membership table has the columns of the one examples/demo.py prints
@@ -56,24 +55,9 @@ func metadataText(m map[string]any) string {
 	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + valueText(m[k])
+		parts[i] = k + "=" + codec.Text(m[k])
 	}
 	return strings.Join(parts, ", ")
-}
-
-// valueText writes a metadata value as Scriptling's str() does.
-func valueText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	return fmt.Sprint(v)
 }
 
 // jsonNode is one node of the -json output; the keys are those of the
@@ -116,7 +100,7 @@ func jsonSafe(v any) any {
 	switch x := v.(type) {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return valueText(x)
+			return codec.Text(x)
 		}
 	case map[string]any:
 		out := make(map[string]any, len(x))

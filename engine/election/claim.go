@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/internal/wirefmt"
 )
 
 // tick refreshes the electorate, claims or resigns, and reports changes.
@@ -79,7 +80,7 @@ func (e *Election) claimLocked(now time.Time) func() {
 	}
 	status, voterTerm := e.v.vote(e.key, e.id, e.term, e.timeout, now)
 	e.voteResultLocked(e.id, now, now, status, voterTerm)
-	body := appendString(nil, e.key)
+	body := wirefmt.AppendString(nil, e.key)
 	body = binary.AppendUvarint(body, e.seq)
 	body = binary.AppendUvarint(body, uint64(e.timeout/time.Millisecond))
 	body = binary.AppendUvarint(body, e.term)
@@ -135,7 +136,7 @@ func (e *Election) stopClaimingLocked() func() {
 	e.selfVote = time.Time{}
 	e.v.releaseVote(e.key, e.id)
 	e.seq++
-	body := appendString(nil, e.key)
+	body := wirefmt.AppendString(nil, e.key)
 	body = binary.AppendUvarint(body, e.seq)
 	body = binary.AppendUvarint(body, e.term)
 	return func() { e.v.resigns.SendToAll(body) }

@@ -239,6 +239,11 @@ func indexes(from, to int) []int {
 	return out
 }
 
+// allBut returns the indexes 0 .. n-1 without skip.
+func allBut(n, skip int) []int {
+	return slices.DeleteFunc(indexes(0, n), func(i int) bool { return i == skip })
+}
+
 // A 2/2 partition lasting several forget windows: neither side has a
 // strict majority of an electorate that still counts the other side, so
 // neither elects a leader; after the heal one node leads, in a newer term.
@@ -335,12 +340,7 @@ func TestElectionIsolatedLeaderLosesLease(t *testing.T) {
 	if en.els[old].IsLeader() {
 		t.Fatalf("isolated n%d still leads one lease after the cut", old)
 	}
-	var rest []int
-	for i := range en.els {
-		if i != old {
-			rest = append(rest, i)
-		}
-	}
+	rest := allBut(len(en.els), old)
 	newLeader, newTerm := en.waitLeader(t, "a leader among the others", rest)
 	if newTerm <= term {
 		t.Fatalf("new leader n%d has term %d, want above %d", newLeader, newTerm, term)
@@ -390,12 +390,7 @@ func TestElectionEventsCarryTerms(t *testing.T) {
 	if en.els[first].IsLeader() {
 		t.Fatal("a stopped election still leads")
 	}
-	var rest []int
-	for i := range en.els {
-		if i != first {
-			rest = append(rest, i)
-		}
-	}
+	rest := allBut(len(en.els), first)
 	second, t2 := en.waitLeader(t, "next leader", rest)
 	if t2 <= t1 {
 		t.Fatalf("term %d after the handover, want above %d", t2, t1)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/internal/wirefmt"
 )
 
 // Channel types of leader election (engine feature channels).
@@ -154,13 +155,13 @@ func (v *voter) electionsFor(key string) []*Election {
 // receiveClaim votes on a claim, answers it, and tells this node's
 // elections of the same key.
 func (v *voter) receiveClaim(from string, body []byte) error {
-	r := reader{b: body}
-	key := r.string()
-	seq := r.uvarint()
-	ms := r.uvarint()
-	term := r.uvarint()
-	left := r.uvarint()
-	if r.err != nil || ms == 0 || ms > uint64(maxClaimTimeout/time.Millisecond) || term == 0 || left > ms {
+	r := wirefmt.Reader{B: body}
+	key := r.Str()
+	seq := r.Uvarint()
+	ms := r.Uvarint()
+	term := r.Uvarint()
+	left := r.Uvarint()
+	if r.Err != nil || ms == 0 || ms > uint64(maxClaimTimeout/time.Millisecond) || term == 0 || left > ms {
 		return errMalformed
 	}
 	d := time.Duration(ms) * time.Millisecond
@@ -170,7 +171,7 @@ func (v *voter) receiveClaim(from string, body []byte) error {
 	for _, el := range els {
 		size = max(size, el.electorateSize())
 	}
-	ack := appendString(nil, key)
+	ack := wirefmt.AppendString(nil, key)
 	ack = binary.AppendUvarint(ack, seq)
 	ack = append(ack, status)
 	ack = binary.AppendUvarint(ack, highest)
@@ -185,13 +186,13 @@ func (v *voter) receiveClaim(from string, body []byte) error {
 
 // receiveAck hands a voter's answer to this node's elections of its key.
 func (v *voter) receiveAck(from string, body []byte) error {
-	r := reader{b: body}
-	key := r.string()
-	seq := r.uvarint()
-	status := r.bytes(1)
-	term := r.uvarint()
-	size := r.uvarint()
-	if r.err != nil || size > 1<<20 {
+	r := wirefmt.Reader{B: body}
+	key := r.Str()
+	seq := r.Uvarint()
+	status := r.Bytes(1)
+	term := r.Uvarint()
+	size := r.Uvarint()
+	if r.Err != nil || size > 1<<20 {
 		return errMalformed
 	}
 	for _, el := range v.electionsFor(key) {
@@ -203,11 +204,11 @@ func (v *voter) receiveAck(from string, body []byte) error {
 // receiveResign frees the vote the sender held and tells this node's
 // elections.
 func (v *voter) receiveResign(from string, body []byte) error {
-	r := reader{b: body}
-	key := r.string()
-	seq := r.uvarint()
-	term := r.uvarint()
-	if r.err != nil {
+	r := wirefmt.Reader{B: body}
+	key := r.Str()
+	seq := r.Uvarint()
+	term := r.Uvarint()
+	if r.Err != nil {
 		return errMalformed
 	}
 	v.releaseVote(key, from)

@@ -2,10 +2,10 @@ package groups
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/scriptling-contrib/gossip/engine"
+	"github.com/scriptling-contrib/gossip/internal/codec"
 )
 
 // Criteria select nodes by metadata: each entry maps a metadata key to an
@@ -32,7 +32,7 @@ func Match(criteria map[string]string, metadata map[string]any) bool {
 		if !ok {
 			return false
 		}
-		got := metaText(v)
+		got := codec.Text(v)
 		switch {
 		case want == "*":
 		case strings.HasPrefix(want, "~"):
@@ -50,19 +50,4 @@ func Match(criteria map[string]string, metadata map[string]any) bool {
 // not an observer, which groups and elections never count.
 func Counted(criteria map[string]string, n engine.Node) bool {
 	return !n.Observer && Match(criteria, n.Metadata)
-}
-
-// metaText is the text a metadata value is matched by.
-func metaText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	return fmt.Sprint(v)
 }

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/scriptling-contrib/gossip/engine"
-	"go.uber.org/goleak"
+	"github.com/scriptling-contrib/gossip/internal/testnet"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testnet.VerifyNoLeaks(m)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -2,6 +2,7 @@ package bindrt
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/paularlott/scriptling/evaliface"
 	"github.com/paularlott/scriptling/evaluator"
@@ -16,6 +17,16 @@ type ScriptCall struct {
 	env  *object.Environment
 	fn   object.Object
 	self object.Object // set when fn was a bound method
+
+	// A call made through the interpreter's evaluator interface makes its
+	// argument slice escape: one allocation per call. When fn is known not
+	// to keep the slice it is given (a script function or lambda without
+	// *args, whose arguments are copied into its frame), the arguments go
+	// in buf instead; busy keeps a call made while another is running
+	// (a handler dispatching events itself) from sharing it.
+	reuse bool
+	busy  atomic.Bool
+	buf   [4]object.Object
 }
 
 // NewScriptCall checks that v is callable and captures what calling it
@@ -35,6 +46,12 @@ func NewScriptCall(ctx context.Context, fn, name string, v object.Object) (*Scri
 	default:
 		return nil, TypeError(fn, name, "callable", v)
 	}
+	switch f := c.fn.(type) {
+	case *object.Function:
+		c.reuse = f.Variadic == nil // *args would be a list over the slice
+	case *object.LambdaFunction:
+		c.reuse = f.Variadic == nil
+	}
 	if c.eval == nil {
 		return nil, &object.Exception{ExceptionType: object.ExceptionTypeRuntimeError, Message: fn + ": no evaluator available to call " + name}
 	}
@@ -44,10 +61,27 @@ func NewScriptCall(ctx context.Context, fn, name string, v object.Object) (*Scri
 // Call runs the callable and returns its result, or the message of the
 // error it raised and false.
 func (c *ScriptCall) Call(args ...object.Object) (object.Object, string, bool) {
+	n := len(args)
 	if c.self != nil {
-		args = append([]object.Object{c.self}, args...)
+		n++
 	}
-	res := c.eval.CallObjectFunction(c.ctx, c.fn, args, nil, c.env)
+	// args itself never reaches the interpreter, so that callers' argument
+	// lists stay on their stacks.
+	var all []object.Object
+	if c.reuse && n <= len(c.buf) && c.busy.CompareAndSwap(false, true) {
+		all = c.buf[:0]
+		defer func() {
+			clear(c.buf[:]) // do not keep the arguments alive until the next call
+			c.busy.Store(false)
+		}()
+	} else {
+		all = make([]object.Object, 0, n)
+	}
+	if c.self != nil {
+		all = append(all, c.self)
+	}
+	all = append(all, args...)
+	res := c.eval.CallObjectFunction(c.ctx, c.fn, all, nil, c.env)
 	switch e := res.(type) {
 	case *object.Exception:
 		return nil, e.Message, false
@@ -92,11 +126,16 @@ func positionalParams(params, keywordOnlyStart int, variadic bool, given int) in
 type detachedKey struct{}
 
 // detach keeps ctx's values and drops its cancellation: the call outlives
-// the builtin that captured it. The result is wrapped in one more value
-// context because the interpreter looks values up on every call (call
-// depth, source file), and a lookup made directly on WithoutCancel's
-// context allocates; one made through a value context walks the chain
-// without allocating.
+// the builtin that captured it. The interpreter looks two values up on
+// every call, the call depth and the source file (absent unless the script
+// came from a file: that lookup walks the whole chain), so both are copied
+// to the top of the chain. A value context also stays on top because a
+// lookup made directly on WithoutCancel's context allocates; one made
+// through a value context walks the chain without allocating.
 func detach(ctx context.Context) context.Context {
-	return context.WithValue(context.WithoutCancel(ctx), detachedKey{}, true)
+	d := context.WithValue(context.WithoutCancel(ctx), detachedKey{}, true)
+	if cd := evaluator.GetCallDepthFromContext(ctx); cd != nil {
+		d = evaluator.SetCallDepthInContext(d, cd)
+	}
+	return evaluator.ContextWithSourceFile(d, evaluator.GetSourceFileFromContext(ctx))
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/paularlott/scriptling"
+	"github.com/paularlott/scriptling/evaluator"
 	"github.com/paularlott/scriptling/object"
 )
 
@@ -120,5 +121,91 @@ func TestDetachKeepsValuesDropsCancellation(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = ctx.Value(key{}) }); n != 0 {
 		t.Errorf("a value lookup allocated %v times", n)
+	}
+}
+
+// TestScriptCallArgumentsNotShared checks that the arguments of one call
+// never change what an earlier call was given: a callable keeps each
+// argument (a plain function, a lambda, *args, whose list would be a view
+// of the argument slice, and a bound method), and is called again while
+// it runs, from inside the call.
+func TestScriptCallArgumentsNotShared(t *testing.T) {
+	var calls []*ScriptCall
+	p := scriptling.New()
+	p.RegisterLibrary(object.NewLibrary("probe", map[string]*object.Builtin{
+		"capture": {Fn: func(ctx context.Context, _ object.Kwargs, args ...object.Object) object.Object {
+			c, exc := NewScriptCall(ctx, "capture()", "f", args[0])
+			if exc != nil {
+				return exc
+			}
+			calls = append(calls, c)
+			return None
+		}},
+		// again(i, v) calls the i-th captured callable with v from inside a call.
+		"again": {Fn: func(_ context.Context, _ object.Kwargs, args ...object.Object) object.Object {
+			if _, text, ok := calls[args[0].(*object.Integer).IntValue()].Call(args[1]); !ok {
+				return &object.Exception{Message: text}
+			}
+			return None
+		}},
+	}, nil, ""))
+	_, err := p.Eval(`import probe
+kept = []
+def plain(a):
+    kept.append(a)
+def star(*args):
+    kept.append(args)
+def nested(a):
+    if a == 1:
+        probe.again(3, 2)
+    kept.append(a)
+class C:
+    def m(self, a):
+        kept.append(a)
+probe.capture(plain)
+probe.capture(lambda a: kept.append(a))
+probe.capture(star)
+probe.capture(nested)
+probe.capture(C().m)
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range calls {
+		for _, v := range []int64{1, 3} {
+			if _, text, ok := c.Call(num(v)); !ok {
+				t.Fatalf("callable %d raised %s", i, text)
+			}
+		}
+	}
+	got, err := p.Eval("str(kept)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[1, 3, 1, 3, [1], [3], 2, 1, 3, 1, 3]"
+	if s := got.(*object.String).StringValue(); s != want {
+		t.Errorf("kept %s\nwant %s", s, want)
+	}
+}
+
+// TestDetachCopiesInterpreterValues checks that the call depth and source
+// file the interpreter looks up on every call are those of the builtin's
+// context, found at the top of the detached one.
+func TestDetachCopiesInterpreterValues(t *testing.T) {
+	parent := evaluator.ContextWithSourceFile(evaluator.ContextWithCallDepth(context.Background(), 7), "main.py")
+	type other struct{}
+	parent = context.WithValue(parent, other{}, 1) // more values between
+	ctx := detach(parent)
+	if got, want := evaluator.GetCallDepthFromContext(ctx), evaluator.GetCallDepthFromContext(parent); got != want {
+		t.Errorf("call depth %p, want the builtin's %p", got, want)
+	}
+	if got := evaluator.GetSourceFileFromContext(ctx); got != "main.py" {
+		t.Errorf("source file %q, want main.py", got)
+	}
+	if got := evaluator.GetSourceFileFromContext(detach(context.Background())); got != "" {
+		t.Errorf("source file %q without one", got)
+	}
+	if evaluator.GetCallDepthFromContext(detach(context.Background())) != nil {
+		t.Error("a call depth without one")
 	}
 }

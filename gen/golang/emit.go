@@ -29,15 +29,18 @@ type File struct {
 }
 
 type emitter struct {
-	s        *spec.Spec
-	records  map[string]bool // records needing a converter
-	lists    map[string]bool // records needing a list converter
-	needsErr bool
+	s       *spec.Spec
+	records map[string]bool // records needing a converter
+	lists   map[string]bool // records needing a list converter
+	// recurring are the records callbacks receive, directly or inside
+	// another record: their converters keep what they built (recordToObject).
+	recurring map[string]bool
+	needsErr  bool
 }
 
 // Generate returns the generated files in a fixed order.
 func Generate(s *spec.Spec) ([]File, error) {
-	e := &emitter{s: s, records: map[string]bool{}, lists: map[string]bool{}}
+	e := &emitter{s: s, records: map[string]bool{}, lists: map[string]bool{}, recurring: map[string]bool{}}
 	type part struct {
 		name string
 		body string
@@ -76,7 +79,7 @@ func Generate(s *spec.Spec) ([]File, error) {
 }
 
 var stdImports = map[string]string{
-	"context": "context", "errors": "errors", "fmt": "fmt", "math": "math", "slog": "log/slog",
+	"context": "context", "errors": "errors", "fmt": "fmt", "maps": "maps", "math": "math", "slog": "log/slog",
 	"slices": "slices", "sort": "sort", "strings": "strings", "sync": "sync", "time": "time", "atomic": "sync/atomic",
 	"object":    "github.com/paularlott/scriptling/object",
 	"evaliface": "github.com/paularlott/scriptling/evaliface",

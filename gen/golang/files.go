@@ -189,6 +189,7 @@ func (e *emitter) callback(f *spec.Function, p *spec.Param) string {
 	var params, objs []string
 	logAttrs := []string{quote("callback"), quote(f.Owner() + " " + p.Name)}
 	for _, sp := range sig.Params {
+		e.markRecurring(sp.Type)
 		id := local(sp.Name)
 		params = append(params, id+" "+e.goType(sp.Type))
 		objs = append(objs, e.toObject(sp.Type, id))
@@ -270,7 +271,9 @@ func (e *emitter) recordsFile() string {
 // recordToObject is the converter of one record to a dict. A message
 // handler converts a record per message, so the dict and the objects of
 // the record's str, dict and list[str] fields are allocated together, in
-// one piece (blockField says which field goes where).
+// one piece (blockField says which field goes where). A recurring record
+// whose fields can all be compared (cacheable) keeps its dicts: see
+// cachedRecord.
 func (e *emitter) recordToObject(r *spec.Record) string {
 	lc := camel(r.Name, false)
 	counts := map[string]int{}
@@ -281,21 +284,20 @@ func (e *emitter) recordToObject(r *spec.Record) string {
 			counts[group]++
 		}
 	}
+	cached := e.recurring[r.Name] && cacheable(r)
 	var out strings.Builder
-	inBlock := len(counts) > 0
+	inBlock := len(counts) > 0 || cached
 	if inBlock {
 		fmt.Fprintf(&out, "\n// %sObjects is what %sToObject allocates in one piece: the dict and the objects of its fields.\n", lc, lc)
-		fmt.Fprintf(&out, "type %sObjects struct {\n\tdict object.Dict\n", lc)
-		for _, g := range blockGroups {
-			if n := counts[g.name]; n > 0 {
-				fmt.Fprintf(&out, "\t%s [%d]object.%s\n", g.name, n, g.object)
-			}
-		}
-		out.WriteString("}\n")
+		writePiece(&out, lc+"Objects", counts, blockGroups)
 	}
-	fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
-	if inBlock {
-		fmt.Fprintf(&out, "\to := new(%sObjects)\n", lc)
+	if cached {
+		fmt.Fprintf(&out, "\n// %sFill converts v into o.\nfunc %sFill(o *%sObjects, v %s) {\n", lc, lc, lc, r.Go)
+	} else {
+		fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see.\nfunc %sToObject(v %s) object.Object {\n", lc, r.Go, lc, r.Go)
+		if inBlock {
+			fmt.Fprintf(&out, "\to := new(%sObjects)\n", lc)
+		}
 	}
 	fmt.Fprintf(&out, "\tpairs := make(map[string]object.DictPair, %d)\n", len(r.Fields))
 	for i, f := range r.Fields {
@@ -305,17 +307,152 @@ func (e *emitter) recordToObject(r *spec.Record) string {
 		}
 		fmt.Fprintf(&out, "\t%s.Put(pairs, %s)\n", recordKey(r, f), value)
 	}
-	if inBlock {
+	switch {
+	case cached:
+		out.WriteString("\to.dict.Pairs = pairs\n}\n")
+		out.WriteString(cachedRecord(r, counts))
+	case inBlock:
 		out.WriteString("\to.dict.Pairs = pairs\n\treturn &o.dict\n}\n")
-	} else {
+	default:
 		out.WriteString("\treturn &object.Dict{Pairs: pairs}\n}\n")
 	}
 	return out.String()
 }
 
+// writePiece declares a one-piece allocation: a dict and the arrays of
+// groups that counts has objects for.
+func writePiece(out *strings.Builder, name string, counts map[string]int, groups []blockGroup) {
+	fmt.Fprintf(out, "type %s struct {\n\tdict object.Dict\n", name)
+	for _, g := range groups {
+		if n := counts[g.name]; n > 0 {
+			fmt.Fprintf(out, "\t%s [%d]object.%s\n", g.name, n, g.object)
+		}
+	}
+	out.WriteString("}\n")
+}
+
+// cachedRecord is the converter of a record that callbacks receive again
+// and again with the same values (the sender of each message): it keeps
+// the dicts it built, one per slot of bindrt.CacheSlots picked by the
+// record's first str field, each with a private copy of the value it was
+// built from, and for an equal value copies the kept dict (see bindrt's
+// cache.go). A kept entry is never changed once stored, so converters
+// running at once share the cache safely.
+func cachedRecord(r *spec.Record, counts map[string]int) string {
+	lc, uc := camel(r.Name, false), camel(r.Name, true)
+	var out strings.Builder
+	fmt.Fprintf(&out, "\n// %sCached is a kept dict of %sToObject and a private copy of the value it was built from.\n", lc, lc)
+	fmt.Fprintf(&out, "type %sCached struct {\n\tv %s\n\to %sObjects\n}\n", lc, r.Go, lc)
+	fmt.Fprintf(&out, "\n// %sCache holds the dicts %sToObject built last, one per slot.\n", lc, lc)
+	fmt.Fprintf(&out, "var %sCache [bindrt.CacheSlots]atomic.Pointer[%sCached]\n", lc, lc)
+	copies := map[string]int{"dicts": counts["dicts"], "lists": counts["lists"]}
+	mutable := []blockGroup{blockGroups[1], blockGroups[2]}
+	fmt.Fprintf(&out, "\n// %sCopies is what copying a kept dict allocates in one piece: the dict and its dicts and lists.\n", lc)
+	writePiece(&out, lc+"Copies", copies, mutable)
+
+	key := "\"\""
+	for _, f := range r.Fields {
+		if f.Type.Kind == spec.Str {
+			key = "string(v." + f.Go + ")"
+			break
+		}
+	}
+	fmt.Fprintf(&out, "\n// %sToObject converts a %s to the dict scripts see: a copy of the kept dict of an equal value, else a new one.\n", lc, r.Go)
+	fmt.Fprintf(&out, "func %sToObject(v %s) object.Object {\n", lc, r.Go)
+	fmt.Fprintf(&out, "\tslot := &%sCache[bindrt.CacheSlot(%s)]\n\tc := slot.Load()\n", lc, key)
+	fmt.Fprintf(&out, "\tif c == nil || !same%s(&c.v, &v) {\n\t\tc = &%sCached{v: v}\n", uc, lc)
+	fmt.Fprintf(&out, "\t\tif !same%s(&c.v, &v) {\n", uc)
+	out.WriteString("\t\t\t// v holds what cannot be compared (a list in a dict[str, any]): build it and keep nothing.\n")
+	fmt.Fprintf(&out, "\t\t\t%sFill(&c.o, v)\n\t\t\treturn &c.o.dict\n\t\t}\n", lc)
+	for _, f := range r.Fields {
+		switch f.Type.Kind {
+		case spec.Dict:
+			fmt.Fprintf(&out, "\t\tc.v.%s = maps.Clone(v.%s)\n", f.Go, f.Go)
+		case spec.List:
+			fmt.Fprintf(&out, "\t\tc.v.%s = slices.Clone(v.%s)\n", f.Go, f.Go)
+		}
+	}
+	fmt.Fprintf(&out, "\t\t%sFill(&c.o, c.v)\n\t\tslot.Store(c)\n\t}\n", lc)
+	fmt.Fprintf(&out, "\to := new(%sCopies)\n\to.dict.Pairs = maps.Clone(c.o.dict.Pairs)\n", lc)
+	n := map[string]int{}
+	for _, f := range r.Fields {
+		switch g := blockField(f.Type); g {
+		case "dicts", "lists":
+			fn := map[string]string{"dicts": "CopyDict", "lists": "CopyList"}[g]
+			fmt.Fprintf(&out, "\t%s.Put(o.dict.Pairs, bindrt.%s(&o.%s[%d], &c.o.%s[%d]))\n", recordKey(r, f), fn, g, n[g], g, n[g])
+			n[g]++
+		}
+	}
+	out.WriteString("\treturn &o.dict\n}\n")
+
+	var same []string
+	for _, f := range r.Fields {
+		a, b := "a."+f.Go, "b."+f.Go
+		switch {
+		case f.Type.Kind == spec.Float:
+			same = append(same, fmt.Sprintf("bindrt.SameFloat(float64(%s), float64(%s))", a, b))
+		case f.Type.Kind == spec.List:
+			same = append(same, fmt.Sprintf("bindrt.SameStrList(%s, %s)", a, b))
+		case f.Type.Kind == spec.Dict && f.Type.Elem.Kind == spec.Str:
+			same = append(same, fmt.Sprintf("bindrt.SameStrMap(%s, %s)", a, b))
+		case f.Type.Kind == spec.Dict:
+			same = append(same, fmt.Sprintf("bindrt.SameAnyMap(%s, %s)", a, b))
+		default:
+			same = append(same, a+" == "+b)
+		}
+	}
+	fmt.Fprintf(&out, "\n// same%s reports whether a and b convert to equal dicts that can be copied.\n", uc)
+	fmt.Fprintf(&out, "func same%s(a, b *%s) bool {\n\treturn %s\n}\n", uc, r.Go, strings.Join(same, " &&\n\t\t"))
+	return out.String()
+}
+
+// cacheable reports whether every field of r can be compared by
+// cachedRecord: a scalar, a list[str] or a dict of str or any.
+func cacheable(r *spec.Record) bool {
+	for _, f := range r.Fields {
+		switch t := f.Type; t.Kind {
+		case spec.Str, spec.Int, spec.Float, spec.Bool:
+		case spec.List:
+			if t.Elem.Kind != spec.Str {
+				return false
+			}
+		case spec.Dict:
+			if t.Elem.Kind != spec.Str && t.Elem.Kind != spec.Any {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// markRecurring records the records a callback parameter of type t holds.
+func (e *emitter) markRecurring(t *spec.Type) {
+	switch t.Kind {
+	case spec.RecordKind:
+		if e.recurring[t.Record.Name] {
+			return
+		}
+		e.recurring[t.Record.Name] = true
+		for _, f := range t.Record.Fields {
+			e.markRecurring(f.Type)
+		}
+	case spec.List, spec.Dict:
+		e.markRecurring(t.Elem)
+	case spec.Union:
+		for _, a := range t.Alts {
+			e.markRecurring(a)
+		}
+	}
+}
+
+// blockGroup is an array of a record's one-piece allocation.
+type blockGroup struct{ name, object string }
+
 // blockGroups are the arrays of a record's one-piece allocation, in the
 // order they are declared.
-var blockGroups = []struct{ name, object string }{{"strs", "String"}, {"dicts", "Dict"}, {"lists", "List"}}
+var blockGroups = []blockGroup{{"strs", "String"}, {"dicts", "Dict"}, {"lists", "List"}}
 
 // blockField names the array of the one-piece allocation that holds the
 // object of a field of type t, or "" when that object is allocated apart.

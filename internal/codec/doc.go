@@ -6,7 +6,7 @@
 // binding can represent, so a payload sent from one node decodes to the same
 // value on every other node whatever language its handler is written in.
 //
-// The package has three parts, one per file:
+// The package has four parts, one per file:
 //
 //   - value.go: a compact, deterministic binary encoding of the value model
 //     (EncodeValue, AppendValue, DecodeValue).
@@ -15,6 +15,7 @@
 //   - compress.go: Snappy compression of encoded payloads (Compress,
 //     Decompress). The caller records in its own header whether a payload is
 //     compressed.
+//   - text.go: Text, the text of a scalar as Scriptling's str() writes it.
 //
 // Decoding reads bytes from other nodes, which may be buggy or hostile.
 // Every decoder here therefore refuses bad input with an error instead of

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/scriptling-contrib/gossip/internal/wirefmt"
 )
 
 // Wire tags, one byte in front of every encoded value. The numbers are part
@@ -128,7 +130,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, *encodeError) {
 	case float64:
 		return binary.BigEndian.AppendUint64(append(dst, tagFloat), math.Float64bits(x)), nil
 	case string:
-		return appendString(append(dst, tagStr), x), nil
+		return wirefmt.AppendString(append(dst, tagStr), x), nil
 	case []any:
 		if depth >= MaxDepth {
 			return dst, tooDeep()
@@ -147,7 +149,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, *encodeError) {
 		}
 		dst = binary.AppendUvarint(append(dst, tagList), uint64(len(x)))
 		for _, e := range x {
-			dst = appendString(append(dst, tagStr), e)
+			dst = wirefmt.AppendString(append(dst, tagStr), e)
 		}
 		return dst, nil
 	case map[string]any:
@@ -157,7 +159,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, *encodeError) {
 		dst = binary.AppendUvarint(append(dst, tagDict), uint64(len(x)))
 		var buf [16]string
 		for _, k := range sortedKeys(x, buf[:]) {
-			dst = appendString(dst, k)
+			dst = wirefmt.AppendString(dst, k)
 			var err *encodeError
 			if dst, err = appendValue(dst, x[k], depth+1); err != nil {
 				return dst, err.in(dictSeg(k))
@@ -171,8 +173,8 @@ func appendValue(dst []byte, v any, depth int) ([]byte, *encodeError) {
 		dst = binary.AppendUvarint(append(dst, tagDict), uint64(len(x)))
 		var buf [16]string
 		for _, k := range sortedKeys(x, buf[:]) {
-			dst = appendString(dst, k)
-			dst = appendString(append(dst, tagStr), x[k])
+			dst = wirefmt.AppendString(dst, k)
+			dst = wirefmt.AppendString(append(dst, tagStr), x[k])
 		}
 		return dst, nil
 	default:
@@ -185,11 +187,6 @@ func appendValue(dst []byte, v any, depth int) ([]byte, *encodeError) {
 
 func tooDeep() *encodeError {
 	return &encodeError{err: ErrTooDeep, msg: fmt.Sprintf(": lists and dicts nested more than %d levels (or a value that contains itself)", MaxDepth)}
-}
-
-func appendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
 }
 
 // sortedKeys returns the keys of m in order, in buf when they fit (callers

@@ -4,11 +4,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/scriptling-contrib/gossip/internal/testnet"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testnet.VerifyNoLeaks(m)
 }
 
 // waitFor polls cond every 20ms and fails the test if it does not hold

@@ -267,12 +267,7 @@ func TestKeyRotation(t *testing.T) {
 // rawStream dials addr and completes the handshake by hand.
 func rawStream(t *testing.T, addr string, label string) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialRaw(t, addr)
 	d := labelDigest(label)
 	if _, err := c.Write(appendHello(nil, false, &d)); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,6 @@
-// Package testnet holds network helpers shared by the module's tests.
+// Package testnet holds network and cluster helpers shared by the module's
+// tests. It imports nothing of the module, so the engine's own tests can use
+// it as well as the packages built on the engine.
 package testnet
 
 import (

@@ -74,6 +74,44 @@ a.send_to(b.node_id(), 133, "x", reliable=True)
 testkit.wait_until(lambda: len(got) == 2, nodes, "replaced handler")
 assert got[1] == "new:x"
 
+# a handler may change the message and sender dicts it gets, now or later:
+# the next message's are its own
+c = testkit.node(tags=["t1", "t2"])
+c.join(testkit.addr(b))
+c.set_metadata("role", "web")
+c.set_metadata("n", 3)
+cnodes = [b, c]
+testkit.wait_until(lambda: b.get_node(c.node_id()) != None and b.get_node(c.node_id())["metadata"].get("n") == 3, cnodes, "c's metadata on b")
+views = []
+kept_msgs = []
+kept_senders = []
+def meddle(msg):
+    for k in kept_senders:
+        k["tags"][0] = "late"
+        k["metadata"]["role"] = "late"
+        k["id"] = "late"
+    for k in kept_msgs:
+        k["payload"] = "late"
+    s = msg["sender"]
+    views.append([msg["type"], msg["payload"], s["id"], s["addr"], s["state"], s["app_version"], s["observer"], ",".join(s["tags"]), s["metadata"]["role"], s["metadata"]["n"], len(s["metadata"]), len(s), len(msg)])
+    s["tags"][0] = "x"
+    s["tags"].append("y")
+    s["metadata"]["role"] = "x"
+    s["metadata"]["extra"] = 1
+    s["id"] = "x"
+    s["extra"] = 1
+    msg["sender"] = None
+    kept_msgs.append(msg)
+    kept_senders.append(s)
+b.handle(134, meddle)
+for i in range(3):
+    c.send_to(b.node_id(), 134, i, reliable=True)
+testkit.wait_until(lambda: len(views) == 3, cnodes, "3 meddled messages")
+for i in range(3):
+    want = [134, i, c.node_id(), testkit.addr(c), "alive", "", False, "t1,t2", "web", 3, 2, 7, 3]
+    assert views[i] == want, str(views[i]) + " != " + str(want)
+c.stop()
+
 # state-change handlers as bound methods
 a.on_state_change(counter.on_state)
 b.stop()

@@ -3,7 +3,7 @@
 # sender: sends the numbers 0, 1, 2, ... to the receiver with
 # send_to(reliable=True, timeout=TIMEOUT), at most RATE a second. A send
 # that raises "not sent" (nothing went out) or KeyError (the receiver is
-# not alive here) is retried with the same number; "unconfirmed" (still
+# dead or leaving here) is retried with the same number; "unconfirmed" (still
 # queued, delivered at most once) and any other error are recorded and the
 # next number follows. Every outcome is one JSON line {"n", "o", "t",
 # "took"}; a status line {"role": "sender", ...} with the counts, the

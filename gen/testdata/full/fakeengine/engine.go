@@ -28,6 +28,33 @@ type Item struct {
 	Labels []string
 	Attrs  map[string]string
 	Extra  map[string]any
+	Owner  Owner
+}
+
+// Owner is who added an item.
+type Owner struct {
+	Name   string
+	Rank   int
+	Weight float64
+	Active bool
+	Roles  []string
+	Labels map[string]string
+	Attrs  map[string]any
+}
+
+// OwnerAttrs are the attrs of the owner of the items Add hands to the
+// change handler, with "step" added; tests may change them between adds.
+var OwnerAttrs = map[string]any{"n": int64(1), "x": 0.5, "s": "v", "b": true, "none": nil}
+
+// owner is the owner of the items Add hands to the change handler: a new
+// value each time, equal for equal steps.
+func owner(name string, step int) Owner {
+	attrs := map[string]any{"step": int64(step)}
+	for k, v := range OwnerAttrs {
+		attrs[k] = v
+	}
+	return Owner{Name: name, Rank: 2, Weight: 1.5, Active: true,
+		Roles: []string{"a", "b"}, Labels: map[string]string{"k": "v"}, Attrs: attrs}
 }
 
 // Batch is a batch of items.
@@ -161,7 +188,8 @@ func (c *Counter) Add(step int) (int, error) {
 	c.count += step
 	if h := c.handler; h != nil {
 		n := c.count
-		c.pending = append(c.pending, func() { h(n, Item{Key: c.name, Count: n}, step) })
+		o := owner(c.name, step)
+		c.pending = append(c.pending, func() { h(n, Item{Key: c.name, Count: n, Owner: o}, step) })
 	}
 	return c.count, nil
 }
