@@ -27,9 +27,14 @@ type event struct {
 	msgType int
 	sender  string
 	payload any
-	nodeID  string
-	state   string
-	fn      func() // evCall
+	// raw is a message's encoded payload (rawFlags: its envelope's flags),
+	// decoded into payload when the event is dispatched; nil when payload
+	// is already decoded.
+	raw      []byte
+	rawFlags byte
+	nodeID   string
+	state    string
+	fn       func() // evCall
 }
 
 // pushMode says what to do when the queue is full.
@@ -280,6 +285,14 @@ func (c *Cluster) runEvent(ev event) int {
 		if fn == nil {
 			c.stats.noHandler.Add(1)
 			return 0
+		}
+		if ev.raw != nil {
+			v, err := decodeOwnedPayload(ev.raw, ev.rawFlags)
+			if err != nil {
+				c.payloadError(ev.sender, ev.msgType, err)
+				return 0
+			}
+			ev.payload = v
 		}
 		msg := Message{Type: ev.msgType, Sender: c.senderSnapshot(ev.sender), Payload: ev.payload}
 		c.safeCall(func() { fn(msg) })

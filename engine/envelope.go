@@ -113,6 +113,12 @@ func decodeEnvelope(b []byte, key []byte) (*envelope, error) {
 // decode is decodeEnvelope into e, which the stream receive path keeps on
 // its stack: one allocation less per message.
 func (e *envelope) decode(b []byte, key []byte) error {
+	return e.decodeNamed(b, key, nil)
+}
+
+// decodeNamed is decode taking the sender's id from known when it knows
+// the name (see receiverTable.knownSender), else copying it from b.
+func (e *envelope) decodeNamed(b []byte, key []byte, known *receiverTable) error {
 	if len(b) < 4 || b[0] != envelopeVersion {
 		return errBadEnvelope
 	}
@@ -136,7 +142,16 @@ func (e *envelope) decode(b []byte, key []byte) error {
 		raw:      b,
 	}
 	r := reader{b: body[4:]}
-	e.sender = r.string()
+	if known != nil && e.reliable {
+		name := r.stringBytes()
+		if s, ok := known.knownSender(name); ok {
+			e.sender = s
+		} else {
+			e.sender = string(name)
+		}
+	} else {
+		e.sender = r.string()
+	}
 	if e.reliable {
 		copy(e.session[:], r.bytes(sessionIDLen))
 	} else {
@@ -187,6 +202,19 @@ func decodePayload(e *envelope) (any, error) {
 	return codec.DecodeValue(p)
 }
 
+// decodeOwnedPayload is decodePayload for payload bytes of the caller's
+// own (flags from their envelope), which the result's strings may share:
+// they are never modified afterwards.
+func decodeOwnedPayload(p []byte, flags byte) (any, error) {
+	if flags&envCompressed != 0 {
+		var err error
+		if p, err = codec.Decompress(p, MaxReliablePayload+1024); err != nil {
+			return nil, err
+		}
+	}
+	return codec.DecodeValueShared(p, codec.DefaultMaxSize)
+}
+
 // wrapCodecError maps codec errors onto the engine's sentinels so callers
 // only need to know the engine's errors.
 func wrapCodecError(err error) error {
@@ -212,4 +240,14 @@ func DecodeJSON(s string) (any, error) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidArgument, err.Error())
 	}
 	return v, nil
+}
+
+// stringBytes reads what string reads, without copying it out of r.
+func (r *reader) stringBytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.err = errBadHeader
+		return nil
+	}
+	return r.bytes(int(n))
 }

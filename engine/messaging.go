@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,11 +80,14 @@ func (c *Cluster) sendTo(ctx context.Context, nodeID string, msgType int, payloa
 		return err
 	}
 	if nodeID == c.id {
-		ev := event{kind: evMessage, msgType: msgType, sender: c.id, payload: payload}
-		if v, err := decodePayload(&envelope{flags: flags, payload: body}); err == nil {
-			ev.payload = v // deliver a copy, as a peer would get
+		// The handler gets a decoded copy, as a peer would, never the
+		// caller's value: payload then never escapes the call, which saves
+		// every caller of the send functions an allocation per value.
+		v, err := decodePayload(&envelope{flags: flags, payload: body})
+		if err != nil {
+			return wrapCodecError(err)
 		}
-		c.queue.push(ev, pushForce)
+		c.queue.push(event{kind: evMessage, msgType: msgType, sender: c.id, payload: v}, pushForce)
 		return nil
 	}
 	p := c.peers.get(nodeID)
@@ -232,7 +236,7 @@ func (c *Cluster) sendUnreliable(p *peerInfo, msgType int, tag string, body []by
 func (c *Cluster) receive(buf []byte, viaStream bool) {
 	var env envelope
 	e := &env
-	if err := e.decode(buf, c.tokenKey); err != nil {
+	if err := e.decodeNamed(buf, c.tokenKey, &c.receiver); err != nil {
 		if errors.Is(err, errAuth) {
 			c.stats.authFailures.Add(1)
 		} else {
@@ -290,12 +294,17 @@ func (c *Cluster) deliver(e *envelope, mode pushMode) bool {
 // deliverWithin acts on a reliable envelope whose turn has come. A user
 // message waits up to wait for room in the queue; false means it was not
 // queued (the queue stayed full, or it closed) and must be sent again.
+//
+// The payload is queued as its encoded bytes and decoded by Dispatch: the
+// stream's reader, which every message of a sender passes through one at
+// a time, only copies it, and the decoding runs on the dispatching
+// goroutine, which has time to spare while the reader is the busier one.
 func (c *Cluster) deliverWithin(e *envelope, wait time.Duration) bool {
-	v, ok := c.userPayload(e)
-	if !ok {
+	if !c.userMessage(e) {
 		return true
 	}
-	if !c.queue.pushWithin(event{kind: evMessage, msgType: e.msgType, sender: e.sender, payload: v}, wait) {
+	ev := event{kind: evMessage, msgType: e.msgType, sender: e.sender, raw: bytes.Clone(e.payload), rawFlags: e.flags}
+	if !c.queue.pushWithin(ev, wait) {
 		return false
 	}
 	c.stats.reliableReceived.Add(1)
@@ -306,28 +315,43 @@ func (c *Cluster) deliverWithin(e *envelope, wait time.Duration) bool {
 // when nothing is left to queue (handled internally, or dropped and
 // counted).
 func (c *Cluster) userPayload(e *envelope) (any, bool) {
+	if !c.userMessage(e) {
+		return nil, false
+	}
+	v, err := decodePayload(e)
+	if err != nil {
+		c.payloadError(e.sender, e.msgType, err)
+		return nil, false
+	}
+	return v, true
+}
+
+// userMessage handles internal messages and checks a user message's tag;
+// false means nothing is left to queue (handled internally, or dropped and
+// counted).
+func (c *Cluster) userMessage(e *envelope) bool {
 	if e.msgType < MinUserMessageType {
 		// A copy, so that e (on the receive path's stack) never escapes:
 		// internal handlers may keep the envelope.
 		internal := *e
 		c.handleInternal(&internal)
-		return nil, false
+		return false
 	}
 	if e.tag != "" && !hasTag(c.cfg.Tags, e.tag) {
 		c.stats.tagDropped.Add(1)
-		return nil, false
+		return false
 	}
-	v, err := decodePayload(e)
-	if err != nil {
-		c.stats.decodeErrors.Add(1)
-		if errors.Is(err, codec.ErrTooLarge) {
-			c.log.Error("refusing message that would decompress past the size limit", "from", e.sender, "type", e.msgType, "err", err)
-		} else {
-			c.log.Debug("dropping undecodable message", "from", e.sender, "err", err)
-		}
-		return nil, false
+	return true
+}
+
+// payloadError counts and logs a user payload that did not decode.
+func (c *Cluster) payloadError(sender string, msgType int, err error) {
+	c.stats.decodeErrors.Add(1)
+	if errors.Is(err, codec.ErrTooLarge) {
+		c.log.Error("refusing message that would decompress past the size limit", "from", sender, "type", msgType, "err", err)
+	} else {
+		c.log.Debug("dropping undecodable message", "from", sender, "err", err)
 	}
-	return v, true
 }
 
 // mlNode is the memberlist address of p.

@@ -176,13 +176,13 @@ func (ps *peerSender) ackUpTo(c *Cluster, seq uint64, now time.Time) {
 	ps.winHead += n
 	if ps.winHead == len(ps.win) {
 		ps.win, ps.winHead = ps.win[:0], 0
-		ps.slab = nil
 		ps.disarmRetransmit()
 	} else if ps.winHead > 1024 && ps.winHead*2 > len(ps.win) {
 		ps.win = append(ps.win[:0], ps.win[ps.winHead:]...)
 		ps.winHead = 0
 	}
 	ps.acked = seq
+	ps.releaseBlocks(seq)
 	ps.sendNext = max(ps.sendNext, seq+1)
 	ps.progress = now
 	ps.retryEvery = 0

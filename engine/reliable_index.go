@@ -24,6 +24,16 @@ func (x *readIndex[V]) get(k string) (V, bool) {
 	return zero, false
 }
 
+// getBytes is get for a key held as bytes; it does not allocate.
+func (x *readIndex[V]) getBytes(k []byte) (V, bool) {
+	if m := x.m.Load(); m != nil {
+		v, ok := (*m)[string(k)]
+		return v, ok
+	}
+	var zero V
+	return zero, false
+}
+
 // publish makes a copy of m the one readers see. The owner's mutex is held.
 func (x *readIndex[V]) publish(m map[string]V) {
 	cp := maps.Clone(m)

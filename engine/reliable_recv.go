@@ -34,6 +34,7 @@ func (t *receiverTable) init() {
 // the one before it (whose late frames must not restart it), the next
 // number expected, and whether frames were refused for want of queue room.
 type recvSession struct {
+	sender   string     // the sender's id, shared by the envelopes it sends (knownSender)
 	mu       sync.Mutex // held while delivering, to keep order
 	session  sessionID
 	retired  sessionID
@@ -92,11 +93,21 @@ func (t *receiverTable) get(sender string) *recvSession {
 	defer t.mu.Unlock()
 	rs := t.senders[sender]
 	if rs == nil {
-		rs = &recvSession{}
+		rs = &recvSession{sender: sender}
 		t.senders[sender] = rs
 		t.index.publish(t.senders)
 	}
 	return rs
+}
+
+// knownSender returns the id of a sender of reliable messages named by b,
+// if it has a record: an envelope from it then shares that string instead
+// of allocating its own copy of the name.
+func (t *receiverTable) knownSender(b []byte) (string, bool) {
+	if rs, ok := t.index.getBytes(b); ok {
+		return rs.sender, true
+	}
+	return "", false
 }
 
 // forget drops the record of a sender memberlist no longer knows. Should

@@ -87,7 +87,10 @@ type peerSender struct {
 
 	ack *ackInfo // acknowledgement to send to this node (as a receiver), nil when none is due
 
-	slab []byte // the block envelopes are being cut from (newEnvelope), nil while the window is empty
+	slab    []byte           // the block envelopes are being cut from (newEnvelope), nil while the window is empty
+	blocks  []envBlock       // the blocks the window's envelopes were cut from, oldest first; the last is slab's
+	writing bool             // frames picked by nextWrite are being written (until afterWrite)
+	freed   []*[envSlab]byte // blocks acknowledged during that write, recycled after it
 
 	// rtx starts the goroutine when the retransmission timeout passes
 	// while no writer is active (after writeInline); nil until first used.
@@ -288,6 +291,19 @@ func (t *senderTable) enqueueBy(ctx context.Context, c *Cluster, p *peerInfo, id
 // the window empties, so an idle destination holds none.
 const envSlab = 16 << 10
 
+// envSlabs holds blocks whose envelopes were all acknowledged, for the
+// next burst to cut envelopes from: a sender streaming without pause then
+// reuses a few blocks instead of leaving one to the garbage collector every
+// 150 or so messages. Idle blocks go with the pool's usual clearing.
+var envSlabs = sync.Pool{New: func() any { return new([envSlab]byte) }}
+
+// envBlock is a block envelopes are cut from and the number of the last
+// message cut from it: once that one is acknowledged, so are all of them.
+type envBlock struct {
+	buf  *[envSlab]byte
+	last uint64
+}
+
 // newEnvelope encodes e for the window of ps. ps.mu is held.
 func (ps *peerSender) newEnvelope(c *Cluster, e *envelope) []byte {
 	size := envelopeOverhead(e.sender) + len(e.tag) + len(e.payload)
@@ -296,14 +312,51 @@ func (ps *peerSender) newEnvelope(c *Cluster, e *envelope) []byte {
 		return encodeEnvelope(e, c.tokenKey)
 	}
 	if cap(ps.slab)-len(ps.slab) < size {
-		ps.slab = make([]byte, 0, envSlab)
+		buf := envSlabs.Get().(*[envSlab]byte)
+		ps.slab = buf[:0]
+		ps.blocks = append(ps.blocks, envBlock{buf: buf})
 	}
 	at := len(ps.slab)
 	env := encodeEnvelopeInto(ps.slab[at:at:at+size], e, c.tokenKey)
 	if len(env) <= size && cap(env) == size {
 		ps.slab = ps.slab[:at+len(env)] // still in the block (size bounds every envelope)
+		ps.blocks[len(ps.blocks)-1].last = e.seq
 	}
 	return env
+}
+
+// releaseBlocks recycles the blocks whose envelopes are all acknowledged
+// (up to number acked): every block but the one being cut from, and that
+// one too once the window is empty. A block may still be read by a write
+// in progress (a retransmission of what the receiver acknowledged
+// meanwhile), so while one is, its blocks wait for afterWrite. ps.mu is
+// held.
+func (ps *peerSender) releaseBlocks(acked uint64) {
+	n := 0
+	for n < len(ps.blocks) && ps.blocks[n].last <= acked && (n < len(ps.blocks)-1 || ps.inFlight() == 0) {
+		if ps.writing {
+			ps.freed = append(ps.freed, ps.blocks[n].buf)
+		} else {
+			envSlabs.Put(ps.blocks[n].buf)
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if n == len(ps.blocks) {
+		ps.slab = nil
+	}
+	rest := copy(ps.blocks, ps.blocks[n:])
+	clear(ps.blocks[rest:])
+	ps.blocks = ps.blocks[:rest]
+}
+
+// dropBlocks forgets every block without recycling it, when the window
+// fails: a write in progress may still read them. ps.mu is held.
+func (ps *peerSender) dropBlocks() {
+	clear(ps.blocks)
+	ps.blocks, ps.slab = ps.blocks[:0], nil
 }
 
 // writeInline writes what is due to ps on the calling goroutine, which
@@ -444,6 +497,7 @@ func (ps *peerSender) nextWrite(c *Cluster, p *peerInfo, now time.Time, frames [
 		pm := &ps.win[ps.winHead]
 		pm.resent = true
 		c.stats.reliableRetransmits.Add(1)
+		ps.writing = true
 		return append(frames, pm.env), pm.seq, ps.probeEvery
 	}
 	if ps.sendNext >= ps.nextSeq {
@@ -474,6 +528,7 @@ func (ps *peerSender) nextWrite(c *Cluster, p *peerInfo, now time.Time, frames [
 		frames = append(frames, pm.env)
 	}
 	ps.sendNext += uint64(end - i)
+	ps.writing = end > i
 	return frames, first, 0
 }
 
@@ -490,6 +545,12 @@ func (ps *peerSender) goBack(now time.Time) {
 // unacknowledged message, after a pause that grows while errors repeat.
 // ps.mu is held.
 func (ps *peerSender) afterWrite(first uint64, err error, now time.Time) {
+	ps.writing = false
+	for i, buf := range ps.freed {
+		envSlabs.Put(buf)
+		ps.freed[i] = nil
+	}
+	ps.freed = ps.freed[:0]
 	if err == nil {
 		ps.retryEvery = 0
 		return
@@ -513,7 +574,7 @@ func (ps *peerSender) failLocked(c *Cluster, err error) {
 	}
 	clear(ps.win)
 	ps.win, ps.winHead, ps.winBytes = ps.win[:0], 0, 0
-	ps.slab = nil
+	ps.dropBlocks()
 	ps.session = newSessionID()
 	ps.nextSeq, ps.acked, ps.sendNext = 1, 0, 1
 	ps.busy, ps.retryAt, ps.retryEvery, ps.probeEvery = false, time.Time{}, 0, 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/scriptling-contrib/gossip/internal/faultnet"
 )
@@ -77,5 +78,30 @@ func TestReliableOverInjectedTransport(t *testing.T) {
 	}
 	if s := nodes[0].tr.Stats(); s.ConnsOpened == 0 || s.FramesSent < 100 {
 		t.Fatalf("streams stats %+v: reliable messages did not use a stream", s)
+	}
+}
+
+// A reliable envelope from a sender the receiver has a record of takes the
+// record's copy of the sender's id; others get their own.
+func TestEnvelopeSharesKnownSenderName(t *testing.T) {
+	var rt receiverTable
+	rt.init()
+	known := rt.get("node-a").sender
+	for _, tc := range []struct {
+		sender   string
+		reliable bool
+		shared   bool
+	}{{"node-a", true, true}, {"node-b", true, false}, {"node-a", false, false}} {
+		buf := encodeEnvelope(&envelope{msgType: 200, sender: tc.sender, reliable: tc.reliable, seq: 1, payload: []byte{0}}, nil)
+		var e envelope
+		if err := e.decodeNamed(buf, nil, &rt); err != nil {
+			t.Fatal(err)
+		}
+		if e.sender != tc.sender {
+			t.Fatalf("sender = %q, want %q", e.sender, tc.sender)
+		}
+		if shared := unsafe.StringData(e.sender) == unsafe.StringData(known); shared != tc.shared {
+			t.Errorf("%+v: sender name shared = %v", tc, shared)
+		}
 	}
 }

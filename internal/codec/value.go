@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/scriptling-contrib/gossip/internal/wirefmt"
 )
@@ -176,7 +178,10 @@ func appendValue(dst []byte, v any, depth int) ([]byte, *encodeError) {
 		}
 		return dst, nil
 	default:
-		return dst, &encodeError{err: ErrUnsupportedType, msg: fmt.Sprintf(" %T", v)}
+		// The type's name as %T prints it, through reflect: handing v to fmt
+		// would make every payload escape to the heap, costing callers an
+		// allocation per value they send.
+		return dst, &encodeError{err: ErrUnsupportedType, msg: " " + reflect.TypeOf(v).String()}
 	}
 }
 
@@ -216,10 +221,24 @@ func DecodeValue(b []byte) (any, error) {
 // DecodeValueMax is DecodeValue with a caller-chosen limit on len(b), for
 // callers whose payloads have a smaller documented maximum.
 func DecodeValueMax(b []byte, maxSize int) (any, error) {
+	return decodeAll(decoder{b: b}, maxSize)
+}
+
+// DecodeValueShared is DecodeValueMax for a buffer the caller hands over:
+// strings and dict keys in the result share b's memory instead of being
+// copied out of it, which saves an allocation and a copy per string. b must
+// never be modified afterwards, and stays in memory as long as any string
+// of the result does.
+func DecodeValueShared(b []byte, maxSize int) (any, error) {
+	return decodeAll(decoder{b: b, shared: true}, maxSize)
+}
+
+// decodeAll decodes d.b, which must hold exactly one value.
+func decodeAll(d decoder, maxSize int) (any, error) {
+	b := d.b
 	if len(b) > maxSize {
 		return nil, fmt.Errorf("encoded value is %d bytes, over the %d byte limit: %w", len(b), maxSize, ErrTooLarge)
 	}
-	d := decoder{b: b}
 	v, err := d.value(0)
 	if err != nil {
 		return nil, err
@@ -230,11 +249,13 @@ func DecodeValueMax(b []byte, maxSize int) (any, error) {
 	return v, nil
 }
 
-// decoder walks b from off; b is never modified and never retained: strings
-// are copied out, so the caller may reuse its buffer.
+// decoder walks b from off; b is never modified. Unless shared is set,
+// b is not retained either: strings are copied out, so the caller may reuse
+// its buffer.
 type decoder struct {
-	b   []byte
-	off int
+	b      []byte
+	off    int
+	shared bool // strings point into b (DecodeValueShared)
 }
 
 func (d *decoder) remaining() int { return len(d.b) - d.off }
@@ -280,7 +301,12 @@ func (d *decoder) str(what string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := string(d.b[d.off : d.off+n])
+	var s string
+	if d.shared && n > 0 {
+		s = unsafe.String(&d.b[d.off], n)
+	} else {
+		s = string(d.b[d.off : d.off+n])
+	}
 	d.off += n
 	return s, nil
 }

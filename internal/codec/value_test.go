@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func nested(depth int) any {
@@ -345,5 +347,72 @@ func TestDecodeDoesNotRetainInput(t *testing.T) {
 	}
 	if !equalValues(v, map[string]any{"key": "value"}) {
 		t.Fatalf("decoded value changed with the input buffer: %#v", v)
+	}
+}
+
+func TestAppendValueDoesNotRetainValue(t *testing.T) {
+	// A caller building a payload for one send (a list literal with a
+	// number and a string, as a message usually is) and encoding it into a
+	// buffer it owns allocates nothing: AppendValue must not let the value
+	// escape, so the literal and its boxed elements stay on the stack.
+	buf := make([]byte, 0, 256)
+	pad := strings.Repeat("x", 88)
+	seq := int64(1000)
+	allocs := testing.AllocsPerRun(100, func() {
+		seq++
+		out, err := AppendValue(buf[:0], []any{seq, pad})
+		if err != nil || len(out) == 0 {
+			t.Fatalf("AppendValue: %v", err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per encoding of a non-escaping payload, want 0", allocs)
+	}
+}
+
+func TestDecodeValueSharedUsesTheBuffer(t *testing.T) {
+	in := map[string]any{"name": "value", "list": []any{"a", int64(7), ""}}
+	b, err := EncodeValue(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := DecodeValue(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeValueShared(b, DefaultMaxSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("shared decoding = %#v, want %#v", got, want)
+	}
+	// Its strings (keys too) point into b: no copy was made of them.
+	inside := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		start := uintptr(unsafe.Pointer(&b[0]))
+		return p >= start && p+uintptr(len(s)) <= start+uintptr(len(b))
+	}
+	m := got.(map[string]any)
+	for k := range m {
+		if !inside(k) {
+			t.Errorf("key %q was copied", k)
+		}
+	}
+	if s := m["name"].(string); !inside(s) {
+		t.Errorf("string %q was copied", s)
+	}
+	// The copying decoder's strings do not.
+	for k := range want.(map[string]any) {
+		if inside(k) {
+			t.Errorf("DecodeValue's key %q shares the input", k)
+		}
+	}
+	// Refusals are the same as DecodeValueMax's.
+	if _, err := DecodeValueShared(b, len(b)-1); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the limit: err = %v, want ErrTooLarge", err)
+	}
+	if _, err := DecodeValueShared(append(b, 0), DefaultMaxSize); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("trailing byte: err = %v, want ErrCorrupt", err)
 	}
 }

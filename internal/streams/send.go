@@ -65,7 +65,37 @@ type peer struct {
 	removed      bool // dropped from the transport's map by the janitor
 	cs           *outConn
 	lastUsed     time.Time
+	// spare is the entries array of the last batch written, emptied: the
+	// next batch reuses it, so a stream kept busy allocates no array per
+	// batch.
+	spare []entry
 }
+
+// newBatch starts p.cur. p.mu is held.
+func (p *peer) newBatch() {
+	p.cur = &batch{entries: p.spare, done: make(chan struct{})}
+	p.spare = nil
+}
+
+// recycle keeps the entries array of b, which is finished, for the next
+// batch. Nobody reads a finished batch's entries: its waiters only read
+// done and err.
+func (p *peer) recycle(b *batch) {
+	if cap(b.entries) > maxSpareEntries {
+		return
+	}
+	clear(b.entries)
+	p.mu.Lock()
+	if p.spare == nil {
+		p.spare = b.entries[:0]
+	}
+	p.mu.Unlock()
+}
+
+// maxSpareEntries bounds the array a peer keeps between batches (32 KiB):
+// the engine writes a busy window up to 1,024 frames at a time. A peer
+// whose stream idles out is dropped with its array.
+const maxSpareEntries = 1024
 
 // outConn is one established outbound stream. Only the running flusher
 // writes to it; anyone may close it.
@@ -118,7 +148,7 @@ func (p *peer) enqueue(e entry) (b *batch, lead bool, err error) {
 		p.space.Wait()
 	}
 	if p.cur == nil {
-		p.cur = &batch{done: make(chan struct{})}
+		p.newBatch()
 	}
 	b = p.cur
 	b.entries = append(b.entries, e)
@@ -260,7 +290,7 @@ func (p *peer) enqueueAll(frames [][]byte, size int) (b *batch, lead, ok bool, e
 		return nil, false, false, nil
 	}
 	if p.cur == nil {
-		p.cur = &batch{done: make(chan struct{})}
+		p.newBatch()
 	}
 	b = p.cur
 	b.entries = slices.Grow(b.entries, len(frames))
@@ -392,6 +422,7 @@ func (p *peer) run(own *batch) {
 		if b == own {
 			ownDone = true
 		}
+		p.recycle(b)
 	}
 }
 
