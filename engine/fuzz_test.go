@@ -31,9 +31,9 @@ func fuzzEnvelopes() [][]byte {
 		}
 		return b
 	}
-	meta := appendEntry(nil, "owner", &metaEntry{version: 7, enc: payload(map[string]any{"role": "web", "n": int64(3)})})
-	state := appendEntry(appendEntryCount(2), "a", &metaEntry{version: 1, enc: payload(map[string]any{})})
-	state = appendEntry(state, "b", &metaEntry{version: 9, enc: payload(map[string]any{"k": true})})
+	meta := appendEntry(nil, "owner", &metaEntry{version: 7, metaBody: &metaBody{enc: payload(map[string]any{"role": "web", "n": int64(3)})}})
+	state := appendEntry(appendEntryCount(2), "a", &metaEntry{version: 1, metaBody: &metaBody{enc: payload(map[string]any{})}})
+	state = appendEntry(state, "b", &metaEntry{version: 9, metaBody: &metaBody{enc: payload(map[string]any{"k": true})}})
 	digest := appendString(appendEntryCount(2), "n1")
 	digest = appendString(append(binary.AppendUvarint(digest, 5), digestEmpty), "owner")
 	digest = append(binary.AppendUvarint(digest, 7), 0)

@@ -168,7 +168,7 @@ func (c *Cluster) mergeDigest(e *envelope) {
 	}
 	s.mu.Unlock()
 	for i, owner := range empty {
-		c.storeEntry(owner, &metaEntry{version: emptyVersions[i], enc: emptyMapEnc})
+		c.storeEntry(owner, emptyEntry(emptyVersions[i]))
 	}
 	if r.err != nil {
 		c.stats.decodeErrors.Add(1)

@@ -34,7 +34,7 @@ func entryOf(t testing.TB, version uint64, values map[string]any) *metaEntry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &metaEntry{version: version, values: values, enc: enc}
+	return &metaEntry{version: version, metaBody: &metaBody{values: values, enc: enc}}
 }
 
 // ownerID is a node id as long as a generated one (a UUID, 36 bytes).
@@ -47,7 +47,7 @@ func TestDigestSizeBoundedAsNGrows(t *testing.T) {
 		c := offlineNode(t, ownerID(0), nil)
 		e := entryOf(t, 1, map[string]any{"blob": strings.Repeat("m", mapSize)})
 		for i := 1; i < n; i++ {
-			c.meta.remote[ownerID(i)] = &metaEntry{version: uint64(time.Now().UnixNano()), values: e.values, enc: e.enc}
+			c.meta.remote[ownerID(i)] = &metaEntry{version: uint64(time.Now().UnixNano()), metaBody: e.metaBody}
 		}
 		return len(c.encodeDigest())
 	}
@@ -294,7 +294,7 @@ func TestLateJoinPastPushPullLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.meta.mu.RLock()
-		want[c.id] = &metaEntry{version: c.meta.local.version, enc: c.meta.local.enc}
+		want[c.id] = &metaEntry{version: c.meta.local.version, metaBody: &metaBody{enc: c.meta.local.enc}}
 		c.meta.mu.RUnlock()
 	}
 	// The seed holds the owners' maps as if it had pulled them. They differ
@@ -308,7 +308,7 @@ func TestLateJoinPastPushPullLimit(t *testing.T) {
 		startHeaderOwner(t, id, version, seed.LocalNode().Addr)
 		enc := bytes.Clone(tmpl.enc)
 		copy(enc[at:], id)
-		e := &metaEntry{version: version, values: map[string]any{"blob": id + strings.Repeat("o", size)}, enc: enc}
+		e := &metaEntry{version: version, metaBody: &metaBody{values: map[string]any{"blob": id + strings.Repeat("o", size)}, enc: enc}}
 		want[id] = e
 		seed.storeEntry(id, e)
 	}
@@ -358,7 +358,7 @@ func TestLateJoinPastPushPullLimit(t *testing.T) {
 // from the digest's sender.
 func TestDigestStoresEmptyMapsWithoutFetch(t *testing.T) {
 	c := offlineNode(t, "src", nil)
-	c.meta.remote["empty"] = &metaEntry{version: 5, values: map[string]any{}, enc: emptyMapEnc}
+	c.meta.remote["empty"] = &metaEntry{version: 5, metaBody: &metaBody{values: map[string]any{}, enc: emptyMapEnc}}
 	c.meta.remote["full"] = entryOf(t, 6, map[string]any{"k": "v"})
 	d := offlineNode(t, "dst", nil)
 	d.state.Store(stateRunning)

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,16 +26,70 @@ import (
 // peerTable.mu while calling into memberlist.
 
 // peerInfo is what the engine knows about one node from memberlist. An
-// entry is never modified once published: a change replaces it.
+// entry is never modified once published: a change replaces it (clone).
+//
+// Every node holds one per peer, so the record is kept to one allocation
+// besides the address: the decoded header lives inside it, and the time of
+// the last state change is a monotonic clock reading.
 type peerInfo struct {
 	id     string
-	ip     net.IP
-	port   uint16
-	addr   string
 	state  State
-	header *nodeHeader // nil when the header did not parse
-	ml     memberlist.NodeStateType
-	since  time.Time // when ml last changed: dead entries expire from it
+	addr   string // "host:port", the reliable streams' key
+	ip     net.IP
+	header *peerHeader   // nil when the header did not parse, else &hdr
+	since  time.Duration // monoClock when ml last changed: dead entries expire from it
+	port   uint16
+	ml     mlState
+	hdr    peerHeader
+}
+
+// mlState is a memberlist.NodeStateType (0 to 3) in one byte.
+type mlState uint8
+
+func (s mlState) get() memberlist.NodeStateType { return memberlist.NodeStateType(s) }
+
+// peerHeader is what the table keeps of a peer's node header: the join
+// proof is checked on admission (delegate.go) and not kept.
+type peerHeader struct {
+	instance    uint64
+	metaVersion uint64
+	appVersion  string
+	tags        []string
+	leaving     bool
+	emptyMeta   bool // the map at metaVersion is empty
+	observer    bool // the node only watches
+}
+
+// clone returns a copy of p to modify and publish in its place; its header
+// points into the copy, so the replaced record is not kept alive by it.
+func (p *peerInfo) clone() *peerInfo {
+	q := *p
+	if p.header != nil {
+		q.header = &q.hdr
+	}
+	return &q
+}
+
+// setHeader stores the decoded header h (nil when it did not parse). The
+// tags and app version are taken from like (the peer's previous record,
+// or the last header stored) when they are equal, as they nearly always
+// are, so a table of peers with the same tags holds them once.
+func (p *peerInfo) setHeader(h *nodeHeader, like *peerHeader) {
+	if h == nil {
+		p.header, p.hdr = nil, peerHeader{}
+		return
+	}
+	p.hdr = peerHeader{instance: h.instance, metaVersion: h.metaVersion, appVersion: h.appVersion, tags: h.tags,
+		leaving: h.leaving, emptyMeta: h.emptyMeta, observer: h.observer}
+	if like != nil {
+		if like.appVersion == h.appVersion {
+			p.hdr.appVersion = like.appVersion
+		}
+		if len(h.tags) > 0 && slices.Equal(like.tags, h.tags) {
+			p.hdr.tags = like.tags
+		}
+	}
+	p.header = &p.hdr
 }
 
 // peerChange is one change of the table: old is nil for a node first seen,
@@ -55,7 +110,8 @@ type peerTable struct {
 	// change of the table drops it and the next reader rebuilds it, so a
 	// send does not walk and sort the table per message.
 	aliveList atomic.Pointer[[]*peerInfo]
-	closed    bool // the node stopped: changes are no longer drained
+	closed    bool        // the node stopped: changes are no longer drained
+	lastHdr   *peerHeader // the header stored last, whose tags the next may share
 
 	layout *mlLayout // set at Start before memberlist.Create
 	self   string
@@ -88,7 +144,7 @@ func (t *peerTable) wake() {
 }
 
 // stateOf maps memberlist's state (and our leaving flag) to ours.
-func stateOf(ml memberlist.NodeStateType, h *nodeHeader) State {
+func stateOf(ml memberlist.NodeStateType, h *peerHeader) State {
 	switch ml {
 	case memberlist.StateAlive:
 		if h != nil && h.leaving {
@@ -110,11 +166,25 @@ func stateOf(ml memberlist.NodeStateType, h *nodeHeader) State {
 // applyNode records what an event callback reports about n (its address,
 // header and memberlist state). memberlist holds its node lock.
 func (t *peerTable) applyNode(n *memberlist.Node, ml memberlist.NodeStateType) {
-	p := &peerInfo{id: n.Name, ip: append(net.IP(nil), n.Addr...), port: n.Port, ml: ml}
-	p.addr = joinHostPort(p.ip.String(), p.port)
-	p.header, _ = decodeHeader(n.Meta)
+	h, _ := decodeHeader(n.Meta)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	old := t.nodes[n.Name]
+	p := &peerInfo{id: n.Name, port: n.Port, ml: mlState(ml)}
+	if old != nil && old.port == n.Port && slices.Equal(old.ip, n.Addr) {
+		p.ip, p.addr = old.ip, old.addr // unchanged: share, do not reallocate
+	} else {
+		p.ip = append(net.IP(nil), n.Addr...)
+		p.addr = joinHostPort(p.ip.String(), p.port)
+	}
+	like := t.lastHdr
+	if old != nil && old.header != nil {
+		like = old.header
+	}
+	p.setHeader(h, like)
+	if p.header != nil {
+		t.lastHdr = p.header
+	}
 	t.putLocked(p)
 }
 
@@ -124,12 +194,12 @@ func (t *peerTable) applyState(id string, ml memberlist.NodeStateType) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := t.nodes[id]
-	if old == nil || old.ml == ml {
+	if old == nil || old.ml.get() == ml {
 		return
 	}
-	p := *old
-	p.ml = ml
-	t.putLocked(&p)
+	p := old.clone()
+	p.ml = mlState(ml)
+	t.putLocked(p)
 }
 
 // putLocked publishes p and queues the change when it is one a listener
@@ -137,11 +207,11 @@ func (t *peerTable) applyState(id string, ml memberlist.NodeStateType) {
 // A node first seen already gone is recorded without a report.
 func (t *peerTable) putLocked(p *peerInfo) {
 	old := t.nodes[p.id]
-	p.state = stateOf(p.ml, p.header)
+	p.state = stateOf(p.ml.get(), p.header)
 	if p.id == t.self {
 		p.state = StateAlive
 	}
-	p.since = time.Now()
+	p.since = monoClock()
 	if old != nil && old.ml == p.ml {
 		p.since = old.since
 	}
@@ -191,7 +261,7 @@ func (t *peerTable) count(p *peerInfo, d int) {
 	if p.state == StateSuspect {
 		t.suspects += d
 	}
-	if p.ml == memberlist.StateDead || p.ml == memberlist.StateLeft {
+	if ml := p.ml.get(); ml == memberlist.StateDead || ml == memberlist.StateLeft {
 		t.gone += d
 	}
 }

@@ -105,10 +105,11 @@ func (c *Cluster) watchPeers(now time.Time) {
 		for _, id := range suspects {
 			t.applyState(id, memberlist.StateSuspect)
 		}
+		mono := monoClock()
 		t.mu.RLock()
 		var check []string
 		for id, p := range t.nodes {
-			if p.state == StateSuspect || (p.ml >= memberlist.StateDead && now.Sub(p.since) > c.forgetAfter) {
+			if p.state == StateSuspect || (p.ml.get() >= memberlist.StateDead && mono-p.since > c.forgetAfter) {
 				check = append(check, id)
 			}
 		}

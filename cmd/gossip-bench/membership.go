@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -17,8 +18,9 @@ import (
 // until a push/pull repairs it, which only the worst round shows. With
 // -burn the rounds run again under the CPU burner (burner.go), where such
 // losses happen. The heap is measured at the largest N after an idle
-// period, with a GC before and after, divided by N (unloaded only), over at
-// least minHeapRounds rounds: the median and the worst round.
+// period, once it stopped falling (restingHeap), with a GC before and
+// after, divided by N (unloaded only), over at least minHeapRounds rounds:
+// the median and the worst round.
 func runConvergence(b *bench) error {
 	sizes := convSizes
 	idle := 20 * time.Second // longer than the engine's stream idle timeout
@@ -29,7 +31,23 @@ func runConvergence(b *bench) error {
 		runtime.MemProfileRate = 4096 // fine enough to see per-node structures
 	}
 	baseGoroutines = runtime.NumGoroutine() + 2 // slack for the runtime's own
-	baseHeap = settledHeap(false)
+	if !b.quick {
+		// One unmeasured cluster of each side at the largest N first: the
+		// first cluster a process runs leaves 1 to 3 MiB live for good
+		// (caches and runtime tables sized to it), which the first
+		// measured round, always the engine's, was charged with (about
+		// 10 KiB per node at N = 128).
+		n := sizes[len(sizes)-1]
+		for _, s := range []side{oursSide, baseSide} {
+			if _, _, err := convergeOnce(s, n, false, 0, b.log); err != nil {
+				return fmt.Errorf("warm-up, %s: %w", s.name, err)
+			}
+		}
+		baseHeap = math.MaxUint64 >> 1 // wait for the goroutines alone
+		settledHeap(true)
+		b.log("  warm-up done")
+	}
+	baseHeap, _ = restingHeap(nil, 0)
 	for _, n := range sizes {
 		last := n == sizes[len(sizes)-1]
 		rounds := b.rounds
@@ -37,7 +55,7 @@ func runConvergence(b *bench) error {
 			b.rounds = max(b.rounds, minHeapRounds)
 		}
 		ours, base, err := b.compare(func(s side) ([]float64, error) {
-			secs, heap, err := convergeOnce(s, n, last, idle)
+			secs, heap, err := convergeOnce(s, n, last, idle, b.log)
 			return []float64{secs, heap}, err
 		})
 		b.rounds = rounds
@@ -63,7 +81,7 @@ func runConvergence(b *bench) error {
 	b.log("  CPU burner on")
 	for _, n := range sizes {
 		ours, base, err := b.compare(func(s side) ([]float64, error) {
-			secs, _, err := convergeOnce(s, n, false, 0)
+			secs, _, err := convergeOnce(s, n, false, 0, b.log)
 			return []float64{secs}, err
 		})
 		if err != nil {
@@ -90,10 +108,15 @@ func (b *bench) addConvergence(what string, ours, base []float64) {
 // alive broadcast.
 var convTimeout = 150 * time.Second
 
-func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float64, error) {
+func convergeOnce(s side, n int, heap bool, idle time.Duration, logf func(string, ...any)) (float64, float64, error) {
 	var before uint64
 	if heap {
-		before = settledHeap(true)
+		settledHeap(true)
+		// What earlier rounds stopped can still be on its way out (a
+		// stopped memberlist node lives until its suspicion timers fire):
+		// counting its release against this round lowered a round by up
+		// to 25 KiB per node. Wait for that too.
+		before, _ = restingHeap(nil, 0)
 	}
 	nodes, err := startNodes(s, n, lan)
 	if err != nil {
@@ -115,12 +138,42 @@ func convergeOnce(s side, n int, heap bool, idle time.Duration) (float64, float6
 			allAlive(nodes, n) // runs queued handlers, as an application would
 			time.Sleep(50 * time.Millisecond)
 		}
-		kib = (float64(settledHeap(false)) - float64(before)) / float64(n) / 1024
+		idleHeap, waited := restingHeap(nodes, n)
+		kib = (float64(idleHeap) - float64(before)) / float64(n) / 1024
+		logf("    %s: heap before the round %+.1f MiB from the start; at rest %.0fs after the idle period",
+			s.name, float64(int64(before)-int64(baseHeap))/(1<<20), waited.Seconds())
 		if err := writeHeapProfile(s); err != nil {
 			return 0, 0, err
 		}
 	}
 	return secs, kib, nil
+}
+
+// restingHeap is the live heap of idle nodes once it stopped falling: the
+// reading after a GC taken when for restQuiet no reading fell more than 1%
+// below the lowest one (at most restMax). A side still working
+// through a backlog when the idle period ends (memberlist's NetTransport
+// holds a 64 KiB buffer per queued UDP packet; a loaded round was measured
+// at 2,223 KiB per node for this) is measured once it has worked through
+// it, as an idle node is; both sides wait the same way. With no nodes it
+// is the heap between rounds once what earlier rounds stopped is gone.
+func restingHeap(nodes []node, n int) (uint64, time.Duration) {
+	const restQuiet, restMax = 5 * time.Second, 60 * time.Second
+	t0 := time.Now()
+	h := settledHeap(false)
+	low, lowAt := h, time.Now()
+	for time.Since(lowAt) < restQuiet && time.Since(t0) < restMax {
+		if nodes != nil {
+			allAlive(nodes, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+		h = settledHeap(false)
+		if h*100 < low*99 {
+			lowAt = time.Now()
+		}
+		low = min(low, h)
+	}
+	return h, time.Since(t0)
 }
 
 // settledHeap is the live heap once it has settled: two readings after
