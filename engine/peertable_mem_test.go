@@ -15,17 +15,7 @@ import (
 // share of an idle node's heap. The peers carry the same tags, as a
 // cluster's nodes usually do, and distinct addresses.
 func TestPeerTableBytesPerPeer(t *testing.T) {
-	c, err := New(testConfig("self"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	l, err := checkMLLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.peers.layout = l
-	ev := membershipEvents{c: c}
+	c, l, ev := eventTable(t)
 	const n = 20000
 	nodes := make([]*memberlist.Node, n)
 	for i := range nodes {
@@ -68,17 +58,7 @@ func TestPeerTableBytesPerPeer(t *testing.T) {
 // an update with an unchanged address shares the address instead of
 // copying it.
 func TestPeerRecordCloneOwnsHeader(t *testing.T) {
-	c, err := New(testConfig("self"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	l, err := checkMLLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.peers.layout = l
-	ev := membershipEvents{c: c}
+	c, l, ev := eventTable(t)
 	a := fakeEventNode(l, "a", &nodeHeader{instance: 1, metaVersion: 1})
 	setEventState(l, a, memberlist.StateAlive)
 	ev.NotifyJoin(a)

@@ -46,22 +46,30 @@ func pendingStates(t *peerTable) []string {
 	return out
 }
 
-// TestPeerTableAppliesEventsInCallback drives the table with the callbacks
-// memberlist makes and checks that each is applied before the callback
-// returns (no timer, no goroutine: the node is not even started), with the
-// state read from memberlist's entry and the leave flag from the header.
-func TestPeerTableAppliesEventsInCallback(t *testing.T) {
+// eventTable returns a node that is not started, with its peer table set
+// up as Start would, and the event delegate memberlist would call: tests
+// feed it events by hand.
+func eventTable(t *testing.T) (*Cluster, *mlLayout, membershipEvents) {
+	t.Helper()
 	c, err := New(testConfig("self"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop()
+	t.Cleanup(c.Stop)
 	l, err := checkMLLayout()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.peers.layout = l
-	ev := membershipEvents{c: c}
+	return c, l, membershipEvents{c: c}
+}
+
+// TestPeerTableAppliesEventsInCallback drives the table with the callbacks
+// memberlist makes and checks that each is applied before the callback
+// returns (no timer, no goroutine: the node is not even started), with the
+// state read from memberlist's entry and the leave flag from the header.
+func TestPeerTableAppliesEventsInCallback(t *testing.T) {
+	c, l, ev := eventTable(t)
 	state := func(id string) State {
 		if p := c.peers.get(id); p != nil {
 			return p.state
