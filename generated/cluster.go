@@ -314,8 +314,7 @@ func (in *interpreter) clusterSendMethod(ctx context.Context, _ *object.Instance
 		}
 		data = got
 	}
-	var reliable bool
-	reliable = false
+	reliable := false
 	if v := bindrt.Arg(clusterSendParams, 2, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
@@ -323,8 +322,7 @@ func (in *interpreter) clusterSendMethod(ctx context.Context, _ *object.Instance
 		}
 		reliable = got
 	}
-	var timeout time.Duration
-	timeout = time.Duration(-1)
+	timeout := time.Duration(-1)
 	if v := bindrt.Arg(clusterSendParams, 3, args, kwargs.Kwargs); v != nil {
 		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
@@ -399,8 +397,7 @@ func (in *interpreter) clusterSendTaggedMethod(ctx context.Context, _ *object.In
 		}
 		data = got
 	}
-	var reliable bool
-	reliable = false
+	reliable := false
 	if v := bindrt.Arg(clusterSendTaggedParams, 3, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
@@ -408,8 +405,7 @@ func (in *interpreter) clusterSendTaggedMethod(ctx context.Context, _ *object.In
 		}
 		reliable = got
 	}
-	var timeout time.Duration
-	timeout = time.Duration(-1)
+	timeout := time.Duration(-1)
 	if v := bindrt.Arg(clusterSendTaggedParams, 4, args, kwargs.Kwargs); v != nil {
 		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
@@ -484,8 +480,7 @@ func (in *interpreter) clusterSendToMethod(ctx context.Context, _ *object.Instan
 		}
 		data = got
 	}
-	var reliable bool
-	reliable = false
+	reliable := false
 	if v := bindrt.Arg(clusterSendToParams, 3, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
@@ -493,8 +488,7 @@ func (in *interpreter) clusterSendToMethod(ctx context.Context, _ *object.Instan
 		}
 		reliable = got
 	}
-	var timeout time.Duration
-	timeout = time.Duration(-1)
+	timeout := time.Duration(-1)
 	if v := bindrt.Arg(clusterSendToParams, 4, args, kwargs.Kwargs); v != nil {
 		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)
@@ -980,8 +974,7 @@ func (in *interpreter) clusterSendRequestMethod(ctx context.Context, _ *object.I
 		}
 		data = got
 	}
-	var timeout time.Duration
-	timeout = time.Duration(5000000000)
+	timeout := time.Duration(5000000000)
 	if v := bindrt.Arg(clusterSendRequestParams, 3, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgDuration(fn, "timeout", v)
 		if exc != nil {
@@ -1271,8 +1264,7 @@ func (in *interpreter) clusterCandidatesMethod(ctx context.Context, _ *object.In
 	if exc := bindrt.CheckArgs(fn, clusterCandidatesParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
-	var n int
-	n = 3
+	n := 3
 	if v := bindrt.Arg(clusterCandidatesParams, 0, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgInt(fn, "n", v)
 		if exc != nil {
@@ -1369,8 +1361,7 @@ func (in *interpreter) clusterCreateLeaderElectionMethod(ctx context.Context, _ 
 	if exc := bindrt.CheckArgs(fn, clusterCreateLeaderElectionParams, 4, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
-	var checkInterval time.Duration
-	checkInterval = time.Duration(1000000000)
+	checkInterval := time.Duration(1000000000)
 	if v := bindrt.Arg(clusterCreateLeaderElectionParams, 0, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgDuration(fn, "check_interval", v)
 		if exc != nil {
@@ -1381,8 +1372,7 @@ func (in *interpreter) clusterCreateLeaderElectionMethod(ctx context.Context, _ 
 		}
 		checkInterval = got
 	}
-	var leaderTimeout time.Duration
-	leaderTimeout = time.Duration(3000000000)
+	leaderTimeout := time.Duration(3000000000)
 	if v := bindrt.Arg(clusterCreateLeaderElectionParams, 1, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgDuration(fn, "leader_timeout", v)
 		if exc != nil {
@@ -1393,8 +1383,7 @@ func (in *interpreter) clusterCreateLeaderElectionMethod(ctx context.Context, _ 
 		}
 		leaderTimeout = got
 	}
-	var minClusterSize int
-	minClusterSize = 1
+	minClusterSize := 1
 	if v := bindrt.Arg(clusterCreateLeaderElectionParams, 2, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgInt(fn, "min_cluster_size", v)
 		if exc != nil {
@@ -1444,8 +1433,7 @@ func (in *interpreter) clusterWaitMethod(ctx context.Context, _ *object.Instance
 	if exc := bindrt.CheckArgs(fn, clusterWaitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
-	var timeout time.Duration
-	timeout = time.Duration(-1)
+	timeout := time.Duration(-1)
 	if v := bindrt.Arg(clusterWaitParams, 0, args, kwargs.Kwargs); v != nil {
 		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)

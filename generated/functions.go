@@ -302,8 +302,7 @@ func (in *interpreter) callWait(ctx context.Context, kwargs object.Kwargs, args 
 	if exc := bindrt.CheckArgs(fn, waitParams, 1, 0, args, kwargs.Kwargs); exc != nil {
 		return exc
 	}
-	var timeout time.Duration
-	timeout = time.Duration(-1)
+	timeout := time.Duration(-1)
 	if v := bindrt.Arg(waitParams, 0, args, kwargs.Kwargs); v != nil {
 		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)

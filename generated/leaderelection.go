@@ -247,8 +247,7 @@ func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *o
 		}
 		data = got
 	}
-	var reliable bool
-	reliable = false
+	reliable := false
 	if v := bindrt.Arg(leaderElectionSendToPeersParams, 2, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
@@ -256,8 +255,7 @@ func (in *interpreter) leaderElectionSendToPeersMethod(ctx context.Context, _ *o
 		}
 		reliable = got
 	}
-	var timeout time.Duration
-	timeout = time.Duration(-1)
+	timeout := time.Duration(-1)
 	if v := bindrt.Arg(leaderElectionSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
 		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)

@@ -178,8 +178,7 @@ func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object
 		}
 		data = got
 	}
-	var reliable bool
-	reliable = false
+	reliable := false
 	if v := bindrt.Arg(nodeGroupSendToPeersParams, 2, args, kwargs.Kwargs); v != nil {
 		got, exc := bindrt.ArgBool(fn, "reliable", v)
 		if exc != nil {
@@ -187,8 +186,7 @@ func (in *interpreter) nodeGroupSendToPeersMethod(ctx context.Context, _ *object
 		}
 		reliable = got
 	}
-	var timeout time.Duration
-	timeout = time.Duration(-1)
+	timeout := time.Duration(-1)
 	if v := bindrt.Arg(nodeGroupSendToPeersParams, 3, args, kwargs.Kwargs); v != nil {
 		if bindrt.IsNone(v) {
 			timeout = time.Duration(-1)

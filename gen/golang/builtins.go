@@ -95,7 +95,7 @@ func (e *emitter) builtin(f *spec.Function) string {
 		if f.Config != "" {
 			target = "cfg." + p.Go
 		} else {
-			fmt.Fprintf(&b, "\tvar %s %s\n", target, e.paramGoType(p))
+			b.WriteString(e.declareParam(p, target))
 			callArgs = append(callArgs, target)
 		}
 		b.WriteString(e.parseParam(f, p, i, pv, target))
@@ -112,13 +112,44 @@ func (e *emitter) scriptName(f *spec.Function) string {
 	return e.s.Library.Name + "." + f.Name + "()"
 }
 
-// parseParam emits the conversion of argument i into target.
+// defaultExpr is the Go expression of p's default, if it has one.
+func (e *emitter) defaultExpr(p *spec.Param) (string, bool) {
+	switch {
+	case p.HasDefault && p.Default != nil:
+		return e.goLiteral(p.Type, p.Default), true
+	case p.HasDefault && p.None != "":
+		return e.paramGoType(p) + "(" + p.None + ")", true
+	}
+	return "", false
+}
+
+// declareParam declares the local variable of a parameter, starting at
+// its default when it has one, in the form a person would write: x :=
+// "str", x := 3, x := time.Duration(5), or var x any = int64(1) for an
+// interface.
+func (e *emitter) declareParam(p *spec.Param, target string) string {
+	goType := e.paramGoType(p)
+	expr, ok := e.defaultExpr(p)
+	switch {
+	case !ok:
+		return fmt.Sprintf("\tvar %s %s\n", target, goType)
+	case goType == "any":
+		return fmt.Sprintf("\tvar %s any = %s\n", target, expr)
+	case goType == "string" && p.Type.Kind == spec.Str, goType == "bool" && p.Type.Kind == spec.Bool,
+		goType == "int" && p.Type.Kind == spec.Int,
+		goType == "float64" && p.Type.Kind == spec.Float && strings.ContainsAny(expr, ".eE"),
+		strings.HasPrefix(expr, goType+"("), strings.HasPrefix(expr, goType+"{"):
+		return fmt.Sprintf("\t%s := %s\n", target, expr)
+	}
+	return fmt.Sprintf("\t%s := %s(%s)\n", target, goType, expr)
+}
+
+// parseParam emits the conversion of argument i into target. A config
+// field starts at its default here; a local variable did in declareParam.
 func (e *emitter) parseParam(f *spec.Function, p *spec.Param, i int, pv, target string) string {
 	var b strings.Builder
-	if p.HasDefault && p.Default != nil {
-		fmt.Fprintf(&b, "\t%s = %s\n", target, e.goLiteral(p.Type, p.Default))
-	} else if p.HasDefault && p.None != "" {
-		fmt.Fprintf(&b, "\t%s = %s(%s)\n", target, e.paramGoType(p), p.None)
+	if expr, ok := e.defaultExpr(p); ok && f.Config != "" {
+		fmt.Fprintf(&b, "\t%s = %s\n", target, expr)
 	}
 	fmt.Fprintf(&b, "\tif v := bindrt.Arg(%s, %d, args, kwargs.Kwargs); v != nil {\n", pv, i)
 	indent := "\t\t"
