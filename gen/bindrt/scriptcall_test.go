@@ -2,6 +2,7 @@ package bindrt
 
 import (
 	"context"
+	"maps"
 	"testing"
 
 	"github.com/paularlott/scriptling"
@@ -14,21 +15,29 @@ import (
 func capture(t *testing.T, src string) []*ScriptCall {
 	t.Helper()
 	var calls []*ScriptCall
-	p := scriptling.New()
-	p.RegisterLibrary(object.NewLibrary("probe", map[string]*object.Builtin{
+	if _, err := probeInterpreter(&calls, nil).Eval("import probe\n" + src); err != nil {
+		t.Fatalf("script failed: %v", err)
+	}
+	return calls
+}
+
+// probeInterpreter returns an interpreter with a library probe whose
+// capture(f) appends f to *calls, plus the builtins in extra.
+func probeInterpreter(calls *[]*ScriptCall, extra map[string]*object.Builtin) *scriptling.Scriptling {
+	builtins := map[string]*object.Builtin{
 		"capture": {Fn: func(ctx context.Context, _ object.Kwargs, args ...object.Object) object.Object {
 			c, exc := NewScriptCall(ctx, "capture()", "f", args[0])
 			if exc != nil {
 				return exc
 			}
-			calls = append(calls, c)
+			*calls = append(*calls, c)
 			return None
 		}},
-	}, nil, ""))
-	if _, err := p.Eval("import probe\n" + src); err != nil {
-		t.Fatalf("script failed: %v", err)
 	}
-	return calls
+	maps.Copy(builtins, extra)
+	p := scriptling.New()
+	p.RegisterLibrary(object.NewLibrary("probe", builtins, nil, ""))
+	return p
 }
 
 // TestScriptCallAccepted checks how many of three arguments, the first one
@@ -131,16 +140,7 @@ func TestDetachKeepsValuesDropsCancellation(t *testing.T) {
 // it runs, from inside the call.
 func TestScriptCallArgumentsNotShared(t *testing.T) {
 	var calls []*ScriptCall
-	p := scriptling.New()
-	p.RegisterLibrary(object.NewLibrary("probe", map[string]*object.Builtin{
-		"capture": {Fn: func(ctx context.Context, _ object.Kwargs, args ...object.Object) object.Object {
-			c, exc := NewScriptCall(ctx, "capture()", "f", args[0])
-			if exc != nil {
-				return exc
-			}
-			calls = append(calls, c)
-			return None
-		}},
+	p := probeInterpreter(&calls, map[string]*object.Builtin{
 		// again(i, v) calls the i-th captured callable with v from inside a call.
 		"again": {Fn: func(_ context.Context, _ object.Kwargs, args ...object.Object) object.Object {
 			if _, text, ok := calls[args[0].(*object.Integer).IntValue()].Call(args[1]); !ok {
@@ -148,7 +148,7 @@ func TestScriptCallArgumentsNotShared(t *testing.T) {
 			}
 			return None
 		}},
-	}, nil, ""))
+	})
 	_, err := p.Eval(`import probe
 kept = []
 def plain(a):
