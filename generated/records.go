@@ -89,7 +89,7 @@ func sameNode(a, b *engine.Node) bool {
 		a.Addr == b.Addr &&
 		a.State == b.State &&
 		bindrt.SameAnyMap(a.Metadata, b.Metadata) &&
-		bindrt.SameStrList(a.Tags, b.Tags) &&
+		slices.Equal(a.Tags, b.Tags) &&
 		a.AppVersion == b.AppVersion &&
 		a.Observer == b.Observer
 }

@@ -47,32 +47,6 @@ func CopyList(dst, src *object.List) *object.List {
 // so that 0.0 and -0.0 differ and a NaN equals itself.
 func SameFloat(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
-// SameStrList reports whether a and b hold the same strings.
-func SameStrList(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// SameStrMap reports whether a and b hold the same entries.
-func SameStrMap(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 // SameAnyMap reports whether a and b hold the same entries, all of them
 // None, bool, int, float or str: a value FromAny converts to a list or a
 // dict, which a script could change, never counts as the same (so that a

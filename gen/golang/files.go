@@ -392,9 +392,9 @@ func cachedRecord(r *spec.Record, counts map[string]int) string {
 		case f.Type.Kind == spec.Float:
 			same = append(same, fmt.Sprintf("bindrt.SameFloat(float64(%s), float64(%s))", a, b))
 		case f.Type.Kind == spec.List:
-			same = append(same, fmt.Sprintf("bindrt.SameStrList(%s, %s)", a, b))
+			same = append(same, fmt.Sprintf("slices.Equal(%s, %s)", a, b))
 		case f.Type.Kind == spec.Dict && f.Type.Elem.Kind == spec.Str:
-			same = append(same, fmt.Sprintf("bindrt.SameStrMap(%s, %s)", a, b))
+			same = append(same, fmt.Sprintf("maps.Equal(%s, %s)", a, b))
 		case f.Type.Kind == spec.Dict:
 			same = append(same, fmt.Sprintf("bindrt.SameAnyMap(%s, %s)", a, b))
 		default:
